@@ -1,0 +1,3 @@
+//! The sshwire command.
+#![forbid(unsafe_code)]
+fn main() {}

@@ -1,0 +1,3 @@
+//! sshwire keys.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]

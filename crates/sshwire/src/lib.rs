@@ -1,0 +1,3 @@
+//! sshwire endpoints.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]

@@ -1,0 +1,3 @@
+//! sshwire transport.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
