@@ -1,0 +1,1063 @@
+//! The transport engine: a sans-I/O SSH transport for either role.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rand_core::CryptoRng;
+use sshwire_keys::{PrivateKey, PublicKey, SignatureAlgorithm};
+use sshwire_wire::{Reader, Writer};
+
+use crate::config::{Config, MAX_FRAMING};
+use crate::event::{Event, Negotiated};
+use crate::framing::{Incoming, Outgoing};
+use crate::ident::{IdentReader, Line, ident_line};
+use crate::kex::{KexAlg, server_reply};
+use crate::kex_flow::{
+    EXT_INFO_C, HashInput, KEX_STRICT_C, KEX_STRICT_S, KexRun, NewKeys, Phase, client_init,
+    derive_new_keys, negotiate, our_kexinit, read_gex_group, read_reply, verify_host_key,
+};
+use crate::kexinit::{KexInit, guess_was_wrong};
+use crate::msg::{DisconnectReason, MessageNumber};
+use crate::Error;
+use crate::kex::KexClient;
+
+/// Most pairs accepted in one `SSH_MSG_EXT_INFO`.
+const MAX_EXT_INFO_PAIRS: u32 = 64;
+
+/// Which end of the connection an engine is.
+enum Role {
+    Client {
+        /// The server's host key, fixed by the first exchange.
+        host_key: Option<PublicKey>,
+        /// The service we asked for and have not yet seen accepted.
+        requested_service: Option<String>,
+    },
+    Server {
+        host_keys: Vec<Arc<PrivateKey>>,
+        /// Whether the client asked for RFC 8308 extensions.
+        client_wants_ext_info: bool,
+    },
+}
+
+/// Where the connection is, coarsely; the key exchange has its own finer states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Reading the peer's identification line.
+    Ident,
+    /// Exchanging binary packets.
+    Packets,
+}
+
+/// A sans-I/O SSH transport (RFC 4253) for a client or a server.
+///
+/// Bytes from the peer go in through [`Transport::handle_input`]; bytes for the peer come out of
+/// [`Transport::poll_transmit`]; what happened comes out of [`Transport::poll_event`]; the next
+/// deadline is [`Transport::poll_timeout`]. Time is always an argument and randomness comes
+/// from the generator given at construction, so a test can drive two engines against each
+/// other deterministically.
+///
+/// The engine handles identification, key exchange and rekeying, `IGNORE`, `DEBUG`,
+/// `UNIMPLEMENTED`, `DISCONNECT`, `EXT_INFO` and `PING`. Service requests and every message
+/// numbered 50 or above go up to the caller: the transport knows nothing of authentication.
+pub struct Transport {
+    config: Arc<Config>,
+    role: Role,
+    rng: Box<dyn CryptoRng + Send>,
+    stage: Stage,
+    error: Option<Error>,
+    ident_reader: IdentReader,
+    local_ident: Vec<u8>,
+    peer_ident: Option<Vec<u8>>,
+    rx: Vec<u8>,
+    rx_start: usize,
+    tx: Vec<u8>,
+    outgoing: Outgoing,
+    incoming: Incoming,
+    payload: Vec<u8>,
+    events: VecDeque<Event>,
+    kex: Option<Box<KexRun>>,
+    session_id: Option<Vec<u8>>,
+    strict_kex: bool,
+    authenticated: bool,
+    queued: VecDeque<Vec<u8>>,
+    queued_bytes: usize,
+    last_kex: Option<Instant>,
+    negotiated: Option<Negotiated>,
+}
+
+impl Transport {
+    /// A client engine. Its identification and first KEXINIT are ready to send at once.
+    pub fn client(config: Arc<Config>, rng: Box<dyn CryptoRng + Send>) -> Self {
+        Self::new(
+            config,
+            Role::Client {
+                host_key: None,
+                requested_service: None,
+            },
+            rng,
+        )
+    }
+
+    /// A server engine offering `host_keys`, each for every signature algorithm it can make.
+    pub fn server(
+        config: Arc<Config>,
+        host_keys: Vec<Arc<PrivateKey>>,
+        rng: Box<dyn CryptoRng + Send>,
+    ) -> Self {
+        Self::new(
+            config,
+            Role::Server {
+                host_keys,
+                client_wants_ext_info: false,
+            },
+            rng,
+        )
+    }
+
+    fn new(config: Arc<Config>, role: Role, rng: Box<dyn CryptoRng + Send>) -> Self {
+        let is_client = matches!(role, Role::Client { .. });
+        let line = ident_line(&config.software_version);
+        let local_ident = line.strip_suffix(b"\r\n").unwrap_or(&line).to_vec();
+        let mut t = Transport {
+            ident_reader: IdentReader::new(config.ident_limits, is_client),
+            config,
+            role,
+            rng,
+            stage: Stage::Ident,
+            error: None,
+            local_ident,
+            peer_ident: None,
+            rx: Vec::new(),
+            rx_start: 0,
+            tx: line,
+            outgoing: Outgoing::plaintext(),
+            incoming: Incoming::plaintext(),
+            payload: Vec::new(),
+            events: VecDeque::new(),
+            kex: None,
+            session_id: None,
+            strict_kex: false,
+            authenticated: false,
+            queued: VecDeque::new(),
+            queued_bytes: 0,
+            last_kex: None,
+            negotiated: None,
+        };
+        // RFC 4253 §7.1: "Key exchange begins by each side sending the following packet";
+        // nothing requires waiting for the peer's identification first.
+        let r = t.begin_kex();
+        t.fail_on(r);
+        t
+    }
+
+    fn is_client(&self) -> bool {
+        matches!(self.role, Role::Client { .. })
+    }
+
+    // ----- the caller's interface --------------------------------------------------------
+
+    /// Feeds bytes received from the peer; returns how many were taken.
+    ///
+    /// The engine buffers at most one packet: while it waits for the caller (the host key
+    /// verdict), it takes only what fits, and the caller keeps the rest for later.
+    pub fn handle_input(&mut self, now: Instant, input: &[u8]) -> Result<usize, Error> {
+        self.check()?;
+        let r = self.take_input(now, input);
+        self.fail_on(r)
+    }
+
+    /// Appends bytes to send to the peer to `out`.
+    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) {
+        if out.is_empty() {
+            core::mem::swap(out, &mut self.tx);
+        } else {
+            out.append(&mut self.tx);
+        }
+    }
+
+    /// Whether bytes are waiting in [`Transport::poll_transmit`].
+    pub fn wants_transmit(&self) -> bool {
+        !self.tx.is_empty()
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Transport::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.error.is_some() || self.kex.is_some() {
+            return None;
+        }
+        self.last_kex.map(|t| t + self.config.rekey_after)
+    }
+
+    /// Acts on the passage of time: starts a rekey when one is due.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+        self.check()?;
+        let r = match self.poll_timeout() {
+            Some(due) if now >= due => self.begin_kex(),
+            _ => Ok(()),
+        };
+        self.fail_on(r).map(|_| ())
+    }
+
+    /// The sticky error, if the engine has failed.
+    pub fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
+    }
+
+    /// Whether the connection has ended, by error or by either side's DISCONNECT.
+    pub fn is_closed(&self) -> bool {
+        self.error.is_some()
+    }
+
+    /// The session identifier: the exchange hash of the first key exchange (RFC 4253 §7.2).
+    pub fn session_id(&self) -> Option<&[u8]> {
+        self.session_id.as_deref()
+    }
+
+    /// The peer's identification line, without CR LF.
+    pub fn peer_identification(&self) -> Option<&[u8]> {
+        self.peer_ident.as_deref()
+    }
+
+    /// The algorithms of the latest completed key exchange.
+    pub fn negotiated(&self) -> Option<&Negotiated> {
+        self.negotiated.as_ref()
+    }
+
+    /// Whether the first key exchange has completed.
+    pub fn is_established(&self) -> bool {
+        self.negotiated.is_some() && self.error.is_none()
+    }
+
+    /// Whether a key exchange is in progress.
+    pub fn is_rekeying(&self) -> bool {
+        self.kex.is_some()
+    }
+
+    /// How many bytes of payload [`Transport::send`] accepts now.
+    ///
+    /// Outside a key exchange payloads are sealed at once and the capacity is unbounded; during
+    /// one they queue, up to [`Config::max_queued_bytes`].
+    pub fn send_capacity(&self) -> usize {
+        if self.error.is_some() {
+            return 0;
+        }
+        if self.must_queue() {
+            self.config.max_queued_bytes.saturating_sub(self.queued_bytes)
+        } else {
+            usize::MAX
+        }
+    }
+
+    /// Sends a payload of the layers above (message number 50 or above).
+    ///
+    /// During a key exchange the payload waits in a queue; sending more than
+    /// [`Transport::send_capacity`] is [`Error::ApiMisuse`].
+    pub fn send(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.check()?;
+        let r = match payload.first() {
+            Some(&n) if MessageNumber(n).is_upper_layer() => self.send_or_queue(payload),
+            _ => Err(Error::ApiMisuse(
+                "send() carries messages numbered 50 or above only",
+            )),
+        };
+        self.fail_on(r).map(|_| ())
+    }
+
+    /// Asks the server for a service, such as `ssh-userauth` (client only; RFC 4253 §10).
+    pub fn request_service(&mut self, name: &str) -> Result<(), Error> {
+        self.check()?;
+        let r = match &mut self.role {
+            Role::Client {
+                requested_service, ..
+            } if requested_service.is_none() => {
+                *requested_service = Some(name.to_owned());
+                let mut w = Writer::new();
+                w.u8(MessageNumber::SERVICE_REQUEST.0).string(name.as_bytes());
+                self.send_or_queue(w.as_slice())
+            }
+            Role::Client { .. } => Err(Error::ApiMisuse("a service request is already pending")),
+            Role::Server { .. } => Err(Error::ApiMisuse("only a client requests services")),
+        };
+        self.fail_on(r).map(|_| ())
+    }
+
+    /// Accepts the service the client asked for (server only; RFC 4253 §10).
+    pub fn accept_service(&mut self, name: &str) -> Result<(), Error> {
+        self.check()?;
+        let r = if self.is_client() {
+            Err(Error::ApiMisuse("only a server accepts services"))
+        } else {
+            let mut w = Writer::new();
+            w.u8(MessageNumber::SERVICE_ACCEPT.0).string(name.as_bytes());
+            self.send_or_queue(w.as_slice())
+        };
+        self.fail_on(r).map(|_| ())
+    }
+
+    /// Tells the engine whether the server's host key (from [`Event::HostKey`]) is trusted.
+    ///
+    /// On `true` the key exchange completes; on `false` the engine disconnects with
+    /// `HOST_KEY_NOT_VERIFIABLE`.
+    pub fn host_key_verdict(&mut self, now: Instant, trusted: bool) -> Result<(), Error> {
+        self.check()?;
+        let r = self.on_verdict(now, trusted);
+        self.fail_on(r).map(|_| ())
+    }
+
+    /// Tells the engine that user authentication succeeded.
+    ///
+    /// `zlib@openssh.com` compression starts now in both directions. A server calls this right
+    /// after sending `SSH_MSG_USERAUTH_SUCCESS`, a client right after receiving it.
+    pub fn auth_succeeded(&mut self) {
+        self.authenticated = true;
+        self.outgoing.start_delayed_compression();
+        self.incoming.start_delayed_compression();
+    }
+
+    /// Starts a key exchange now, unless one is already in progress.
+    pub fn rekey(&mut self) -> Result<(), Error> {
+        self.check()?;
+        let r = if self.kex.is_none() && self.session_id.is_some() {
+            self.begin_kex()
+        } else {
+            Ok(())
+        };
+        self.fail_on(r).map(|_| ())
+    }
+
+    /// Sends `SSH_MSG_DISCONNECT` and closes the engine (RFC 4253 §11.1).
+    pub fn disconnect(&mut self, reason: DisconnectReason, description: &str) {
+        if self.error.is_none() {
+            self.send_disconnect(reason, description);
+            self.error = Some(Error::LocallyClosed {
+                reason,
+                description: description.to_owned(),
+            });
+        }
+    }
+
+    // ----- input ------------------------------------------------------------------------
+
+    fn check(&self) -> Result<(), Error> {
+        match &self.error {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Records a failure: the error becomes sticky and its DISCONNECT is queued.
+    fn fail_on<T>(&mut self, r: Result<T, Error>) -> Result<T, Error> {
+        if let Err(e) = &r
+            && self.error.is_none()
+        {
+            if let Some((reason, description)) = e.disconnect() {
+                self.send_disconnect(reason, &description);
+            }
+            self.error = Some(e.clone());
+        }
+        r
+    }
+
+    fn send_disconnect(&mut self, reason: DisconnectReason, description: &str) {
+        // RFC 4253 §11.1: "byte SSH_MSG_DISCONNECT, uint32 reason code, string description in
+        // ISO-10646 UTF-8 encoding, string language tag".
+        let mut w = Writer::new();
+        w.u8(MessageNumber::DISCONNECT.0)
+            .u32(reason.0)
+            .string(description.as_bytes())
+            .string(b"");
+        // The last word goes out under whatever keys are current; failing to seal it is moot.
+        let _ = self.outgoing.seal(w.as_slice(), &mut *self.rng, &mut self.tx);
+    }
+
+    /// The most bytes buffered before the engine stops taking input.
+    fn rx_limit(&self) -> usize {
+        2 * (self.config.max_payload_len + MAX_FRAMING).max(self.config.ident_limits.max_line_len)
+    }
+
+    fn take_input(&mut self, now: Instant, mut input: &[u8]) -> Result<usize, Error> {
+        let mut taken = 0;
+        loop {
+            if self.rx_start > 0 && (self.rx_start == self.rx.len() || self.rx_start > 64 * 1024) {
+                self.rx.drain(..self.rx_start);
+                self.rx_start = 0;
+            }
+            let room = self.rx_limit().saturating_sub(self.rx.len());
+            let n = room.min(input.len());
+            let (now_in, later) = input.split_at(n);
+            self.rx.extend_from_slice(now_in);
+            input = later;
+            taken += n;
+            self.process(now)?;
+            if input.is_empty() || n == 0 || self.paused() {
+                return Ok(taken);
+            }
+        }
+    }
+
+    /// Whether input processing waits for the caller.
+    fn paused(&self) -> bool {
+        self.kex
+            .as_ref()
+            .is_some_and(|k| matches!(k.phase, Phase::AwaitHostKeyVerdict(_)))
+    }
+
+    fn process(&mut self, now: Instant) -> Result<(), Error> {
+        while self.error.is_none() && !self.paused() {
+            let buf = self.rx.get_mut(self.rx_start..).unwrap_or_default();
+            match self.stage {
+                Stage::Ident => match self.ident_reader.next_line(buf)? {
+                    None => return Ok(()),
+                    Some((Line::Banner(text), n)) => {
+                        self.rx_start += n;
+                        self.events.push_back(Event::Banner(text));
+                    }
+                    Some((Line::Ident(ident), n)) => {
+                        self.rx_start += n;
+                        self.peer_ident = Some(ident);
+                        self.stage = Stage::Packets;
+                    }
+                },
+                Stage::Packets => {
+                    let mut payload = core::mem::take(&mut self.payload);
+                    let opened =
+                        self.incoming
+                            .open(buf, self.config.max_payload_len, &mut payload)?;
+                    let Some(n) = opened else {
+                        self.payload = payload;
+                        return Ok(());
+                    };
+                    self.rx_start += n;
+                    let seq = self.incoming.seq.wrapping_sub(1);
+                    let r = self.dispatch(now, &payload, seq);
+                    self.payload = payload;
+                    r?;
+                    self.maybe_rekey()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether we are between the start of a key exchange and its end (the initial one).
+    fn in_initial_kex(&self) -> bool {
+        self.negotiated.is_none()
+    }
+
+    /// Whether the peer has sent KEXINIT and not yet NEWKEYS, so that it may send nothing but
+    /// transport messages (RFC 4253 §7.1).
+    fn peer_in_kex(&self) -> bool {
+        self.kex.as_ref().is_some_and(|k| k.theirs.is_some())
+    }
+
+    fn dispatch(&mut self, now: Instant, payload: &[u8], seq: u32) -> Result<(), Error> {
+        let Some(&first) = payload.first() else {
+            return Err(Error::PeerMisbehaved("empty payload"));
+        };
+        let number = MessageNumber(first);
+        if let Some(kex) = &mut self.kex
+            && kex.ignore_next
+        {
+            // RFC 4253 §7.1: "If the other party's guess was wrong, and this field was TRUE,
+            // the next packet MUST be silently ignored".
+            kex.ignore_next = false;
+            return Ok(());
+        }
+        // OpenSSH PROTOCOL §1.10: under strict kex, during the initial exchange "any
+        // non-KEXINIT or non-KEX message" is fatal. Whether strict kex applies is known once
+        // the peer's KEXINIT has arrived; before that, the KEXINIT check below catches it.
+        if self.strict_kex && self.in_initial_kex() && number != MessageNumber::DISCONNECT {
+            let kex_message = number.is_kex();
+            if !kex_message {
+                return Err(Error::UnexpectedMessage {
+                    number,
+                    state: "in the initial key exchange (strict kex)",
+                });
+            }
+        }
+        match number {
+            MessageNumber::DISCONNECT => self.on_disconnect(payload),
+            MessageNumber::IGNORE => Ok(()),
+            MessageNumber::DEBUG => self.on_debug(payload),
+            MessageNumber::UNIMPLEMENTED => {
+                let mut r = Reader::new(payload.get(1..).unwrap_or_default());
+                let seq = r.u32().map_err(|why| Error::InvalidMessage { number, why })?;
+                self.events.push_back(Event::Unimplemented(seq));
+                Ok(())
+            }
+            MessageNumber::KEXINIT => self.on_kexinit(payload, seq),
+            MessageNumber::NEWKEYS => self.on_newkeys(now, payload),
+            n if n.is_kex() => self.on_kex_message(payload),
+            _ if self.in_initial_kex() || self.peer_in_kex() => Err(Error::UnexpectedMessage {
+                number,
+                state: "in a key exchange",
+            }),
+            MessageNumber::SERVICE_REQUEST => self.on_service_request(payload),
+            MessageNumber::SERVICE_ACCEPT => self.on_service_accept(payload),
+            MessageNumber::EXT_INFO => self.on_ext_info(payload),
+            MessageNumber::PING => {
+                // OpenSSH PROTOCOL §1.9: "Upon receiving SSH2_MSG_PING, an implementation MUST
+                // reply with a SSH2_MSG_PONG containing the same data".
+                let mut r = Reader::new(payload.get(1..).unwrap_or_default());
+                let data = r.string().map_err(|why| Error::InvalidMessage { number, why })?;
+                let mut w = Writer::new();
+                w.u8(MessageNumber::PONG.0).string(data);
+                self.send_or_queue(w.as_slice())
+            }
+            MessageNumber::PONG => Ok(()),
+            n if n.is_upper_layer() => {
+                self.events.push_back(Event::Message(payload.to_vec()));
+                Ok(())
+            }
+            _ => {
+                // RFC 4253 §11.4: "An implementation MUST respond to all unrecognized messages
+                // with an SSH_MSG_UNIMPLEMENTED message in the order in which the messages
+                // were received."
+                let mut w = Writer::new();
+                w.u8(MessageNumber::UNIMPLEMENTED.0).u32(seq);
+                self.send_transport(w.as_slice())
+            }
+        }
+    }
+
+    fn on_disconnect(&mut self, payload: &[u8]) -> Result<(), Error> {
+        let number = MessageNumber::DISCONNECT;
+        let mut r = Reader::new(payload.get(1..).unwrap_or_default());
+        let invalid = |why| Error::InvalidMessage { number, why };
+        let reason = r.u32().map_err(invalid)?;
+        let description = r.string_limited("description", 4096).map_err(invalid)?;
+        Err(Error::PeerDisconnected {
+            reason: DisconnectReason(reason),
+            description: String::from_utf8_lossy(description).into_owned(),
+        })
+    }
+
+    fn on_debug(&mut self, payload: &[u8]) -> Result<(), Error> {
+        let number = MessageNumber::DEBUG;
+        let invalid = |why| Error::InvalidMessage { number, why };
+        let mut r = Reader::new(payload.get(1..).unwrap_or_default());
+        let always_display = r.bool().map_err(invalid)?;
+        let message = r.string_limited("debug message", 4096).map_err(invalid)?;
+        self.events.push_back(Event::Debug {
+            always_display,
+            message: String::from_utf8_lossy(message).into_owned(),
+        });
+        Ok(())
+    }
+
+    fn on_service_request(&mut self, payload: &[u8]) -> Result<(), Error> {
+        let number = MessageNumber::SERVICE_REQUEST;
+        if self.is_client() {
+            return Err(Error::UnexpectedMessage {
+                number,
+                state: "acting as a client",
+            });
+        }
+        let name = read_name(payload, number)?;
+        self.events.push_back(Event::ServiceRequest(name));
+        Ok(())
+    }
+
+    fn on_service_accept(&mut self, payload: &[u8]) -> Result<(), Error> {
+        let number = MessageNumber::SERVICE_ACCEPT;
+        let name = read_name(payload, number)?;
+        match &mut self.role {
+            Role::Client {
+                requested_service, ..
+            } if requested_service.as_deref() == Some(name.as_str()) => {
+                *requested_service = None;
+                self.events.push_back(Event::ServiceAccept(name));
+                Ok(())
+            }
+            _ => Err(Error::UnexpectedMessage {
+                number,
+                state: "no matching service request",
+            }),
+        }
+    }
+
+    fn on_ext_info(&mut self, payload: &[u8]) -> Result<(), Error> {
+        // RFC 8308 §2.3: "byte SSH_MSG_EXT_INFO, uint32 nr-extensions, repeat the following
+        // 2 fields nr-extensions times: string extension-name, string extension-value".
+        let number = MessageNumber::EXT_INFO;
+        let invalid = |why| Error::InvalidMessage { number, why };
+        let mut r = Reader::new(payload.get(1..).unwrap_or_default());
+        let count = r.u32().map_err(invalid)?;
+        if count > MAX_EXT_INFO_PAIRS {
+            return Err(Error::PeerMisbehaved("too many EXT_INFO extensions"));
+        }
+        let mut pairs = Vec::new();
+        for _ in 0..count {
+            let name = r.utf8().map_err(invalid)?;
+            let value = r.string().map_err(invalid)?;
+            pairs.push((name.to_owned(), value.to_vec()));
+        }
+        self.events.push_back(Event::ExtInfo(pairs));
+        Ok(())
+    }
+
+    // ----- output -----------------------------------------------------------------------
+
+    /// Whether upper-layer payloads must wait: between our KEXINIT and our NEWKEYS, and before
+    /// the first exchange completes.
+    fn must_queue(&self) -> bool {
+        self.negotiated.is_none() || self.kex.as_ref().is_some_and(|k| !k.sent_newkeys)
+    }
+
+    /// Seals a transport-layer message at once, whatever the key exchange state.
+    fn send_transport(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.outgoing.seal(payload, &mut *self.rng, &mut self.tx)
+    }
+
+    fn send_or_queue(&mut self, payload: &[u8]) -> Result<(), Error> {
+        if self.must_queue() {
+            if payload.len() > self.send_capacity() {
+                return Err(Error::ApiMisuse("send queue full during key exchange"));
+            }
+            self.queued_bytes += payload.len();
+            self.queued.push_back(payload.to_vec());
+            return Ok(());
+        }
+        self.send_transport(payload)?;
+        self.maybe_rekey()
+    }
+
+    fn flush_queue(&mut self) -> Result<(), Error> {
+        while !self.must_queue() {
+            let Some(p) = self.queued.pop_front() else {
+                break;
+            };
+            self.queued_bytes -= p.len();
+            self.send_transport(&p)?;
+        }
+        Ok(())
+    }
+
+    // ----- key exchange -----------------------------------------------------------------
+
+    /// The signature algorithms this side puts in `server_host_key_algorithms`.
+    fn host_key_algorithms(&self) -> Vec<SignatureAlgorithm> {
+        match &self.role {
+            Role::Client { .. } => self.config.host_key_algorithms.clone(),
+            Role::Server { host_keys, .. } => self
+                .config
+                .host_key_algorithms
+                .iter()
+                .copied()
+                .filter(|alg| {
+                    host_keys
+                        .iter()
+                        .any(|k| k.public_key().signature_algorithms().contains(alg))
+                })
+                .collect(),
+        }
+    }
+
+    /// Sends our KEXINIT and starts a key exchange.
+    fn begin_kex(&mut self) -> Result<(), Error> {
+        let mut cookie = [0u8; 16];
+        self.rng.fill_bytes(&mut cookie);
+        let first = self.session_id.is_none();
+        let init = our_kexinit(
+            &self.config,
+            self.is_client(),
+            first,
+            &self.host_key_algorithms(),
+            cookie,
+        );
+        let mut w = Writer::new();
+        init.encode(&mut w);
+        let ours = w.into_vec();
+        self.send_transport(&ours)?;
+        self.kex = Some(Box::new(KexRun {
+            ours,
+            theirs: None,
+            negotiated: None,
+            ignore_next: false,
+            sent_newkeys: false,
+            phase: Phase::ExpectKexInit,
+        }));
+        Ok(())
+    }
+
+    /// Starts a rekey when a volume limit is reached (RFC 4253 §9, RFC 4344 §3).
+    fn maybe_rekey(&mut self) -> Result<(), Error> {
+        if self.kex.is_some() {
+            return Ok(());
+        }
+        let Some(n) = &self.negotiated else {
+            return Ok(());
+        };
+        let out_limit = self
+            .config
+            .rekey_after_bytes
+            .min(n.client_to_server.cipher.rekey_bytes_limit())
+            .min(n.server_to_client.cipher.rekey_bytes_limit());
+        let packets = self.config.rekey_after_packets;
+        if self.outgoing.bytes >= out_limit
+            || self.incoming.bytes >= out_limit
+            || self.outgoing.packets >= packets
+            || self.incoming.packets >= packets
+        {
+            self.begin_kex()?;
+        }
+        Ok(())
+    }
+
+    fn on_kexinit(&mut self, payload: &[u8], seq: u32) -> Result<(), Error> {
+        let number = MessageNumber::KEXINIT;
+        if self.kex.as_ref().is_some_and(|k| k.theirs.is_some()) {
+            // RFC 4253 §7.1: during an exchange "further SSH_MSG_KEXINIT messages MUST NOT be
+            // sent".
+            return Err(Error::UnexpectedMessage {
+                number,
+                state: "in a key exchange (duplicate KEXINIT)",
+            });
+        }
+        if self.kex.is_none() {
+            // The peer starts a rekey: answer with ours (RFC 4253 §9).
+            self.begin_kex()?;
+        }
+        let theirs = KexInit::decode(payload).map_err(|why| Error::InvalidMessage { number, why })?;
+        let first = self.in_initial_kex();
+        if first {
+            let marker = if self.is_client() { KEX_STRICT_S } else { KEX_STRICT_C };
+            self.strict_kex = theirs.kex_algorithms.iter().any(|n| n == marker);
+            // OpenSSH PROTOCOL §1.10: "an endpoint that requires strict KEX MUST terminate
+            // the connection if ... SSH_MSG_KEXINIT is not the first message received".
+            if self.strict_kex && seq != 0 {
+                return Err(Error::PeerMisbehaved(
+                    "strict kex: KEXINIT was not the first packet",
+                ));
+            }
+            if let Role::Server {
+                client_wants_ext_info,
+                ..
+            } = &mut self.role
+            {
+                *client_wants_ext_info = theirs.kex_algorithms.iter().any(|n| n == EXT_INFO_C);
+            }
+        }
+        let Some(kex) = self.kex.as_mut() else {
+            return Err(Error::ApiMisuse("no key exchange in progress"));
+        };
+        let ours = KexInit::decode(&kex.ours).map_err(|why| Error::InvalidMessage { number, why })?;
+        let (client, server) = if self.is_client() {
+            (&ours, &theirs)
+        } else {
+            (&theirs, &ours)
+        };
+        let negotiated = negotiate(client, server, self.strict_kex)?;
+        kex.ignore_next = theirs.first_kex_packet_follows && guess_was_wrong(client, server);
+        kex.theirs = Some(payload.to_vec());
+        kex.negotiated = Some(negotiated);
+        if !self.is_client() {
+            kex.phase = Phase::ServerExpectInit;
+            return Ok(());
+        }
+        if negotiated.kex == KexAlg::DhGexSha256 {
+            // RFC 4419 §3: "uint32 min, uint32 n, uint32 max".
+            let req = self.config.gex;
+            let mut w = Writer::new();
+            w.u8(MessageNumber::KEX_DH_GEX_REQUEST.0)
+                .u32(req.min)
+                .u32(req.preferred)
+                .u32(req.max);
+            kex.phase = Phase::ClientExpectGexGroup;
+            return self.send_transport(w.as_slice());
+        }
+        let (client, q_c, msg) = client_init(negotiated.kex, &mut *self.rng)?;
+        if let Some(kex) = self.kex.as_mut() {
+            kex.phase = Phase::ClientExpectReply { client, q_c };
+        }
+        self.send_transport(&msg)
+    }
+
+    fn on_kex_message(&mut self, payload: &[u8]) -> Result<(), Error> {
+        let number = MessageNumber(payload.first().copied().unwrap_or(0));
+        let Some(kex) = self.kex.as_mut() else {
+            return Err(Error::UnexpectedMessage {
+                number,
+                state: "not in a key exchange",
+            });
+        };
+        let Some(negotiated) = kex.negotiated else {
+            return Err(Error::UnexpectedMessage {
+                number,
+                state: "waiting for KEXINIT",
+            });
+        };
+        let phase = core::mem::replace(&mut kex.phase, Phase::Poisoned);
+        let next = match (phase, number) {
+            (Phase::ServerExpectInit, MessageNumber::KEX_INIT) => {
+                self.server_kex_reply(&negotiated, payload)?
+            }
+            (Phase::ClientExpectReply { client, q_c }, MessageNumber::KEX_REPLY) => {
+                self.client_kex_reply(&negotiated, client, &q_c, None, payload)?
+            }
+            (Phase::ClientExpectGexGroup, MessageNumber::KEX_DH_GEX_GROUP) => {
+                let (group, p, g) = read_gex_group(payload, &self.config)?;
+                let (client, e) = KexClient::start_gex(&group, &mut *self.rng)?;
+                let mut w = Writer::new();
+                w.u8(MessageNumber::KEX_DH_GEX_INIT.0).string(&e);
+                self.send_transport(w.as_slice())?;
+                Phase::ClientExpectGexReply { client, e, p, g }
+            }
+            (Phase::ClientExpectGexReply { client, e, p, g }, MessageNumber::KEX_DH_GEX_REPLY) => {
+                self.client_kex_reply(&negotiated, client, &e, Some((&p, &g)), payload)?
+            }
+            (phase, _) => {
+                return Err(Error::UnexpectedMessage {
+                    number,
+                    state: phase.name(),
+                });
+            }
+        };
+        let next = match next {
+            Phase::AwaitHostKeyVerdict(keys) if self.negotiated.is_some() => {
+                // A rekey: the key must be the one the caller already trusted.
+                let same = match (&self.role, &keys.host_key) {
+                    (Role::Client { host_key, .. }, Some(k)) => host_key.as_ref() == Some(k),
+                    _ => false,
+                };
+                if !same {
+                    return Err(Error::HostKeyInvalid(
+                        "the server's host key changed during a rekey".into(),
+                    ));
+                }
+                self.send_newkeys(*keys)?
+            }
+            Phase::AwaitHostKeyVerdict(keys) => {
+                if let Some(k) = &keys.host_key {
+                    self.events.push_back(Event::HostKey(k.clone()));
+                }
+                Phase::AwaitHostKeyVerdict(keys)
+            }
+            other => other,
+        };
+        if let Some(kex) = self.kex.as_mut() {
+            kex.phase = next;
+        }
+        Ok(())
+    }
+
+    fn on_verdict(&mut self, now: Instant, trusted: bool) -> Result<(), Error> {
+        let Some(kex) = self.kex.as_mut() else {
+            return Err(Error::ApiMisuse("no host key is waiting for a verdict"));
+        };
+        let Phase::AwaitHostKeyVerdict(_) = &kex.phase else {
+            return Err(Error::ApiMisuse("no host key is waiting for a verdict"));
+        };
+        if !trusted {
+            return Err(Error::HostKeyRejected);
+        }
+        let Phase::AwaitHostKeyVerdict(keys) = core::mem::replace(&mut kex.phase, Phase::Poisoned)
+        else {
+            return Err(Error::ApiMisuse("no host key is waiting for a verdict"));
+        };
+        if let Role::Client { host_key, .. } = &mut self.role {
+            host_key.clone_from(&keys.host_key);
+        }
+        let next = self.send_newkeys(*keys)?;
+        if let Some(kex) = self.kex.as_mut() {
+            kex.phase = next;
+        }
+        // Input that arrived while we waited.
+        self.process(now)
+    }
+
+    /// The exchange hash inputs every role shares: identifications and KEXINIT payloads.
+    fn hash_prefix(&self) -> Result<(&[u8], &[u8], &[u8], &[u8]), Error> {
+        let kex = self
+            .kex
+            .as_ref()
+            .ok_or(Error::ApiMisuse("no key exchange in progress"))?;
+        let theirs = kex
+            .theirs
+            .as_deref()
+            .ok_or(Error::ApiMisuse("no peer KEXINIT"))?;
+        let peer = self
+            .peer_ident
+            .as_deref()
+            .ok_or(Error::ApiMisuse("no peer identification"))?;
+        Ok(if self.is_client() {
+            (&self.local_ident, peer, &kex.ours, theirs)
+        } else {
+            (peer, &self.local_ident, theirs, &kex.ours)
+        })
+    }
+
+    /// Server: answers the client's INIT, sends NEWKEYS.
+    fn server_kex_reply(&mut self, n: &Negotiated, payload: &[u8]) -> Result<Phase, Error> {
+        let number = MessageNumber::KEX_INIT;
+        let invalid = |why| Error::InvalidMessage { number, why };
+        let mut r = Reader::new(payload.get(1..).unwrap_or_default());
+        let q_c = r.string().map_err(invalid)?;
+        r.finish().map_err(invalid)?;
+        let (q_s, k) = server_reply(n.kex, q_c, &mut *self.rng)?;
+        let Role::Server { host_keys, .. } = &self.role else {
+            return Err(Error::ApiMisuse("server step on a client"));
+        };
+        let host_key = host_keys
+            .iter()
+            .find(|key| key.public_key().signature_algorithms().contains(&n.host_key))
+            .cloned()
+            .ok_or(Error::ApiMisuse("no host key for the negotiated algorithm"))?;
+        let k_s = host_key.public_key().to_blob();
+        let (v_c, v_s, i_c, i_s) = self.hash_prefix()?;
+        let h = HashInput {
+            v_c,
+            v_s,
+            i_c,
+            i_s,
+            k_s: &k_s,
+            gex: None,
+            q_c,
+            q_s: &q_s,
+            k: &k,
+        }
+        .hash(n.kex.hash());
+        let sig = host_key
+            .sign(n.host_key, &h, &mut *self.rng)
+            .map_err(|_| Error::ApiMisuse("the host key could not sign"))?;
+        // RFC 5656 §4 / RFC 4253 §8: "string K_S, string Q_S (mpint f), string signature of H".
+        let mut w = Writer::new();
+        w.u8(MessageNumber::KEX_REPLY.0).string(&k_s).string(&q_s).string(&sig);
+        self.send_transport(w.as_slice())?;
+        let session_id = self.session_id.clone().unwrap_or_else(|| h.clone());
+        let keys = derive_new_keys(n, &k, &h, &session_id, false, None)?;
+        self.session_id.get_or_insert(h);
+        self.send_newkeys(keys)
+    }
+
+    /// Client: checks the server's reply and derives keys; NEWKEYS waits for the verdict.
+    fn client_kex_reply(
+        &mut self,
+        n: &Negotiated,
+        client: KexClient,
+        q_c: &[u8],
+        gex: Option<(&[u8], &[u8])>,
+        payload: &[u8],
+    ) -> Result<Phase, Error> {
+        let (k_s, q_s, sig) = read_reply(payload)?;
+        let k = client.finish(q_s)?;
+        let (v_c, v_s, i_c, i_s) = self.hash_prefix()?;
+        let h = HashInput {
+            v_c,
+            v_s,
+            i_c,
+            i_s,
+            k_s,
+            gex: gex.map(|(p, g)| (self.config.gex, p, g)),
+            q_c,
+            q_s,
+            k: &k,
+        }
+        .hash(n.kex.hash());
+        let key = verify_host_key(n, k_s, &h, sig)?;
+        let session_id = self.session_id.clone().unwrap_or_else(|| h.clone());
+        let keys = derive_new_keys(n, &k, &h, &session_id, true, Some(key))?;
+        self.session_id.get_or_insert(h);
+        Ok(Phase::AwaitHostKeyVerdict(Box::new(keys)))
+    }
+
+    /// Sends NEWKEYS and switches the sending direction to the new keys (RFC 4253 §7.3).
+    fn send_newkeys(&mut self, keys: NewKeys) -> Result<Phase, Error> {
+        self.send_transport(&[MessageNumber::NEWKEYS.0])?;
+        let NewKeys {
+            outgoing: (sealer, compression),
+            incoming,
+            ..
+        } = keys;
+        self.outgoing.install(sealer, compression, self.authenticated);
+        if self.strict_kex {
+            // OpenSSH PROTOCOL §1.10: "the sequence number is reset to zero after each
+            // SSH2_MSG_NEWKEYS message".
+            self.outgoing.seq = 0;
+        }
+        let first = self.negotiated.is_none();
+        if let Some(kex) = self.kex.as_mut() {
+            kex.sent_newkeys = true;
+        }
+        if first && let Role::Server {
+            client_wants_ext_info: true,
+            ..
+        } = self.role
+        {
+            self.send_ext_info()?;
+        }
+        self.flush_queue()?;
+        Ok(Phase::ExpectNewKeys(Box::new(incoming)))
+    }
+
+    /// RFC 8308 §2.4: the server sends EXT_INFO "as the next packet following the server's
+    /// first SSH_MSG_NEWKEYS".
+    fn send_ext_info(&mut self) -> Result<(), Error> {
+        let sig_algs: Vec<&str> = self
+            .config
+            .user_key_algorithms
+            .iter()
+            .map(|a| a.name())
+            .collect();
+        let mut w = Writer::new();
+        w.u8(MessageNumber::EXT_INFO.0).u32(2);
+        w.string(b"server-sig-algs").name_list(sig_algs);
+        w.string(b"ping@openssh.com").string(b"0");
+        self.send_transport(w.as_slice())
+    }
+
+    fn on_newkeys(&mut self, now: Instant, payload: &[u8]) -> Result<(), Error> {
+        let number = MessageNumber::NEWKEYS;
+        if payload.len() != 1 {
+            return Err(Error::InvalidMessage {
+                number,
+                why: sshwire_wire::Error::TrailingData(payload.len() - 1),
+            });
+        }
+        let Some(kex) = self.kex.as_mut() else {
+            return Err(Error::UnexpectedMessage {
+                number,
+                state: "not in a key exchange",
+            });
+        };
+        let phase = core::mem::replace(&mut kex.phase, Phase::Poisoned);
+        let Phase::ExpectNewKeys(incoming) = phase else {
+            let state = phase.name();
+            kex.phase = phase;
+            return Err(Error::UnexpectedMessage { number, state });
+        };
+        let negotiated = kex.negotiated;
+        let (opener, compression) = *incoming;
+        self.incoming.install(opener, compression, self.authenticated);
+        if self.strict_kex {
+            // OpenSSH PROTOCOL §1.10: sequence numbers reset after each NEWKEYS.
+            self.incoming.seq = 0;
+        }
+        let first = self.negotiated.is_none();
+        self.kex = None;
+        self.last_kex = Some(now);
+        self.negotiated = negotiated;
+        if let Some(algorithms) = negotiated {
+            self.events.push_back(Event::KexComplete { first, algorithms });
+        }
+        self.flush_queue()
+    }
+}
+
+/// Reads `byte number, string name` (service request and accept).
+fn read_name(payload: &[u8], number: MessageNumber) -> Result<String, Error> {
+    let invalid = |why| Error::InvalidMessage { number, why };
+    let mut r = Reader::new(payload.get(1..).unwrap_or_default());
+    let name = r.string_limited("service name", 64).map_err(invalid)?;
+    r.finish().map_err(invalid)?;
+    String::from_utf8(name.to_vec()).map_err(|_| Error::InvalidMessage {
+        number,
+        why: sshwire_wire::Error::InvalidUtf8,
+    })
+}

@@ -1,0 +1,153 @@
+//! One direction of the binary packet protocol: keys, sequence number, compression, counters.
+
+use rand_core::CryptoRng;
+
+use crate::Error;
+use crate::cipher::{PacketOpener, PacketSealer};
+use crate::compress::{Compression, Compressor, Decompressor};
+use crate::config::MAX_FRAMING;
+
+/// The sending direction.
+pub(crate) struct Outgoing {
+    sealer: PacketSealer,
+    /// RFC 4253 §6.4: "sequence_number ... is initialized to zero for the first packet, and is
+    /// incremented after every packet (regardless of whether encryption or MAC is in use)".
+    pub(crate) seq: u32,
+    compression: Compression,
+    compressor: Option<Compressor>,
+    /// Bytes sealed under the current keys.
+    pub(crate) bytes: u64,
+    /// Packets sealed under the current keys.
+    pub(crate) packets: u64,
+    scratch: Vec<u8>,
+}
+
+impl Outgoing {
+    pub(crate) fn plaintext() -> Self {
+        Outgoing {
+            sealer: PacketSealer::plaintext(),
+            seq: 0,
+            compression: Compression::None,
+            compressor: None,
+            bytes: 0,
+            packets: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Compresses (if active), seals and appends one packet to `out`.
+    pub(crate) fn seal(
+        &mut self,
+        payload: &[u8],
+        rng: &mut dyn CryptoRng,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        let before = out.len();
+        match &mut self.compressor {
+            Some(c) => {
+                self.scratch.clear();
+                c.compress(payload, &mut self.scratch)?;
+                self.sealer.seal(self.seq, &self.scratch, rng, out);
+            }
+            None => self.sealer.seal(self.seq, payload, rng, out),
+        }
+        self.seq = self.seq.wrapping_add(1);
+        self.bytes = self.bytes.saturating_add((out.len() - before) as u64);
+        self.packets = self.packets.saturating_add(1);
+        Ok(())
+    }
+
+    /// Switches to new keys after sending `SSH_MSG_NEWKEYS`.
+    pub(crate) fn install(&mut self, sealer: PacketSealer, compression: Compression, authenticated: bool) {
+        self.sealer = sealer;
+        self.compression = compression;
+        self.compressor = compressor_for(compression, authenticated).then(Compressor::new);
+        self.bytes = 0;
+        self.packets = 0;
+    }
+
+    /// Starts `zlib@openssh.com` compression, which waits for authentication.
+    pub(crate) fn start_delayed_compression(&mut self) {
+        if self.compression == Compression::ZlibOpenSsh && self.compressor.is_none() {
+            self.compressor = Some(Compressor::new());
+        }
+    }
+}
+
+/// The receiving direction.
+pub(crate) struct Incoming {
+    opener: PacketOpener,
+    /// The sequence number of the next packet to arrive.
+    pub(crate) seq: u32,
+    compression: Compression,
+    decompressor: Option<Decompressor>,
+    /// Bytes opened under the current keys.
+    pub(crate) bytes: u64,
+    /// Packets opened under the current keys.
+    pub(crate) packets: u64,
+}
+
+impl Incoming {
+    pub(crate) fn plaintext() -> Self {
+        Incoming {
+            opener: PacketOpener::plaintext(),
+            seq: 0,
+            compression: Compression::None,
+            decompressor: None,
+            bytes: 0,
+            packets: 0,
+        }
+    }
+
+    /// Opens the packet at the front of `buf`, writing its payload to `payload`.
+    ///
+    /// Returns how many bytes of `buf` the packet took, or `None` if it has not all arrived.
+    pub(crate) fn open(
+        &mut self,
+        buf: &mut [u8],
+        max_payload: usize,
+        payload: &mut Vec<u8>,
+    ) -> Result<Option<usize>, Error> {
+        let Some(opened) = self.opener.open(self.seq, buf, max_payload + MAX_FRAMING)? else {
+            return Ok(None);
+        };
+        let body = buf.get(opened.payload.clone()).unwrap_or_default();
+        payload.clear();
+        match &mut self.decompressor {
+            Some(d) => d.decompress(body, payload, max_payload)?,
+            None => payload.extend_from_slice(body),
+        }
+        self.seq = self.seq.wrapping_add(1);
+        self.bytes = self.bytes.saturating_add(opened.consumed as u64);
+        self.packets = self.packets.saturating_add(1);
+        Ok(Some(opened.consumed))
+    }
+
+    /// Switches to new keys after receiving `SSH_MSG_NEWKEYS`.
+    pub(crate) fn install(&mut self, opener: PacketOpener, compression: Compression, authenticated: bool) {
+        self.opener = opener;
+        self.compression = compression;
+        self.decompressor = compressor_for(compression, authenticated).then(Decompressor::new);
+        self.bytes = 0;
+        self.packets = 0;
+    }
+
+    /// Starts `zlib@openssh.com` decompression, which waits for authentication.
+    pub(crate) fn start_delayed_compression(&mut self) {
+        if self.compression == Compression::ZlibOpenSsh && self.decompressor.is_none() {
+            self.decompressor = Some(Decompressor::new());
+        }
+    }
+}
+
+/// Whether a stream must be active right after NEWKEYS.
+///
+/// OpenSSH PROTOCOL §2.2: with `zlib@openssh.com`, "compression is delayed until after the
+/// user has been authenticated"; a rekey after authentication starts it at once.
+fn compressor_for(c: Compression, authenticated: bool) -> bool {
+    match c {
+        Compression::None => false,
+        Compression::Zlib => true,
+        Compression::ZlibOpenSsh => authenticated,
+    }
+}
