@@ -1,2 +1,229 @@
-//! Shared helpers for the integration tests.
+//! Helpers for the integration tests: real OpenSSH daemons and `sshwire serve` processes on
+//! loopback, each in its own temporary directory, each stopped when dropped.
 #![forbid(unsafe_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+/// Where OpenSSH's programs are.
+pub const SSHD: &str = "/usr/sbin/sshd";
+/// OpenSSH's client.
+pub const SSH: &str = "ssh";
+
+/// Whether OpenSSH is installed; without it interop tests skip loudly, or fail when
+/// `SSHWIRE_REQUIRE_INTEROP=1`.
+pub fn openssh_available(test: &str) -> bool {
+    let have = Path::new(SSHD).exists()
+        && Command::new(SSH).arg("-V").output().is_ok_and(|o| o.status.success())
+        && Command::new("ssh-keygen").arg("-?").output().is_ok();
+    if have {
+        return true;
+    }
+    if std::env::var("SSHWIRE_REQUIRE_INTEROP").as_deref() == Ok("1") {
+        panic!("{test}: OpenSSH (sshd, ssh, ssh-keygen) is required (SSHWIRE_REQUIRE_INTEROP=1) but missing");
+    }
+    eprintln!("SKIPPED {test}: OpenSSH is not installed (install openssh-server and openssh-client)");
+    false
+}
+
+/// The names `ssh -Q what` lists: what this OpenSSH supports.
+pub fn openssh_query(what: &str) -> Vec<String> {
+    let out = Command::new(SSH).args(["-Q", what]).output().expect("ssh -Q");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A port that was free a moment ago (for programs that cannot report the one they bound).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port")
+}
+
+/// Runs `ssh-keygen` with `args`, panicking with its output on failure.
+pub fn ssh_keygen(args: &[&str]) -> String {
+    let out = Command::new("ssh-keygen").args(args).output().expect("ssh-keygen");
+    assert!(
+        out.status.success(),
+        "ssh-keygen {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A child process killed and reaped on drop, with its stderr collected in the background.
+struct Guard {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads lines from `r` until `ready` matches one; the rest go to `log` in the background.
+fn wait_for_line(
+    r: impl std::io::Read + Send + 'static,
+    log: Arc<Mutex<Vec<String>>>,
+    ready: impl Fn(&str) -> Option<u16>,
+) -> Option<u16> {
+    let mut lines = BufReader::new(r).lines();
+    let mut found = None;
+    for line in lines.by_ref() {
+        let Ok(line) = line else { break };
+        log.lock().unwrap().push(line.clone());
+        if let Some(p) = ready(&line) {
+            found = Some(p);
+            break;
+        }
+    }
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            log.lock().unwrap().push(line);
+        }
+    });
+    found
+}
+
+/// A private OpenSSH `sshd` on 127.0.0.1, with its own host keys and configuration.
+pub struct Sshd {
+    guard: Guard,
+    /// Its temporary directory (config, keys, logs).
+    pub dir: tempfile::TempDir,
+    /// The port it listens on.
+    pub port: u16,
+}
+
+impl Sshd {
+    /// Host key files generated for every daemon: (key type for ssh-keygen -t, bits, file).
+    const HOST_KEYS: [(&'static str, &'static str, &'static str); 4] = [
+        ("ed25519", "256", "ssh_host_ed25519_key"),
+        ("ecdsa", "256", "ssh_host_ecdsa256_key"),
+        ("ecdsa", "384", "ssh_host_ecdsa384_key"),
+        ("rsa", "2048", "ssh_host_rsa_key"),
+    ];
+
+    /// Starts a daemon with `extra` appended to its configuration.
+    pub fn start(extra: &str) -> Sshd {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (t, bits, file) in Self::HOST_KEYS {
+            let path = dir.path().join(file);
+            ssh_keygen(&["-q", "-t", t, "-b", bits, "-N", "", "-f", path.to_str().unwrap()]);
+        }
+        // sshd insists on its privilege separation directory.
+        let _ = std::fs::create_dir_all("/run/sshd");
+        for attempt in 0..5 {
+            let port = free_port();
+            let config = dir.path().join("sshd_config");
+            let mut text = format!(
+                "Port {port}\nListenAddress 127.0.0.1\nPidFile none\nUsePAM no\nStrictModes no\n\
+                 LogLevel VERBOSE\nAuthorizedKeysFile {}/authorized_keys\n\
+                 Subsystem sftp /usr/lib/openssh/sftp-server\n",
+                dir.path().display()
+            );
+            for (_, _, file) in Self::HOST_KEYS {
+                text.push_str(&format!("HostKey {}\n", dir.path().join(file).display()));
+            }
+            text.push_str(extra);
+            std::fs::write(&config, text).unwrap();
+            let mut child = Command::new(SSHD)
+                .args(["-D", "-e", "-f"])
+                .arg(&config)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("cannot start sshd");
+            let log = Arc::new(Mutex::new(Vec::new()));
+            let stderr = child.stderr.take().unwrap();
+            let ready = wait_for_line(stderr, log.clone(), |l| {
+                l.contains("Server listening on").then_some(port)
+            });
+            let guard = Guard { child, log };
+            if ready.is_some() {
+                return Sshd { guard, dir, port };
+            }
+            eprintln!(
+                "sshd attempt {attempt} on port {port} failed:\n{}",
+                guard.log.lock().unwrap().join("\n")
+            );
+        }
+        panic!("sshd did not start");
+    }
+
+    /// The public key of the daemon's host key of type `t` ("ed25519", "ecdsa256", ...).
+    pub fn host_public_key(&self, name: &str) -> String {
+        let file = format!("ssh_host_{name}_key.pub");
+        std::fs::read_to_string(self.dir.path().join(file)).unwrap()
+    }
+
+    /// What sshd has logged so far.
+    pub fn log(&self) -> String {
+        self.guard.log.lock().unwrap().join("\n")
+    }
+}
+
+/// `sshwire serve` as a process, listening on a port of its own choosing on 127.0.0.1.
+pub struct Serve {
+    guard: Guard,
+    /// Its temporary directory (root, host keys).
+    pub dir: tempfile::TempDir,
+    /// The port it listens on.
+    pub port: u16,
+}
+
+impl Serve {
+    /// Starts `sshwire serve` with `host_keys` (files) and extra arguments.
+    pub fn start(program: &Path, host_keys: &[PathBuf], extra: &[&str]) -> Serve {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cmd = Command::new(program);
+        cmd.arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--root"])
+            .arg(dir.path().join("root"))
+            .args(["--authorized-keys"])
+            .arg(dir.path().join("authorized_keys"))
+            .env("XDG_CONFIG_HOME", dir.path().join("config"));
+        for k in host_keys {
+            cmd.arg("--host-key").arg(k);
+        }
+        let mut child = cmd
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot start sshwire serve");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let err_log = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                err_log.lock().unwrap().push(line);
+            }
+        });
+        let stdout = child.stdout.take().unwrap();
+        let port = wait_for_line(stdout, log.clone(), |l| {
+            let rest = l.split("listening on 127.0.0.1:").nth(1)?;
+            rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+        });
+        let guard = Guard { child, log };
+        let Some(port) = port else {
+            panic!("sshwire serve did not start:\n{}", guard.log.lock().unwrap().join("\n"));
+        };
+        Serve { guard, dir, port }
+    }
+
+    /// What the server has printed so far.
+    pub fn log(&self) -> String {
+        self.guard.log.lock().unwrap().join("\n")
+    }
+}

@@ -1,3 +1,6 @@
-//! The sshwire command.
+//! The `sshwire` command.
 #![forbid(unsafe_code)]
-fn main() {}
+
+fn main() -> std::process::ExitCode {
+    sshwire_cli::main()
+}

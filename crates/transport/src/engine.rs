@@ -72,8 +72,8 @@ pub struct Transport {
     rx: Vec<u8>,
     rx_start: usize,
     tx: Vec<u8>,
-    outgoing: Outgoing,
-    incoming: Incoming,
+    pub(crate) outgoing: Outgoing,
+    pub(crate) incoming: Incoming,
     payload: Vec<u8>,
     events: VecDeque<Event>,
     kex: Option<Box<KexRun>>,
@@ -611,7 +611,7 @@ impl Transport {
     }
 
     /// Seals a transport-layer message at once, whatever the key exchange state.
-    fn send_transport(&mut self, payload: &[u8]) -> Result<(), Error> {
+    pub(crate) fn send_transport(&mut self, payload: &[u8]) -> Result<(), Error> {
         self.outgoing.seal(payload, &mut *self.rng, &mut self.tx)
     }
 

@@ -1,0 +1,45 @@
+//! `sshwire`: an SFTP client and server, and the tools around them.
+//!
+//! The command lives in this library so that the integration tests can build the very same
+//! program under another name; `src/main.rs` only calls [`main`].
+#![forbid(unsafe_code)]
+
+mod keygen;
+mod paths;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// SSH and SFTP in pure Rust.
+#[derive(Parser)]
+#[command(name = "sshwire", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a key pair in OpenSSH's formats (like ssh-keygen).
+    Keygen(keygen::Args),
+    /// Run an SSH server for SFTP on loopback, with defaults that just work.
+    Serve(serve::Args),
+}
+
+/// Runs the command with the process's arguments.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keygen(args) => keygen::run(args),
+        Command::Serve(args) => serve::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("sshwire: {message}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Runs a transport engine over an async byte stream.
+
+use std::time::Duration;
+
+use sshwire_transport::{DisconnectReason, Event, Transport};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::time::Instant;
+
+use crate::Error;
+
+/// How long the last-gasp DISCONNECT may take to write before the socket is dropped anyway.
+const LAST_GASP: Duration = Duration::from_secs(2);
+
+/// Size of each socket read.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// One connection: a [`Transport`] engine and the stream it talks over.
+///
+/// [`Driver::next_event`] moves bytes both ways (reading and writing at once, so neither side
+/// can deadlock the other with a full socket buffer), arms the engine's timer and returns the
+/// engine's next event. When the engine fails, the driver writes the engine's DISCONNECT (its
+/// last word) before returning the error.
+pub struct Driver<S> {
+    reader: ReadHalf<S>,
+    writer: WriteHalf<S>,
+    engine: Transport,
+    rbuf: Vec<u8>,
+    /// Received bytes the engine has not taken yet: `rbuf[rstart..rend]`.
+    rstart: usize,
+    rend: usize,
+    wbuf: Vec<u8>,
+    wpos: usize,
+}
+
+impl<S: AsyncRead + AsyncWrite> Driver<S> {
+    /// Wraps a connected stream and a fresh engine.
+    pub fn new(stream: S, engine: Transport) -> Self {
+        let (reader, writer) = tokio::io::split(stream);
+        Driver {
+            reader,
+            writer,
+            engine,
+            rbuf: vec![0; READ_CHUNK],
+            rstart: 0,
+            rend: 0,
+            wbuf: Vec::new(),
+            wpos: 0,
+        }
+    }
+
+    /// The engine, to send messages or ask for a rekey.
+    pub fn engine(&mut self) -> &mut Transport {
+        &mut self.engine
+    }
+
+    /// Runs I/O until the engine reports an event.
+    pub async fn next_event(&mut self) -> Result<Event, Error> {
+        loop {
+            if let Some(ev) = self.engine.poll_event() {
+                return Ok(ev);
+            }
+            if let Some(e) = self.engine.error().cloned() {
+                self.last_gasp().await;
+                return Err(e.into());
+            }
+            self.collect_output();
+            if self.rstart < self.rend {
+                let now = Instant::now().into_std();
+                let input = self.rbuf.get(self.rstart..self.rend).unwrap_or_default();
+                match self.engine.handle_input(now, input) {
+                    Ok(n) => {
+                        self.rstart += n;
+                        if n > 0 {
+                            continue;
+                        }
+                    }
+                    Err(_) => continue,
+                }
+            }
+            self.io_once().await?;
+        }
+    }
+
+    /// Writes everything the engine has queued.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        loop {
+            self.collect_output();
+            let Some(pending) = self.wbuf.get(self.wpos..).filter(|p| !p.is_empty()) else {
+                self.writer.flush().await?;
+                return Ok(());
+            };
+            let n = self.writer.write(pending).await?;
+            if n == 0 {
+                return Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into());
+            }
+            self.wpos += n;
+        }
+    }
+
+    /// Sends `SSH_MSG_DISCONNECT` and closes the stream.
+    pub async fn disconnect(mut self, reason: DisconnectReason, description: &str) {
+        self.engine.disconnect(reason, description);
+        self.last_gasp().await;
+    }
+
+    fn collect_output(&mut self) {
+        if self.wpos == self.wbuf.len() {
+            self.wbuf.clear();
+            self.wpos = 0;
+        }
+        self.engine.poll_transmit(&mut self.wbuf);
+    }
+
+    /// Waits for the socket to be readable or writable, or for the engine's deadline.
+    async fn io_once(&mut self) -> Result<(), Error> {
+        let want_read = self.rstart == self.rend;
+        let deadline = self.engine.poll_timeout().map(Instant::from_std);
+        let pending = self.wbuf.get(self.wpos..).unwrap_or_default();
+        let want_write = !pending.is_empty();
+        tokio::select! {
+            r = self.writer.write(pending), if want_write => {
+                let n = r?;
+                if n == 0 {
+                    return Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into());
+                }
+                self.wpos += n;
+            }
+            r = self.reader.read(&mut self.rbuf), if want_read => {
+                let n = r?;
+                if n == 0 {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "connection closed by the peer",
+                    )
+                    .into());
+                }
+                self.rstart = 0;
+                self.rend = n;
+            }
+            () = sleep_until(deadline), if deadline.is_some() => {
+                let _ = self.engine.handle_timeout(Instant::now().into_std());
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes what the engine still has to say (its DISCONNECT) and shuts the stream down.
+    async fn last_gasp(&mut self) {
+        let _ = tokio::time::timeout(LAST_GASP, async {
+            let _ = self.flush().await;
+            let _ = self.writer.shutdown().await;
+        })
+        .await;
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,716 @@
+//! Whole-connection tests: a client engine and a server engine wired together in memory,
+//! with a fake clock.
+
+use std::convert::Infallible;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use rand_core::{TryCryptoRng, TryRng};
+use sshwire_keys::{KeyType, PrivateKey, SignatureAlgorithm};
+use sshwire_wire::Writer;
+
+use crate::cipher::{CipherAlg, MacAlg};
+use crate::compress::Compression;
+use crate::kex::KexAlg;
+use crate::msg::{DisconnectReason, MessageNumber};
+use crate::{Config, Error, Event, Transport};
+
+/// A deterministic generator for tests (SplitMix64); never used outside them.
+pub(crate) struct TestRng(u64);
+
+impl TryRng for TestRng {
+    type Error = Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        Ok(self.try_next_u64()? as u32)
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        Ok(z ^ (z >> 31))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        for chunk in dst.chunks_mut(8) {
+            let v = self.try_next_u64()?.to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+
+impl TryCryptoRng for TestRng {}
+
+pub(crate) fn rng(seed: u64) -> Box<TestRng> {
+    Box::new(TestRng(seed))
+}
+
+/// One host key of each type, generated once per test binary.
+pub(crate) fn host_keys() -> &'static [Arc<PrivateKey>] {
+    static KEYS: OnceLock<Vec<Arc<PrivateKey>>> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let mut r = TestRng(99);
+        [
+            (KeyType::Ed25519, None),
+            (KeyType::EcdsaP256, Some(256)),
+            (KeyType::EcdsaP384, Some(384)),
+            (KeyType::Rsa, Some(2048)),
+        ]
+        .into_iter()
+        .map(|(t, bits)| Arc::new(PrivateKey::generate(t, bits, &mut r).unwrap()))
+        .collect()
+    })
+}
+
+/// A client and a server engine, the bytes in flight between them, and a fake clock.
+pub(crate) struct Pair {
+    pub(crate) client: Transport,
+    pub(crate) server: Transport,
+    pub(crate) now: Instant,
+    pub(crate) to_server: Vec<u8>,
+    pub(crate) to_client: Vec<u8>,
+    pub(crate) client_events: Vec<Event>,
+    pub(crate) server_events: Vec<Event>,
+    /// What the client answers when asked about the host key.
+    pub(crate) trust_host_key: bool,
+}
+
+impl Pair {
+    pub(crate) fn new(client: Config, server: Config) -> Self {
+        Self::with_keys(client, server, host_keys().to_vec())
+    }
+
+    pub(crate) fn with_keys(client: Config, server: Config, keys: Vec<Arc<PrivateKey>>) -> Self {
+        Pair {
+            client: Transport::client(Arc::new(client), rng(1)),
+            server: Transport::server(Arc::new(server), keys, rng(2)),
+            now: Instant::now(),
+            to_server: Vec::new(),
+            to_client: Vec::new(),
+            client_events: Vec::new(),
+            server_events: Vec::new(),
+            trust_host_key: true,
+        }
+    }
+
+    /// Moves bytes and events until neither side has anything more to do.
+    pub(crate) fn run(&mut self) {
+        loop {
+            let mut progress = false;
+            self.client.poll_transmit(&mut self.to_server);
+            self.server.poll_transmit(&mut self.to_client);
+            if !self.to_server.is_empty() && !self.server.is_closed() {
+                if let Ok(n) = self.server.handle_input(self.now, &self.to_server) {
+                    progress |= n > 0;
+                    self.to_server.drain(..n);
+                }
+            }
+            if !self.to_client.is_empty() && !self.client.is_closed() {
+                if let Ok(n) = self.client.handle_input(self.now, &self.to_client) {
+                    progress |= n > 0;
+                    self.to_client.drain(..n);
+                }
+            }
+            while let Some(e) = self.client.poll_event() {
+                progress = true;
+                if let Event::HostKey(_) = e {
+                    let _ = self.client.host_key_verdict(self.now, self.trust_host_key);
+                }
+                self.client_events.push(e);
+            }
+            while let Some(e) = self.server.poll_event() {
+                progress = true;
+                self.server_events.push(e);
+            }
+            if self.client.wants_transmit() || self.server.wants_transmit() {
+                progress = true;
+            }
+            if self.client.is_closed() && self.server.is_closed() {
+                // Deliver the last words, then stop.
+                self.client.poll_transmit(&mut self.to_server);
+                self.server.poll_transmit(&mut self.to_client);
+                return;
+            }
+            if !progress {
+                return;
+            }
+        }
+    }
+
+    /// Advances the fake clock and lets both engines act on it.
+    pub(crate) fn advance(&mut self, by: Duration) {
+        self.now += by;
+        let _ = self.client.handle_timeout(self.now);
+        let _ = self.server.handle_timeout(self.now);
+        self.run();
+    }
+
+    pub(crate) fn established(&self) -> bool {
+        self.client.is_established() && self.server.is_established()
+    }
+
+    /// Drains upper-layer payloads a side received.
+    pub(crate) fn take_messages(events: &mut Vec<Event>) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        events.retain(|e| match e {
+            Event::Message(m) => {
+                out.push(m.clone());
+                false
+            }
+            _ => true,
+        });
+        out
+    }
+}
+
+/// A payload numbered 94 (CHANNEL_DATA is as good a number as any) carrying `data`.
+fn upper(data: &[u8]) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.u8(94).string(data);
+    w.into_vec()
+}
+
+fn config_with(kex: KexAlg, host_key: SignatureAlgorithm, cipher: CipherAlg, mac: Option<MacAlg>) -> Config {
+    Config {
+        kex: vec![kex],
+        host_key_algorithms: vec![host_key],
+        ciphers: vec![cipher],
+        macs: mac.map_or_else(|| MacAlg::defaults().to_vec(), |m| vec![m]),
+        ..Config::default()
+    }
+}
+
+/// Every cipher with every MAC it can take (AEADs take none).
+fn cipher_mac_combinations() -> Vec<(CipherAlg, Option<MacAlg>)> {
+    let mut v = Vec::new();
+    for &c in CipherAlg::all() {
+        if c.is_aead() {
+            v.push((c, None));
+        } else {
+            for &m in [
+                MacAlg::HmacSha256Etm,
+                MacAlg::HmacSha512Etm,
+                MacAlg::HmacSha256,
+                MacAlg::HmacSha512,
+                MacAlg::HmacSha1,
+                MacAlg::HmacSha1Etm,
+            ]
+            .iter()
+            {
+                v.push((c, Some(m)));
+            }
+        }
+    }
+    v
+}
+
+fn handshake_and_exchange(client: Config, server: Config) -> Pair {
+    let mut p = Pair::new(client, server);
+    p.run();
+    assert!(
+        p.established(),
+        "not established: client {:?} server {:?}",
+        p.client.error(),
+        p.server.error()
+    );
+    let n = *p.client.negotiated().unwrap();
+    assert_eq!(Some(&n), p.server.negotiated());
+    assert!(n.strict_kex);
+    assert_eq!(p.client.session_id(), p.server.session_id());
+    p.client.send(&upper(b"to the server")).unwrap();
+    p.server.send(&upper(b"to the client")).unwrap();
+    p.run();
+    assert_eq!(Pair::take_messages(&mut p.server_events), [upper(b"to the server")]);
+    assert_eq!(Pair::take_messages(&mut p.client_events), [upper(b"to the client")]);
+    p
+}
+
+#[test]
+fn every_kex_with_every_host_key() {
+    for &kex in KexAlg::all() {
+        if kex == KexAlg::DhGexSha256 {
+            continue; // client only; tested against OpenSSH's sshd
+        }
+        for host_key in [
+            SignatureAlgorithm::Ed25519,
+            SignatureAlgorithm::EcdsaP256,
+            SignatureAlgorithm::EcdsaP384,
+            SignatureAlgorithm::RsaSha256,
+            SignatureAlgorithm::RsaSha512,
+        ] {
+            let cfg = config_with(kex, host_key, CipherAlg::Aes128Gcm, None);
+            let p = handshake_and_exchange(cfg.clone(), cfg);
+            let n = p.client.negotiated().unwrap();
+            assert_eq!((n.kex, n.host_key), (kex, host_key));
+        }
+    }
+}
+
+#[test]
+fn every_cipher_and_mac_with_every_fast_kex_and_host_key() {
+    for &kex in KexAlg::all() {
+        if matches!(
+            kex,
+            KexAlg::DhGexSha256 | KexAlg::DhGroup16Sha512 | KexAlg::DhGroup18Sha512
+        ) {
+            continue; // covered per host key above; their bignum work adds nothing here
+        }
+        for (cipher, mac) in cipher_mac_combinations() {
+            for host_key in [SignatureAlgorithm::Ed25519, SignatureAlgorithm::RsaSha512] {
+                let cfg = config_with(kex, host_key, cipher, mac);
+                let p = handshake_and_exchange(cfg.clone(), cfg);
+                let n = p.client.negotiated().unwrap();
+                assert_eq!(n.client_to_server.cipher, cipher);
+                assert_eq!(n.server_to_client.mac, mac);
+            }
+        }
+    }
+}
+
+#[test]
+fn every_cipher_and_mac_with_slow_dh_groups() {
+    for kex in [KexAlg::DhGroup16Sha512, KexAlg::DhGroup18Sha512] {
+        for (cipher, mac) in cipher_mac_combinations() {
+            let cfg = config_with(kex, SignatureAlgorithm::EcdsaP384, cipher, mac);
+            handshake_and_exchange(cfg.clone(), cfg);
+        }
+    }
+}
+
+/// Streams `total` bytes each way in 32 KiB payloads, returning what each side received.
+fn stream_both_ways(p: &mut Pair, total: usize) -> (Vec<u8>, Vec<u8>) {
+    let chunk = 32 * 1024;
+    let pattern = |i: usize| (i % 251) as u8;
+    let mut sent = 0;
+    let (mut at_server, mut at_client) = (Vec::new(), Vec::new());
+    while sent < total {
+        let n = chunk.min(total - sent);
+        let data: Vec<u8> = (sent..sent + n).map(pattern).collect();
+        let mut msg = vec![94];
+        msg.extend_from_slice(&data);
+        // Respect the queue bound during a rekey: let the pair drain it first.
+        while p.client.send_capacity() < msg.len() || p.server.send_capacity() < msg.len() {
+            p.run();
+        }
+        p.client.send(&msg).unwrap();
+        p.server.send(&msg).unwrap();
+        sent += n;
+        if sent % (256 * 1024) == 0 {
+            p.run();
+            for m in Pair::take_messages(&mut p.server_events) {
+                at_server.extend_from_slice(&m[1..]);
+            }
+            for m in Pair::take_messages(&mut p.client_events) {
+                at_client.extend_from_slice(&m[1..]);
+            }
+        }
+    }
+    p.run();
+    for m in Pair::take_messages(&mut p.server_events) {
+        at_server.extend_from_slice(&m[1..]);
+    }
+    for m in Pair::take_messages(&mut p.client_events) {
+        at_client.extend_from_slice(&m[1..]);
+    }
+    let expected: Vec<u8> = (0..total).map(pattern).collect();
+    assert!(at_server == expected, "server received different bytes");
+    assert!(at_client == expected, "client received different bytes");
+    (at_server, at_client)
+}
+
+fn kex_completions(events: &[Event]) -> usize {
+    events
+        .iter()
+        .filter(|e| matches!(e, Event::KexComplete { .. }))
+        .count()
+}
+
+#[test]
+fn rekeys_ten_times_in_64_mib_each_way() {
+    for (cipher, mac) in [
+        (CipherAlg::ChaCha20Poly1305, None),
+        (CipherAlg::Aes256Gcm, None),
+        (CipherAlg::Aes128Ctr, Some(MacAlg::HmacSha256Etm)),
+        (CipherAlg::Aes256Ctr, Some(MacAlg::HmacSha512)),
+    ] {
+        let mut cfg = config_with(KexAlg::Curve25519Sha256, SignatureAlgorithm::Ed25519, cipher, mac);
+        // 64 MiB each way over a 6 MiB limit: the first of the two directions to reach it
+        // triggers each exchange, so at least ten happen.
+        cfg.rekey_after_bytes = 6 * 1024 * 1024;
+        let mut p = Pair::new(cfg.clone(), cfg);
+        p.run();
+        assert!(p.established());
+        stream_both_ways(&mut p, 64 * 1024 * 1024);
+        let rekeys = kex_completions(&p.client_events) - 1;
+        assert!(rekeys >= 10, "{cipher:?}: only {rekeys} rekeys");
+        assert_eq!(kex_completions(&p.server_events), rekeys + 1);
+        assert!(p.client.error().is_none() && p.server.error().is_none());
+    }
+}
+
+#[test]
+fn rekey_on_request_and_by_time_keeps_the_session_id() {
+    let mut p = Pair::new(Config::default(), Config::default());
+    p.run();
+    let sid = p.client.session_id().unwrap().to_vec();
+    p.client.rekey().unwrap();
+    p.run();
+    p.server.rekey().unwrap();
+    p.run();
+    assert_eq!(kex_completions(&p.client_events), 3);
+    // RFC 4253 §7.2: "The session identifier [...] is not changed" by later exchanges.
+    assert_eq!(p.client.session_id().unwrap(), sid);
+    assert_eq!(p.server.session_id().unwrap(), sid);
+    let due = p.client.poll_timeout().unwrap();
+    assert_eq!(due, p.now + Duration::from_secs(3600));
+    p.advance(Duration::from_secs(3599));
+    assert_eq!(kex_completions(&p.client_events), 3);
+    p.advance(Duration::from_secs(1));
+    assert_eq!(kex_completions(&p.client_events), 4);
+    p.client.send(&upper(b"still here")).unwrap();
+    p.run();
+    assert_eq!(Pair::take_messages(&mut p.server_events), [upper(b"still here")]);
+}
+
+#[test]
+fn strict_kex_resets_sequence_numbers_after_every_newkeys() {
+    let mut p = Pair::new(Config::default(), Config::default());
+    p.run();
+    // After NEWKEYS the counters restarted at zero; only the packets since then count.
+    // Server sent EXT_INFO after its NEWKEYS: one packet. Client sent nothing yet.
+    assert_eq!(p.client.outgoing.seq, 0);
+    assert_eq!(p.server.outgoing.seq, 1);
+    assert_eq!(p.client.incoming.seq, 1);
+    assert_eq!(p.server.incoming.seq, 0);
+    for _ in 0..5 {
+        p.client.send(&upper(b"x")).unwrap();
+    }
+    p.run();
+    assert_eq!(p.server.incoming.seq, 5);
+    p.client.rekey().unwrap();
+    p.run();
+    assert_eq!(p.client.outgoing.seq, 0);
+    assert_eq!(p.server.incoming.seq, 0);
+    assert_eq!(p.server.outgoing.seq, 0);
+    assert_eq!(p.client.incoming.seq, 0);
+}
+
+/// A plaintext packet carrying `payload`, as sent before the first NEWKEYS.
+fn plaintext_packet(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    crate::cipher::PacketSealer::plaintext().seal(0, payload, &mut TestRng(5), &mut out);
+    out
+}
+
+fn split_ident(bytes: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let lf = bytes.iter().position(|&b| b == b'\n').unwrap();
+    (bytes[..=lf].to_vec(), bytes[lf + 1..].to_vec())
+}
+
+#[test]
+fn strict_kex_refuses_ignore_before_kexinit() {
+    let mut p = Pair::new(Config::default(), Config::default());
+    p.client.poll_transmit(&mut p.to_server);
+    let (ident, rest) = split_ident(&p.to_server);
+    let mut injected = ident;
+    injected.extend(plaintext_packet(&[MessageNumber::IGNORE.0, 0, 0, 0, 0]));
+    injected.extend(rest);
+    let r = p.server.handle_input(p.now, &injected);
+    assert_eq!(
+        r,
+        Err(Error::PeerMisbehaved("strict kex: KEXINIT was not the first packet"))
+    );
+}
+
+#[test]
+fn strict_kex_refuses_ignore_between_kexinit_and_newkeys() {
+    let mut p = Pair::new(Config::default(), Config::default());
+    p.client.poll_transmit(&mut p.to_server);
+    let mut injected = p.to_server.clone();
+    injected.extend(plaintext_packet(&[MessageNumber::IGNORE.0, 0, 0, 0, 0]));
+    let r = p.server.handle_input(p.now, &injected);
+    assert!(
+        matches!(r, Err(Error::UnexpectedMessage { number: MessageNumber::IGNORE, .. })),
+        "{r:?}"
+    );
+    // The last word went out: a plaintext DISCONNECT with PROTOCOL_ERROR.
+    let err = p.server.error().unwrap().disconnect().unwrap();
+    assert_eq!(err.0, DisconnectReason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn duplicate_kexinit_is_fatal() {
+    let mut p = Pair::new(Config::default(), Config::default());
+    p.client.poll_transmit(&mut p.to_server);
+    let (ident, rest) = split_ident(&p.to_server);
+    let mut injected = ident;
+    injected.extend(&rest);
+    // The same KEXINIT packet again (sequence numbers do not matter in plaintext).
+    injected.extend(&rest);
+    let r = p.server.handle_input(p.now, &injected);
+    assert!(
+        matches!(r, Err(Error::UnexpectedMessage { number: MessageNumber::KEXINIT, .. })),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn upper_layer_message_during_initial_kex_is_fatal() {
+    let mut p = Pair::new(Config::default(), Config::default());
+    p.client.poll_transmit(&mut p.to_server);
+    let mut injected = p.to_server.clone();
+    injected.extend(plaintext_packet(&upper(b"early")));
+    let r = p.server.handle_input(p.now, &injected);
+    assert!(matches!(r, Err(Error::UnexpectedMessage { .. })), "{r:?}");
+}
+
+#[test]
+fn rejected_host_key_disconnects_with_host_key_not_verifiable() {
+    let mut p = Pair::new(Config::default(), Config::default());
+    p.trust_host_key = false;
+    p.run();
+    assert_eq!(p.client.error(), Some(&Error::HostKeyRejected));
+    p.run();
+    // The server read the client's DISCONNECT.
+    assert!(
+        matches!(
+            p.server.error(),
+            Some(Error::PeerDisconnected { reason: DisconnectReason::HOST_KEY_NOT_VERIFIABLE, .. })
+        ),
+        "{:?}",
+        p.server.error()
+    );
+}
+
+#[test]
+fn host_key_event_carries_the_servers_key() {
+    let keys = vec![host_keys()[0].clone()];
+    let mut p = Pair::with_keys(Config::default(), Config::default(), keys);
+    p.run();
+    let seen: Vec<_> = p
+        .client_events
+        .iter()
+        .filter_map(|e| match e {
+            Event::HostKey(k) => Some(k.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seen, [host_keys()[0].public_key()]);
+}
+
+#[test]
+fn flipped_bit_after_kex_is_a_mac_error_for_each_cipher() {
+    for (cipher, mac) in cipher_mac_combinations() {
+        let cfg = config_with(KexAlg::Curve25519Sha256, SignatureAlgorithm::Ed25519, cipher, mac);
+        let mut p = Pair::new(cfg.clone(), cfg);
+        p.run();
+        assert!(p.established());
+        p.client.send(&upper(&[7u8; 100])).unwrap();
+        let mut out = Vec::new();
+        p.client.poll_transmit(&mut out);
+        let last = out.len() - 1;
+        out[last / 2] ^= 0x10;
+        let r = p.server.handle_input(p.now, &out);
+        let e = r.unwrap_err();
+        let (reason, _) = e.disconnect().unwrap();
+        assert!(
+            reason == DisconnectReason::MAC_ERROR || reason == DisconnectReason::PROTOCOL_ERROR,
+            "{cipher:?} {mac:?}: {e}"
+        );
+        assert!(Pair::take_messages(&mut p.server_events).is_empty());
+    }
+}
+
+#[test]
+fn service_request_and_accept() {
+    let mut p = Pair::new(Config::default(), Config::default());
+    // Asked before the exchange completes: queued until it does.
+    p.client.request_service("ssh-userauth").unwrap();
+    p.run();
+    assert!(p.server_events.contains(&Event::ServiceRequest("ssh-userauth".into())));
+    p.server.accept_service("ssh-userauth").unwrap();
+    p.run();
+    assert!(p.client_events.contains(&Event::ServiceAccept("ssh-userauth".into())));
+}
+
+#[test]
+fn unsolicited_service_accept_is_fatal() {
+    let mut p = Pair::new(Config::default(), Config::default());
+    p.run();
+    p.server.accept_service("ssh-connection").unwrap();
+    p.run();
+    assert!(matches!(
+        p.client.error(),
+        Some(Error::UnexpectedMessage { number: MessageNumber::SERVICE_ACCEPT, .. })
+    ));
+}
+
+#[test]
+fn server_sends_ext_info_with_server_sig_algs() {
+    let mut p = Pair::new(Config::default(), Config::default());
+    p.run();
+    let ext = p
+        .client_events
+        .iter()
+        .find_map(|e| match e {
+            Event::ExtInfo(v) => Some(v.clone()),
+            _ => None,
+        })
+        .expect("no EXT_INFO");
+    let sig_algs = ext.iter().find(|(n, _)| n == "server-sig-algs").unwrap();
+    assert_eq!(
+        sig_algs.1,
+        b"ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,rsa-sha2-512,rsa-sha2-256"
+    );
+}
+
+#[test]
+fn zlib_compresses_from_newkeys() {
+    let cfg = Config {
+        compression: vec![Compression::Zlib],
+        ..Config::default()
+    };
+    let mut p = Pair::new(cfg.clone(), cfg);
+    p.run();
+    assert!(p.established());
+    let big = upper(&vec![b'a'; 100_000]);
+    p.client.send(&big).unwrap();
+    let mut wire = Vec::new();
+    p.client.poll_transmit(&mut wire);
+    assert!(wire.len() < 2000, "not compressed: {} bytes", wire.len());
+    p.server.handle_input(p.now, &wire).unwrap();
+    p.run();
+    assert_eq!(Pair::take_messages(&mut p.server_events), [big]);
+}
+
+#[test]
+fn delayed_zlib_waits_for_authentication() {
+    let cfg = Config {
+        compression: vec![Compression::ZlibOpenSsh],
+        ..Config::default()
+    };
+    let mut p = Pair::new(cfg.clone(), cfg);
+    p.run();
+    let big = upper(&vec![b'a'; 100_000]);
+    p.client.send(&big).unwrap();
+    let mut wire = Vec::new();
+    p.client.poll_transmit(&mut wire);
+    assert!(wire.len() > 100_000, "compressed before authentication");
+    p.server.handle_input(p.now, &wire).unwrap();
+    p.client.auth_succeeded();
+    p.server.auth_succeeded();
+    p.client.send(&big).unwrap();
+    let mut wire = Vec::new();
+    p.client.poll_transmit(&mut wire);
+    assert!(wire.len() < 2000, "not compressed after authentication");
+    p.server.handle_input(p.now, &wire).unwrap();
+    p.run();
+    assert_eq!(Pair::take_messages(&mut p.server_events), [big.clone(), big]);
+    // A rekey after authentication compresses from its NEWKEYS on.
+    p.client.rekey().unwrap();
+    p.run();
+    p.server.send(&upper(&vec![b'b'; 50_000])).unwrap();
+    p.run();
+    assert_eq!(Pair::take_messages(&mut p.client_events).len(), 1);
+}
+
+#[test]
+fn no_common_cipher_is_a_key_exchange_failure() {
+    let client = Config {
+        ciphers: vec![CipherAlg::Aes128Ctr],
+        ..Config::default()
+    };
+    let server = Config {
+        ciphers: vec![CipherAlg::Aes256Gcm],
+        ..Config::default()
+    };
+    let mut p = Pair::new(client, server);
+    p.run();
+    let e = p.client.error().unwrap();
+    assert!(matches!(e, Error::NoCommonAlgorithm { category: "cipher", .. }), "{e}");
+    assert_eq!(e.disconnect().unwrap().0, DisconnectReason::KEY_EXCHANGE_FAILED);
+}
+
+#[test]
+fn unknown_transport_message_gets_unimplemented() {
+    let mut p = Pair::new(Config::default(), Config::default());
+    p.run();
+    // Number 15 is in the generic transport range and unassigned.
+    p.client.send_transport(&[15, 1, 2, 3]).unwrap();
+    p.run();
+    assert!(
+        p.client_events.iter().any(|e| matches!(e, Event::Unimplemented(_))),
+        "{:?}",
+        p.client_events
+    );
+    assert!(p.server.error().is_none());
+}
+
+#[test]
+fn ping_is_answered() {
+    let mut p = Pair::new(Config::default(), Config::default());
+    p.run();
+    let mut w = Writer::new();
+    w.u8(MessageNumber::PING.0).string(b"are you there");
+    p.client.send_transport(w.as_slice()).unwrap();
+    p.run();
+    assert!(p.client.error().is_none() && p.server.error().is_none());
+}
+
+#[test]
+fn peer_disconnect_is_reported_and_sticky() {
+    let mut p = Pair::new(Config::default(), Config::default());
+    p.run();
+    p.client.disconnect(DisconnectReason::BY_APPLICATION, "bye");
+    p.run();
+    let expected = Error::PeerDisconnected {
+        reason: DisconnectReason::BY_APPLICATION,
+        description: "bye".into(),
+    };
+    assert_eq!(p.server.error(), Some(&expected));
+    assert_eq!(p.server.send(&upper(b"x")), Err(expected.clone()));
+    assert_eq!(p.server.handle_input(p.now, b"more"), Err(expected));
+}
+
+#[test]
+fn server_banner_lines_reach_the_client() {
+    let mut p = Pair::new(Config::default(), Config::default());
+    p.to_client.extend_from_slice(b"Welcome\r\nto the server\r\n");
+    p.run();
+    assert!(p.established());
+    assert_eq!(
+        p.client_events[..2],
+        [Event::Banner("Welcome".into()), Event::Banner("to the server".into())]
+    );
+}
+
+#[test]
+fn input_in_single_bytes_works() {
+    let mut p = Pair::new(Config::default(), Config::default());
+    for _ in 0..1000 {
+        p.client.poll_transmit(&mut p.to_server);
+        p.server.poll_transmit(&mut p.to_client);
+        if let Some(&b) = p.to_server.first() {
+            assert_eq!(p.server.handle_input(p.now, &[b]).unwrap(), 1);
+            p.to_server.remove(0);
+        }
+        if let Some(&b) = p.to_client.first() {
+            if p.client.handle_input(p.now, &[b]).unwrap() == 1 {
+                p.to_client.remove(0);
+            }
+        }
+        while let Some(e) = p.client.poll_event() {
+            if let Event::HostKey(_) = e {
+                p.client.host_key_verdict(p.now, true).unwrap();
+            }
+        }
+        while p.server.poll_event().is_some() {}
+        if p.established() {
+            break;
+        }
+    }
+    assert!(p.established());
+}
