@@ -201,6 +201,7 @@ fn crt_exponent(d: &BoxedUint, prime: &BoxedUint) -> Result<Zeroizing<Vec<u8>>, 
     let prime_minus_one = Zeroizing::new(prime.wrapping_sub(&one));
     let modulus = NonZero::new(BoxedUint::clone(&prime_minus_one))
         .into_option()
+        .map(Zeroizing::new)
         .ok_or(KeyError::InvalidKey("RSA prime is one"))?;
     let rem = Zeroizing::new(d.rem(&modulus));
     Ok(magnitude(&rem))
@@ -209,8 +210,8 @@ fn crt_exponent(d: &BoxedUint, prime: &BoxedUint) -> Result<Zeroizing<Vec<u8>>, 
 impl RsaPrivate {
     /// A key from OpenSSH's components: `n`, `e`, `d`, `iqmp`, `p`, `q`.
     ///
-    /// Checks that `p * q = n`; ring checks the rest of the key (`iqmp`, sizes of `d`) each
-    /// time it signs.
+    /// Checks that `p * q = n` and `iqmp * q = 1 (mod p)`; ring checks the rest of the key
+    /// (sizes of `d`, the CRT exponents) each time it signs.
     pub(crate) fn from_components(
         n: &[u8],
         e: &[u8],
@@ -234,6 +235,21 @@ impl RsaPrivate {
         if magnitude(&product).as_slice() != public.n.as_slice() {
             return Err(KeyError::InvalidKey(
                 "RSA primes do not multiply to the modulus",
+            ));
+        }
+        // OpenSSH stores iqmp = q^-1 mod p (PROTOCOL.key via ssh-agent's RSA key format).
+        let iqmp_int = uint(iqmp)?;
+        let p_nonzero = NonZero::new(BoxedUint::clone(&p_int))
+            .into_option()
+            .map(Zeroizing::new)
+            .ok_or(KeyError::InvalidKey("RSA prime is zero"))?;
+        let iqmp_times_q = Zeroizing::new(
+            <BoxedUint as ConcatenatingMul<&BoxedUint>>::concatenating_mul(&iqmp_int, &q_int),
+        );
+        let check = Zeroizing::new(iqmp_times_q.rem(&p_nonzero));
+        if !bool::from(check.is_one()) {
+            return Err(KeyError::InvalidKey(
+                "RSA iqmp is not the inverse of q modulo p",
             ));
         }
         let dp = crt_exponent(&d_int, &p_int)?;
@@ -329,10 +345,15 @@ impl RsaPrivate {
             dQ: self.dq.as_slice(),
             qInv: self.iqmp.as_slice(),
         };
+        let bits = self.public.bits();
         let pair = ring_sig::RsaKeyPair::from_components(&components).map_err(|e| {
-            KeyError::Unsupported(format!(
-                "RSA private key refused by ring ({e}); 2048, 3072 or 4096-bit keys can sign"
-            ))
+            if RSA_SIGNING_BITS.iter().any(|&b| b as usize == bits) {
+                KeyError::InvalidKey("RSA private key refused by ring")
+            } else {
+                KeyError::Unsupported(format!(
+                    "signing with {bits}-bit RSA keys ({e}); 2048, 3072 or 4096-bit keys can sign"
+                ))
+            }
         })?;
         let mut signature = vec![0u8; pair.public().modulus_len()];
         // PKCS#1 v1.5 padding is deterministic: ring takes a random source for PSS only and

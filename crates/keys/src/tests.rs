@@ -732,3 +732,53 @@ proptest! {
         prop_assert!(key.public_key().verify(alg, b"d", &sig).is_ok());
     }
 }
+
+#[test]
+fn inconsistent_rsa_private_keys_are_refused() {
+    let key = &keys()[3];
+    let mut w = Writer::new();
+    key.encode_fields(&mut w);
+    let fields = w.into_vec();
+    let mut r = sshwire_wire::Reader::new(&fields);
+    assert_eq!(r.string().unwrap(), b"ssh-rsa");
+    let parts: Vec<Vec<u8>> = (0..6)
+        .map(|_| r.mpint_unsigned().unwrap().to_vec())
+        .collect();
+    r.finish().unwrap();
+    let load = |parts: &[Vec<u8>]| {
+        let mut w = Writer::new();
+        w.u32(1).u32(1).string(b"ssh-rsa");
+        for part in parts {
+            w.mpint_unsigned(part);
+        }
+        w.string(b"");
+        let mut pad = 1u8;
+        while !w.len().is_multiple_of(8) {
+            w.u8(pad);
+            pad += 1;
+        }
+        let text = rebuild(1, &key.public_key().to_blob(), w.as_slice());
+        PrivateKey::from_openssh(text.as_bytes(), None)
+    };
+    assert!(load(&parts).is_ok());
+    // [n, e, d, iqmp, p, q]: a wrong iqmp, swapped primes, a wrong prime.
+    let mut bad = parts.clone();
+    *bad[3].last_mut().unwrap() ^= 1;
+    assert!(matches!(load(&bad), Err(KeyError::InvalidKey(_))));
+    let mut bad = parts.clone();
+    bad.swap(4, 5);
+    assert!(matches!(load(&bad), Err(KeyError::InvalidKey(_))));
+    let mut bad = parts.clone();
+    *bad[4].last_mut().unwrap() ^= 2;
+    assert!(matches!(load(&bad), Err(KeyError::InvalidKey(_))));
+    // A wrong d passes the load-time checks but ring refuses to sign with it.
+    let mut bad = parts.clone();
+    *bad[2].last_mut().unwrap() ^= 2;
+    if let Ok((loaded, _)) = load(&bad) {
+        assert!(
+            loaded
+                .sign(SignatureAlgorithm::RsaSha256, b"m", &mut rng())
+                .is_err()
+        );
+    }
+}

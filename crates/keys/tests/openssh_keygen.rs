@@ -234,6 +234,45 @@ fn our_keys_load_in_keygen() {
     }
 }
 
+#[test]
+fn small_rsa_keys_verify_but_do_not_sign() {
+    if !have_keygen() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = keygen_key(dir.path(), "rsa1024", "rsa", Some("1024"), "", &[]);
+    let (key, _) = PrivateKey::from_openssh(&fs::read(&path).unwrap(), None).unwrap();
+    assert_eq!(key.public_key().bits(), 1024);
+    assert!(matches!(
+        key.sign(SignatureAlgorithm::RsaSha512, b"m", &mut rng()),
+        Err(sshwire_keys::KeyError::Unsupported(_))
+    ));
+    // ssh-keygen signs with it; sshwire verifies (1024 bits is MIN_RSA_BITS).
+    let message_path = dir.path().join("m");
+    fs::write(&message_path, b"m").unwrap();
+    keygen(
+        &[
+            "-Y",
+            "sign",
+            "-n",
+            NAMESPACE,
+            "-f",
+            path.to_str().unwrap(),
+            message_path.to_str().unwrap(),
+        ],
+        b"",
+    );
+    let (public, blob) = sshsig_parse(&fs::read_to_string(dir.path().join("m.sig")).unwrap());
+    assert_eq!(public, key.public_key());
+    public
+        .verify(
+            SignatureAlgorithm::RsaSha512,
+            &sshsig_signed_data(b"m"),
+            &blob,
+        )
+        .unwrap();
+}
+
 // --- SSHSIG (OpenSSH PROTOCOL.sshsig), to check signatures both ways through `ssh-keygen -Y`.
 
 const SSHSIG_MAGIC: &[u8] = b"SSHSIG";
