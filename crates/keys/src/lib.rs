@@ -14,6 +14,24 @@
 //! blobs, generates keys, and reads and writes OpenSSH private key files (`openssh-key-v1`,
 //! optionally encrypted with bcrypt and AES).
 //!
+//! # Backends and limits
+//!
+//! - Ed25519: `ed25519-dalek`, verification is strict (RFC 8032 §5.1.7: canonical `S`, no
+//!   small-order keys or `R`).
+//! - ECDSA: RustCrypto `p256`/`p384` for keys, signing (RFC 6979 nonces hedged with the
+//!   injected randomness) and verification. Public points must be uncompressed, on the curve
+//!   and not the identity. `nistp521` is not supported.
+//! - RSA: ring signs `rsa-sha2-256`/`rsa-sha2-512` (constant-time CRT) and verifies
+//!   everything; ring cannot make SHA-1 PKCS#1 signatures, so legacy `ssh-rsa` signatures are
+//!   made by the `rsa` crate (blinded with the injected randomness), which also generates
+//!   keys. Moduli of [`MIN_RSA_BITS`] to [`MAX_RSA_BITS`] bits are accepted; signatures by
+//!   keys over [`MAX_RSA_VERIFY_BITS`] cannot be verified, and only keys of
+//!   [`RSA_SIGNING_BITS`] can sign with SHA-2 (ring's private key rules).
+//! - OpenSSH private key files: one key per file; ciphers `none`, `aes{128,192,256}-ctr`,
+//!   `aes{128,192,256}-cbc` (read only); KDF `bcrypt` with at most [`MAX_BCRYPT_ROUNDS`]
+//!   rounds; files of at most [`MAX_PRIVATE_KEY_FILE_LEN`] bytes. Encrypted files are written
+//!   as `ssh-keygen` does: `aes256-ctr`, `bcrypt`, [`DEFAULT_BCRYPT_ROUNDS`] rounds.
+//!
 //! Randomness is always injected: every function that needs it takes
 //! `rng: &mut dyn rand_core::CryptoRng` ([`rand_core`] is re-exported).
 //!

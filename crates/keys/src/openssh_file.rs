@@ -41,7 +41,7 @@ pub const MAX_PRIVATE_KEY_FILE_LEN: usize = 256 * 1024;
 pub const MAX_BCRYPT_ROUNDS: u32 = 1024;
 /// Rounds used when writing an encrypted file (`ssh-keygen`'s default).
 pub const DEFAULT_BCRYPT_ROUNDS: u32 = 16;
-/// Length of the bcrypt salt written (`ssh-keygen`'s `BCRYPT_SALT_LEN`... 16 bytes).
+/// Length of the bcrypt salt written, 16 bytes as `ssh-keygen` writes.
 const SALT_LEN: usize = 16;
 /// Longest bcrypt salt accepted when reading.
 const MAX_SALT_LEN: usize = 1024;
