@@ -1,3 +1,5 @@
 //! sshwire transport.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod kex;
