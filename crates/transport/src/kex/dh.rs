@@ -322,3 +322,243 @@ pub(crate) fn server_reply(
     let k = group.agree(&y, e)?;
     Ok((f, k))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kex::test_rng::TestRng;
+
+    fn p_magnitude(which: Fixed) -> Vec<u8> {
+        fixed_group(which)
+            .unwrap()
+            .p
+            .as_ref()
+            .to_be_bytes()
+            .to_vec()
+    }
+
+    /// `v` as mpint content.
+    fn content(v: &BoxedUint) -> Vec<u8> {
+        magnitude_to_mpint_content(&v.to_be_bytes())
+    }
+
+    fn add_small(v: &BoxedUint, n: u64) -> BoxedUint {
+        v.wrapping_add(BoxedUint::from_words_with_precision(
+            [n],
+            v.bits_precision(),
+        ))
+    }
+
+    fn sub_small(v: &BoxedUint, n: u64) -> BoxedUint {
+        v.wrapping_sub(BoxedUint::from_words_with_precision(
+            [n],
+            v.bits_precision(),
+        ))
+    }
+
+    /// Checks the `mpint` framing of `K` and that its content is canonical.
+    fn assert_canonical_mpint(k: &SharedSecret) {
+        let (len, body) = k.encoded().split_at(4);
+        assert_eq!(
+            u32::from_be_bytes(len.try_into().unwrap()) as usize,
+            body.len()
+        );
+        assert!(mpint_content_to_magnitude(body).is_ok());
+    }
+
+    /// RFC 3526: each prime has the advertised size, its top and bottom 64 bits are all ones
+    /// (by the defining formula), g = 2 and, p being a safe prime p = 2q + 1 with
+    /// p = 7 mod 8, 2 is a quadratic residue: 2^q = 1 (mod p).
+    #[test]
+    fn rfc3526_primes() {
+        for (which, bits) in [
+            (Fixed::Group14, 2048),
+            (Fixed::Group16, 4096),
+            (Fixed::Group18, 8192),
+        ] {
+            let group = fixed_group(which).unwrap();
+            assert_eq!(group.bits(), bits);
+            let p = p_magnitude(which);
+            assert_eq!(p.len() * 8, bits as usize);
+            assert!(p[..8].iter().all(|&b| b == 0xff), "{which:?} top 64 bits");
+            assert!(
+                p[p.len() - 8..].iter().all(|&b| b == 0xff),
+                "{which:?} low 64 bits"
+            );
+            // Below the top 64 bits come the bits of pi: floor(pi * 2^30) = 0xC90FDAA2.
+            assert_eq!(&p[8..12], &[0xc9, 0x0f, 0xda, 0xa2]);
+            assert_eq!(p.last().unwrap() & 7, 7);
+            let q = group.p.as_ref().shr_vartime(1).unwrap();
+            let two = BoxedMontyForm::new(group.g.clone(), &group.params);
+            let one = BoxedUint::one_with_precision(group.p.bits_precision());
+            assert_eq!(two.pow(&q).retrieve(), one, "{which:?}: 2^q != 1");
+            assert_eq!(group.g, BoxedUint::from_words_with_precision([2], bits));
+        }
+    }
+
+    #[test]
+    fn agreement_in_every_fixed_group() {
+        let mut rng = TestRng::new(20);
+        for which in [Fixed::Group14, Fixed::Group16, Fixed::Group18] {
+            let group = fixed_group(which).unwrap();
+            let (client, e) = Client::start(group, &mut rng).unwrap();
+            let (f, k_s) = server_reply(group, &e, &mut rng).unwrap();
+            let k_c = client.finish(&f).unwrap();
+            assert_eq!(k_c, k_s);
+            assert_canonical_mpint(&k_c);
+            assert!(mpint_content_to_magnitude(&e).is_ok());
+            assert!(mpint_content_to_magnitude(&f).is_ok());
+        }
+    }
+
+    #[test]
+    fn bad_public_values_are_refused() {
+        let mut rng = TestRng::new(21);
+        let group = fixed_group(Fixed::Group14).unwrap();
+        let p = group.p.as_ref();
+        let mut huge = vec![0x01];
+        huge.extend_from_slice(&p.to_be_bytes());
+        let bad: Vec<(&str, Vec<u8>)> = vec![
+            ("empty (zero)", vec![]),
+            ("zero as one byte", vec![0]),
+            ("one", vec![1]),
+            ("one with leading zero", vec![0, 1]),
+            ("p - 1", content(&group.p_minus_1)),
+            ("p", content(p)),
+            ("p + 1", content(&add_small(p, 1))),
+            ("longer than p", huge),
+            ("all ones, as long as p", {
+                let mut v = vec![0];
+                v.extend(std::iter::repeat_n(0xff, 256));
+                v
+            }),
+            ("negative", vec![0x80, 1]),
+            ("negative one", vec![0xff]),
+            ("non-canonical two", vec![0, 2]),
+            ("non-canonical p - 2", {
+                let mut v = vec![0];
+                v.extend(content(&sub_small(p, 2)));
+                v
+            }),
+        ];
+        for (why, value) in bad {
+            let (client, _) = Client::start(group, &mut rng).unwrap();
+            assert!(client.finish(&value).is_err(), "client accepted {why}");
+            assert!(
+                server_reply(group, &value, &mut rng).is_err(),
+                "server accepted {why}"
+            );
+        }
+        // The ends of the accepted range.
+        for value in [vec![2], content(&sub_small(p, 2))] {
+            let (client, _) = Client::start(group, &mut rng).unwrap();
+            assert!(client.finish(&value).is_ok());
+            assert!(server_reply(group, &value, &mut rng).is_ok());
+        }
+    }
+
+    #[test]
+    fn specific_errors() {
+        let mut rng = TestRng::new(22);
+        let group = fixed_group(Fixed::Group14).unwrap();
+        let err = |v: &[u8]| server_reply(group, v, &mut TestRng::new(0)).unwrap_err();
+        assert_eq!(
+            err(&[]),
+            KexError::InvalidPublicValue("DH public value is not in [2, p-2]")
+        );
+        assert_eq!(
+            err(&[0, 1]),
+            KexError::InvalidPublicValue("mpint has an unnecessary leading zero byte")
+        );
+        assert_eq!(err(&[0x80]), KexError::InvalidPublicValue("negative mpint"));
+        let _ = Client::start(group, &mut rng).unwrap();
+    }
+
+    fn p14_content() -> Vec<u8> {
+        magnitude_to_mpint_content(&p_magnitude(Fixed::Group14))
+    }
+
+    #[test]
+    fn gex_group_accepted_and_usable() {
+        let mut rng = TestRng::new(23);
+        let req = GexRequest::default();
+        assert_eq!((req.min, req.preferred, req.max), (2048, 8192, 8192));
+        let group = DhGroup::from_wire(&p14_content(), &[2], req.min, req.max).unwrap();
+        assert_eq!(group.bits(), 2048);
+        let (client, e) = Client::start(&group, &mut rng).unwrap();
+        let (f, k_s) = server_reply(&group, &e, &mut rng).unwrap();
+        assert_eq!(client.finish(&f).unwrap(), k_s);
+        // A generator other than 2 is fine too.
+        assert!(DhGroup::from_wire(&p14_content(), &[5], 2048, 8192).is_ok());
+    }
+
+    #[test]
+    fn gex_bad_groups_are_refused() {
+        let p14 = p14_content();
+        let p16 = magnitude_to_mpint_content(&p_magnitude(Fixed::Group16));
+        let group = fixed_group(Fixed::Group14).unwrap();
+        let p_minus_1 = content(&group.p_minus_1);
+        let mut even = p14.clone();
+        *even.last_mut().unwrap() &= 0xfe;
+        // A 1536-bit odd number and a 2047-bit one.
+        let small = magnitude_to_mpint_content(&p_magnitude(Fixed::Group14)[64..]);
+        let mut just_small = p_magnitude(Fixed::Group14);
+        just_small[0] = 0x7f;
+        let just_small = magnitude_to_mpint_content(&just_small);
+        type Case = (&'static str, Vec<u8>, Vec<u8>, u32, u32);
+        let cases: Vec<Case> = vec![
+            ("even p", even, vec![2], 2048, 8192),
+            ("p below min", small.clone(), vec![2], 1024, 8192),
+            ("p below the requested min", just_small, vec![2], 2048, 8192),
+            ("p below min even if asked", small, vec![2], 1024, 1536),
+            ("p above max", p16.clone(), vec![2], 2048, 3072),
+            ("min > max", p14.clone(), vec![2], 4096, 2048),
+            ("g = 0", p14.clone(), vec![], 2048, 8192),
+            ("g = 1", p14.clone(), vec![1], 2048, 8192),
+            ("g = p - 1", p14.clone(), p_minus_1, 2048, 8192),
+            ("g = p", p14.clone(), p14.clone(), 2048, 8192),
+            ("g > p", p14.clone(), p16.clone(), 2048, 8192),
+            ("g negative", p14.clone(), vec![0x82], 2048, 8192),
+            ("g non-canonical", p14.clone(), vec![0, 2], 2048, 8192),
+            (
+                "p non-canonical",
+                [&[0][..], &p14].concat(),
+                vec![2],
+                2048,
+                8192,
+            ),
+            ("p negative", p14[1..].to_vec(), vec![2], 2048, 8192),
+            ("p empty", vec![], vec![2], 2048, 8192),
+        ];
+        for (why, p, g, min, max) in cases {
+            assert!(
+                matches!(
+                    DhGroup::from_wire(&p, &g, min, max),
+                    Err(KexError::BadGroup(_))
+                ),
+                "accepted {why}"
+            );
+        }
+        // Larger than 8192 bits even if the client asked for it.
+        let mut big = vec![0, 0xff];
+        big.extend(std::iter::repeat_n(0xff, 1024));
+        assert!(DhGroup::from_wire(&big, &[2], 2048, 16384).is_err());
+    }
+
+    #[test]
+    fn hex_decoding() {
+        assert_eq!(decode_hex("0aFf 10\n"), Some(vec![0x0a, 0xff, 0x10]));
+        assert_eq!(decode_hex("abc"), None);
+        assert_eq!(decode_hex("zz"), None);
+        assert_eq!(decode_hex(""), Some(vec![]));
+    }
+
+    #[test]
+    fn magnitude_bit_lengths() {
+        assert_eq!(magnitude_bits(&[]), 0);
+        assert_eq!(magnitude_bits(&[0, 0]), 0);
+        assert_eq!(magnitude_bits(&[1]), 1);
+        assert_eq!(magnitude_bits(&[0, 0x80, 0]), 16);
+        assert_eq!(magnitude_bits(&[0x7f, 0, 0]), 23);
+    }
+}

@@ -140,3 +140,134 @@ pub fn server_reply(
         Method::Gex => Err(KexError::Unsupported),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kex::test_rng::TestRng;
+    use proptest::prelude::*;
+
+    fn non_gex() -> impl Iterator<Item = KexAlg> {
+        KexAlg::all().iter().copied().filter(|a| !a.is_gex())
+    }
+
+    #[test]
+    fn every_algorithm_agrees() {
+        let mut rng = TestRng::new(40);
+        for alg in non_gex() {
+            let (client, c_pub) = KexClient::start(alg, &mut rng).unwrap();
+            assert_eq!(client.alg(), alg);
+            let (s_pub, k_s) = server_reply(alg, &c_pub, &mut rng).unwrap();
+            let k_c = client.finish(&s_pub).unwrap();
+            assert_eq!(k_c, k_s, "{}", alg.name());
+            let mut rng2 = TestRng::new(41);
+            let (_, k_other) = server_reply(alg, &c_pub, &mut rng2).unwrap();
+            assert_ne!(k_other, k_s, "{}: fresh server secret", alg.name());
+        }
+    }
+
+    #[test]
+    fn group_exchange_agrees() {
+        let mut rng = TestRng::new(42);
+        let group = dh::fixed_group(Fixed::Group14).unwrap();
+        let (client, e) = KexClient::start_gex(group, &mut rng).unwrap();
+        assert_eq!(client.alg(), KexAlg::DhGexSha256);
+        let (f, k_s) = dh::server_reply(group, &e, &mut rng).unwrap();
+        assert_eq!(client.finish(&f).unwrap(), k_s);
+    }
+
+    #[test]
+    fn group_exchange_needs_a_group() {
+        let mut rng = TestRng::new(43);
+        assert_eq!(
+            KexClient::start(KexAlg::DhGexSha256, &mut rng).unwrap_err(),
+            KexError::Unsupported
+        );
+        assert_eq!(
+            server_reply(KexAlg::DhGexSha256, &[2], &mut rng).unwrap_err(),
+            KexError::Unsupported
+        );
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let mut rng = TestRng::new(44);
+        let (client, _) = KexClient::start(KexAlg::Curve25519Sha256, &mut rng).unwrap();
+        assert_eq!(
+            format!("{client:?}"),
+            "KexClient { alg: Curve25519Sha256, .. }"
+        );
+    }
+
+    /// The lengths of the fixed-size public values, to aim random inputs at the parsers
+    /// behind the length checks.
+    fn exact_len(alg: KexAlg, server: bool) -> usize {
+        match (alg, server) {
+            (KexAlg::MlKem768X25519Sha256, false) => 1184 + 32,
+            (KexAlg::MlKem768X25519Sha256, true) => 1088 + 32,
+            (KexAlg::Sntrup761X25519Sha512 | KexAlg::Sntrup761X25519Sha512OpenSsh, false) => {
+                1158 + 32
+            }
+            (KexAlg::Sntrup761X25519Sha512 | KexAlg::Sntrup761X25519Sha512OpenSsh, true) => {
+                1039 + 32
+            }
+            (KexAlg::Curve25519Sha256 | KexAlg::Curve25519Sha256LibSsh, _) => 32,
+            (KexAlg::EcdhSha2Nistp256, _) => 65,
+            (KexAlg::EcdhSha2Nistp384, _) => 97,
+            (KexAlg::DhGroup14Sha256, _) => 257,
+            (KexAlg::DhGroup16Sha512, _) => 513,
+            (KexAlg::DhGroup18Sha512 | KexAlg::DhGexSha256, _) => 1025,
+        }
+    }
+
+    fn alg_strategy() -> impl Strategy<Value = KexAlg> {
+        proptest::sample::select(non_gex().collect::<Vec<_>>())
+    }
+
+    /// Arbitrary bytes, of arbitrary length or of the exact expected length (with the first
+    /// byte kept as generated, so ECDH gets `0x04` some of the time).
+    fn input(alg: KexAlg, server: bool) -> impl Strategy<Value = Vec<u8>> {
+        let n = exact_len(alg, server);
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..1300),
+            proptest::collection::vec(any::<u8>(), n..=n),
+            proptest::collection::vec(any::<u8>(), n..=n).prop_map(|mut v| {
+                if let Some(b) = v.first_mut() {
+                    *b = if *b & 1 == 0 { 4 } else { 0 };
+                }
+                v
+            }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_client_values_never_panic(
+            (alg, bytes) in alg_strategy().prop_flat_map(|a| (Just(a), input(a, false))),
+            seed: u64,
+        ) {
+            let _ = server_reply(alg, &bytes, &mut TestRng::new(seed));
+        }
+
+        #[test]
+        fn arbitrary_server_values_never_panic(
+            (alg, bytes) in alg_strategy().prop_flat_map(|a| (Just(a), input(a, true))),
+            seed: u64,
+        ) {
+            let (client, _) = KexClient::start(alg, &mut TestRng::new(seed)).unwrap();
+            let _ = client.finish(&bytes);
+        }
+
+        #[test]
+        fn arbitrary_groups_never_panic(
+            p in proptest::collection::vec(any::<u8>(), 0..1100),
+            g in proptest::collection::vec(any::<u8>(), 0..8),
+            min in 0u32..10000,
+            max in 0u32..10000,
+        ) {
+            let _ = DhGroup::from_wire(&p, &g, min, max);
+        }
+    }
+}

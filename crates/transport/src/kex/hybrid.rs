@@ -186,3 +186,126 @@ fn to_array(ss: &[u8]) -> Result<[u8; 32], KexError> {
     ss.try_into()
         .map_err(|_| KexError::Internal("KEM shared secret length"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kex::test_rng::TestRng;
+
+    const BOTH: [Pq; 2] = [Pq::MlKem768, Pq::Sntrup761];
+
+    #[test]
+    fn agreement_and_sizes() {
+        let mut rng = TestRng::new(30);
+        for pq in BOTH {
+            let (client, init) = Client::start(pq, &mut rng);
+            let (reply, k_s) = server_reply(pq, &init, &mut rng).unwrap();
+            let k_c = client.finish(&reply).unwrap();
+            assert_eq!(k_c, k_s);
+            let (init_len, reply_len, k_len) = match pq {
+                Pq::MlKem768 => (1184 + 32, 1088 + 32, 32),
+                Pq::Sntrup761 => (1158 + 32, 1039 + 32, 64),
+            };
+            assert_eq!(init.len(), init_len);
+            assert_eq!(reply.len(), reply_len);
+            // K is a string: uint32 length, then the hash output.
+            assert_eq!(k_c.encoded().len(), 4 + k_len);
+            assert_eq!(&k_c.encoded()[..4], &(k_len as u32).to_be_bytes());
+        }
+    }
+
+    /// K = HASH(pq_ss || x25519_ss), checked against a recomputation from the parts.
+    #[test]
+    fn k_is_hash_of_concatenation() {
+        let k = combine(Pq::MlKem768, &[1; 32], &[2; 32]).unwrap();
+        let mut input = vec![1u8; 32];
+        input.extend_from_slice(&[2; 32]);
+        assert_eq!(&k.encoded()[4..], HashAlg::Sha256.digest(&input).as_slice());
+        let k = combine(Pq::Sntrup761, &[1; 32], &[2; 32]).unwrap();
+        assert_eq!(&k.encoded()[4..], HashAlg::Sha512.digest(&input).as_slice());
+        assert_eq!(&k.encoded()[..4], &[0, 0, 0, 64]);
+    }
+
+    #[test]
+    fn wrong_lengths_are_refused() {
+        let mut rng = TestRng::new(31);
+        for pq in BOTH {
+            let (_, init) = Client::start(pq, &mut rng);
+            let (reply, _) = server_reply(pq, &init, &mut rng).unwrap();
+            for bad in [&init[..0], &init[..1], &init[..init.len() - 1], &init[..32]] {
+                assert!(matches!(
+                    server_reply(pq, bad, &mut rng),
+                    Err(KexError::WrongLength { .. })
+                ));
+            }
+            let mut longer = init.clone();
+            longer.push(0);
+            assert!(matches!(
+                server_reply(pq, &longer, &mut rng),
+                Err(KexError::WrongLength { .. })
+            ));
+            for bad in [&reply[..0], &reply[..reply.len() - 1], &init[..]] {
+                let (client, _) = Client::start(pq, &mut rng);
+                assert!(matches!(
+                    client.finish(bad),
+                    Err(KexError::WrongLength { .. })
+                ));
+            }
+            let mut longer = reply.clone();
+            longer.push(0);
+            let (client, _) = Client::start(pq, &mut rng);
+            assert!(matches!(
+                client.finish(&longer),
+                Err(KexError::WrongLength { .. })
+            ));
+        }
+    }
+
+    /// FIPS 203 §7.2 modulus check: coefficients are 12-bit values that must be < q = 3329.
+    #[test]
+    fn mlkem_key_failing_modulus_check_is_refused() {
+        let mut rng = TestRng::new(32);
+        let (_, mut init) = Client::start(Pq::MlKem768, &mut rng);
+        init[..3].copy_from_slice(&[0xff, 0xff, 0xff]);
+        assert_eq!(
+            server_reply(Pq::MlKem768, &init, &mut rng).unwrap_err(),
+            KexError::InvalidPublicValue("ML-KEM encapsulation key fails the modulus check")
+        );
+    }
+
+    /// The X25519 half gets the RFC 8731 all-zero check too.
+    #[test]
+    fn low_order_x25519_half_is_refused() {
+        let mut rng = TestRng::new(33);
+        for pq in BOTH {
+            let (_, mut init) = Client::start(pq, &mut rng);
+            let n = init.len();
+            init[n - 32..].fill(0);
+            assert_eq!(
+                server_reply(pq, &init, &mut rng).unwrap_err(),
+                KexError::ZeroSharedSecret
+            );
+            let (client, init) = Client::start(pq, &mut rng);
+            let (mut reply, _) = server_reply(pq, &init, &mut rng).unwrap();
+            let n = reply.len();
+            reply[n - 32] = 1;
+            reply[n - 31..].fill(0);
+            assert_eq!(
+                client.finish(&reply).unwrap_err(),
+                KexError::ZeroSharedSecret
+            );
+        }
+    }
+
+    /// Both KEMs reject implicitly: a tampered ciphertext gives a different K, not an error.
+    #[test]
+    fn tampered_ciphertext_gives_a_different_secret() {
+        let mut rng = TestRng::new(34);
+        for pq in BOTH {
+            let (client, init) = Client::start(pq, &mut rng);
+            let (mut reply, k_s) = server_reply(pq, &init, &mut rng).unwrap();
+            reply[0] ^= 1;
+            assert_ne!(client.finish(&reply).unwrap(), k_s);
+        }
+    }
+}
