@@ -32,8 +32,9 @@ pub(crate) fn agree(
         found: peer.len(),
     })?;
     let shared = secret.diffie_hellman(&PublicKey::from(peer));
-    // RFC 8731 §3: "Clients and servers MUST check if the computed shared secret is the
-    // all-zero value and abort if so". The hybrids apply the same check to their X25519 half.
+    // RFC 8731 §3, by reference to RFC 7748 §6: the computed shared secret must be checked
+    // for the all-zero value (a low-order peer point) and the exchange aborted if so. The
+    // hybrids apply the same check to their X25519 half, as OpenSSH does.
     if bool::from(shared.as_bytes().ct_eq(&[0u8; POINT_LEN])) {
         return Err(KexError::ZeroSharedSecret);
     }
@@ -42,9 +43,9 @@ pub(crate) fn agree(
 
 /// `K` for `curve25519-sha256` from the raw X25519 output.
 ///
-/// RFC 8731 §3.1: "The 32 bytes of shared secret [...] are converted into K by interpreting
-/// the octets as an unsigned fixed-length integer encoded in network byte order" and
-/// "the mpint K is then encoded using the process described in Section 5 of [RFC4251]".
+/// RFC 8731 §3.1: "The 32 or 56 bytes of X are converted into K by interpreting the octets
+/// as an unsigned fixed-length integer encoded in network byte order. The mpint K is then
+/// encoded using the process described in Section 5 of [RFC4251]".
 fn shared_secret(raw: &[u8; POINT_LEN]) -> Result<SharedSecret, KexError> {
     SharedSecret::from_mpint_magnitude(raw)
 }

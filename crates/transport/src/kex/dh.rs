@@ -25,13 +25,15 @@ pub(crate) const PRIVATE_EXPONENT_BITS: u32 = 512;
 
 /// The smallest modulus we accept from a group exchange, in bits.
 ///
-/// RFC 8270 raises the minimum modulus size for SSH Diffie-Hellman to 2048 bits.
+/// RFC 8270 (which amends RFC 4419) raises the recommended minimum modulus size for SSH
+/// Diffie-Hellman group exchange from 1024 to 2048 bits.
 pub const GEX_MIN_BITS: u32 = 2048;
 
 /// The largest modulus we accept from a group exchange, in bits.
 ///
-/// RFC 4419 §3: servers and clients "SHOULD support groups with a modulus length of k bits,
-/// where 1024 <= k <= 8192"; anything larger would only cost time.
+/// RFC 4419 §3: "Servers and clients SHOULD support groups with a modulus length of k bits,
+/// where 1024 <= k <= 8192. The recommended values for min and max are 1024 and 8192"; RFC
+/// 8270 raised min to 2048. Anything larger than 8192 would only cost time.
 pub const GEX_MAX_BITS: u32 = 8192;
 
 /// The group sizes a client asks for in `SSH_MSG_KEX_DH_GEX_REQUEST` (RFC 4419 §3).
@@ -118,16 +120,17 @@ impl DhGroup {
         let precision = bits.max(1);
         let p = BoxedUint::from_be_slice(p, precision)
             .map_err(|_| KexError::BadGroup("p cannot be decoded"))?;
-        // RFC 4419 §3: "p is a safe prime", so in particular odd; Montgomery arithmetic also
-        // needs an odd modulus.
+        // RFC 4419 §3: the server sends "p, safe prime", so p is odd; Montgomery arithmetic
+        // needs an odd modulus too.
         let p: Odd<BoxedUint> =
             Option::from(p.into_odd()).ok_or(KexError::BadGroup("p is even"))?;
         let one = BoxedUint::one_with_precision(p.bits_precision());
         let p_minus_1 = p.as_ref().wrapping_sub(&one);
         let g = BoxedUint::from_be_slice(g, p.bits_precision())
             .map_err(|_| KexError::BadGroup("g is larger than p"))?;
-        // RFC 4419 §3: "g: generator for subgroup in GF(p)". g = 0 or 1 generates nothing and
-        // g = p - 1 only {1, p - 1}, which would make K guessable; refuse g outside [2, p-2].
+        // RFC 4419 §3: the server sends "g, generator for subgroup". g = 0 or 1 generates
+        // nothing and g = p - 1 only {1, p - 1}, which would make K guessable: refuse g
+        // outside [2, p-2].
         if !in_open_range(&g, &p_minus_1) {
             return Err(KexError::BadGroup("g is not in [2, p-2]"));
         }
@@ -395,6 +398,43 @@ mod tests {
             assert_eq!(group.g, BoxedUint::from_words_with_precision([2], bits));
         }
     }
+
+    /// Known answers for `K = peer^x mod p` in group 14, computed independently with Python's
+    /// built-in `pow(peer, x, p)` (p rebuilt from the RFC 3526 formula), for
+    /// `x = 2^511 + 0x1234567890abcdef`. Both results have the top bit set, so the mpint
+    /// carries a 0x00 sign byte.
+    #[test]
+    fn known_answers_group14() {
+        let group = fixed_group(Fixed::Group14).unwrap();
+        let mut x_bytes = [0u8; 64];
+        x_bytes[0] = 0x80;
+        x_bytes[56..].copy_from_slice(&0x1234_5678_90ab_cdef_u64.to_be_bytes());
+        let x = BoxedUint::from_be_slice(&x_bytes, PRIVATE_EXPONENT_BITS).unwrap();
+        for (peer, expected) in [(2u64, K2), (3, K3)] {
+            let peer = BoxedUint::from_words_with_precision([peer], group.p.bits_precision());
+            let k = group.agree(&x, peer).unwrap();
+            let expected = decode_hex(expected).unwrap();
+            assert_eq!(&k.encoded()[..5], &[0, 0, 1, 1, 0]);
+            assert_eq!(&k.encoded()[5..], expected.as_slice());
+        }
+    }
+
+    const K2: &str = "e11b080a7de2e298ff99d3ff70329f9a627334a55dd5faea6e3d5c8fe24dd8ff\
+             785aaf65c52bcdcd2c258cc0f64d1a48cc2e2143b20ac2a2a90a6a3d60c6f343\
+             141954a83db97e117a711677f618ffbe10e926f9c26db067095c98592a53cf6f\
+             325a355093ed7896f8f8aaa2203750e8073987600810d31813942a634ace1e53\
+             db4dc492d01e2caf26df0bc99ca162f8571384ff77055560668e413a0c6acf06\
+             f636d8d7272bd16948914a084244072234e753af55c5853c993885ccd3f2f0cb\
+             7bebdf0999a33816ec74d914a016c227115269cb94f022821fa4cd50826e29d3\
+             ff337b0c97721c96404ec66ec6d3d5f127195013cf98dcd6b3311ed2be6818f5";
+    const K3: &str = "86474a40ca9c656c115db1bdc5e8f87e6d333b27079c1254fc44accc78435fcf\
+             cb2cc1b48e8b518e58b78c051c96c71e888ebe152a2a715c94971d8263c09466\
+             b3b4f225e24af9e629a4d3654c13c30d6a6e2d147b68fe85d7c4d0743f2ec156\
+             4dd4a7a954c5dd8fe3d23172c30952891d87ac50f6bffdb27149fc80aa00751b\
+             f7445902e4e27a4aa8bab7af84dbf16d68518875092fa9d0767c1fd109682aca\
+             e077fa324cc4c382603cff2978b362487bacfc0af1c892ab51323829e63d9cc5\
+             79d0d67ced43c40332bc09e5d818ed6ea7ac843e444351c881688389a2e38d33\
+             041d99134ad93e613a4f915b3f3e62b97d8f896e3e01484d7c2d21f76dfb69c6";
 
     #[test]
     fn agreement_in_every_fixed_group() {

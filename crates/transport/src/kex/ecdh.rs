@@ -1,10 +1,12 @@
 //! Elliptic curve Diffie-Hellman over NIST P-256 and P-384 (RFC 5656 §4).
 //!
-//! Public values are SEC1 octet strings (RFC 5656 §3.1). We send the uncompressed form, which
-//! RFC 5656 §3.1.1 makes mandatory to implement, and accept only that form: point
-//! compression is optional ("MAY"), OpenSSH does not use it, and refusing it keeps the
-//! parser that handles hostile input as small as possible. An encoding tagged `0x02`/`0x03`
-//! (compressed) or `0x00` (the point at infinity) is an error.
+//! Public values are SEC1 octet strings. RFC 5656 §3.1 defines the encoding ("encoded from an
+//! elliptic curve point into an octet string as defined in Section 2.3.3 of [SEC1]; point
+//! compression MAY be used") and §4 uses it for `Q_C` and `Q_S`. We send the uncompressed form
+//! `0x04 || x || y` and accept only that form: compression is optional, OpenSSH neither sends
+//! nor accepts it, and refusing it keeps the parser that sees hostile input small. A point
+//! tagged `0x02`/`0x03` (compressed), `0x00` (the point at infinity) or anything else is an
+//! error.
 
 use super::{KexError, SharedSecret};
 use elliptic_curve::{
@@ -118,8 +120,8 @@ where
 {
     let field_len = field_len::<C>();
     let expected = 1 + 2 * field_len;
-    // RFC 5656 §3.1: points are encoded with "the Elliptic-Curve-Point-to-Octet-String
-    // Conversion defined in [SEC1]"; we accept only the uncompressed form (see module docs).
+    // RFC 5656 §3.1: Q is "encoded from an elliptic curve point into an octet string as
+    // defined in Section 2.3.3 of [SEC1]"; we accept only the uncompressed form (module docs).
     match bytes.first() {
         None => {
             return Err(KexError::WrongLength {
@@ -149,10 +151,11 @@ where
         });
     }
     // RFC 5656 §4: "All elliptic curve public keys MUST be validated after they are
-    // received." and §3.2.2 (by reference to SEC1 §3.2.2.1): the coordinates must be field
-    // elements, the point must satisfy the curve equation and must not be the point at
-    // infinity. `from_sec1_bytes` performs exactly those checks; NIST P-256 and P-384 have
-    // cofactor 1, so there is no small-subgroup check to add.
+    // received. An example of a validation algorithm can be found in Section 3.2.2 of
+    // [SEC1]. If a key fails validation, the key exchange MUST fail." SEC1 §3.2.2.1: the
+    // point is not the point at infinity, its coordinates are field elements (< p) and it
+    // satisfies the curve equation; `from_sec1_bytes` makes exactly those checks. The last
+    // step (n * Q = O) holds for every curve point, as P-256 and P-384 have cofactor 1.
     PublicKey::<C>::from_sec1_bytes(bytes)
         .map_err(|_| KexError::InvalidPublicValue("ECDH point is not on the curve"))
 }
@@ -165,9 +168,9 @@ where
     C: CurveArithmetic,
 {
     let shared = secret.diffie_hellman(peer);
-    // RFC 5656 §4: "The shared secret, K, is defined in [RFC4253] and [RFC4251] as an integer
-    // encoded as a multiple precision integer (mpint)." and it is "the x-coordinate of the
-    // shared point" (SEC1 §3.3.1 ECDH primitive).
+    // RFC 5656 §4: K is the shared secret of the SEC1 §3.3.1 Elliptic Curve Diffie-Hellman
+    // primitive, the x-coordinate of the shared point, written into H and the key
+    // derivation as an mpint.
     SharedSecret::from_mpint_magnitude(shared.raw_secret_bytes())
 }
 

@@ -74,8 +74,9 @@ fn split<'a>(
     pq_len: usize,
     what: &'static str,
 ) -> Result<(&'a [u8], &'a [u8]), KexError> {
-    // draft-ietf-sshm-mlkem-hybrid-kex §2.1 (and the sntrup761 method, same layout): C_INIT and
-    // S_REPLY are the fixed-length concatenations; a value of any other length is malformed.
+    // draft-ietf-sshm-mlkem-hybrid-kex (and the sntrup761 method, same layout): C_INIT and
+    // S_REPLY are fixed-length concatenations of the KEM value and the X25519 point, so a
+    // value of any other length is malformed and the exchange fails.
     let expected = pq_len + curve25519::POINT_LEN;
     if field.len() != expected {
         return Err(KexError::WrongLength {
