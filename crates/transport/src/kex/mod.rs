@@ -59,7 +59,7 @@ mod secret;
 mod test_rng;
 
 pub use derive::derive_key;
-pub use dh::{DhGroup, GexRequest};
+pub use dh::{DhGroup, GEX_MAX_BITS, GEX_MIN_BITS, GexRequest};
 pub use error::KexError;
 pub use exchange::{KexClient, server_reply};
 pub use hash::ExchangeHasher;
