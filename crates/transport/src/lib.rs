@@ -1,3 +1,4 @@
 //! sshwire transport.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+pub mod cipher;
