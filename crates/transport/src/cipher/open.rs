@@ -2,7 +2,7 @@
 
 use core::ops::Range;
 
-use super::chacha::{self, ChaChaOpener};
+use super::chacha::{self, ChaChaKeys};
 use super::ctr::AesCtr;
 use super::gcm::AesGcm;
 use super::mac::PacketMac;
@@ -13,7 +13,7 @@ enum Unprotect {
     /// Before the first `SSH_MSG_NEWKEYS`: nothing.
     Plain,
     /// `chacha20-poly1305@openssh.com`.
-    ChaCha(ChaChaOpener),
+    ChaCha(ChaChaKeys),
     /// `aes*-gcm@openssh.com`.
     Gcm(Box<AesGcm>),
     /// AES-CTR with an encrypt-then-MAC HMAC: length in clear, MAC over the ciphertext.
@@ -65,7 +65,7 @@ impl PacketOpener {
         keys: &DirectionKeys,
     ) -> Result<Self, CryptoError> {
         let unprotect = match (cipher, mac) {
-            (CipherAlg::ChaCha20Poly1305, None) => Unprotect::ChaCha(ChaChaOpener::new(&keys.key)?),
+            (CipherAlg::ChaCha20Poly1305, None) => Unprotect::ChaCha(ChaChaKeys::new(&keys.key)?),
             (CipherAlg::Aes256Gcm | CipherAlg::Aes128Gcm, None) => {
                 Unprotect::Gcm(Box::new(AesGcm::new(cipher, &keys.key, &keys.iv)?))
             }
@@ -201,7 +201,12 @@ impl PacketOpener {
                     Unprotect::Plain | Unprotect::Gcm(_) | Unprotect::CtrEtm { .. } => {
                         u32::from_be_bytes(*first)
                     }
-                    Unprotect::ChaCha(key) => key.decrypt_len(seq, *first),
+                    Unprotect::ChaCha(key) => {
+                        // Decrypted aside: the tag covers the encrypted length in `buf`.
+                        let mut len = *first;
+                        key.crypt_len(seq, &mut len);
+                        u32::from_be_bytes(len)
+                    }
                     Unprotect::Ctr { ctr, .. } => {
                         ctr.apply(first);
                         self.decrypted = LEN_FIELD;

@@ -2,7 +2,7 @@
 
 use rand_core::CryptoRng;
 
-use super::chacha::{self, ChaChaSealer};
+use super::chacha::{self, ChaChaKeys};
 use super::ctr::AesCtr;
 use super::gcm::AesGcm;
 use super::mac::PacketMac;
@@ -13,7 +13,7 @@ enum Protect {
     /// Before the first `SSH_MSG_NEWKEYS`: nothing.
     Plain,
     /// `chacha20-poly1305@openssh.com`.
-    ChaCha(ChaChaSealer),
+    ChaCha(ChaChaKeys),
     /// `aes*-gcm@openssh.com`.
     Gcm(Box<AesGcm>),
     /// AES-CTR with an HMAC, encrypt-then-MAC when `mac.alg().is_etm()`.
@@ -57,7 +57,7 @@ impl PacketSealer {
         keys: &DirectionKeys,
     ) -> Result<Self, CryptoError> {
         let protect = match (cipher, mac) {
-            (CipherAlg::ChaCha20Poly1305, None) => Protect::ChaCha(ChaChaSealer::new(&keys.key)?),
+            (CipherAlg::ChaCha20Poly1305, None) => Protect::ChaCha(ChaChaKeys::new(&keys.key)?),
             (CipherAlg::Aes256Gcm | CipherAlg::Aes128Gcm, None) => {
                 Protect::Gcm(Box::new(AesGcm::new(cipher, &keys.key, &keys.iv)?))
             }
@@ -200,7 +200,7 @@ impl PacketSealer {
                 let tag = tag
                     .first_chunk_mut::<{ chacha::TAG_LEN }>()
                     .ok_or(CryptoError::BadCombination)?;
-                key.seal(seq, body, tag);
+                key.seal(seq, body, tag)?;
             }
             Protect::Gcm(key) => {
                 let (len, rest) = body

@@ -188,3 +188,36 @@ fn fixed_plaintext_packet() {
             .as_str())
     );
 }
+
+/// The ChaCha20-Poly1305 construction agrees with ring's `chacha20_poly1305_openssh`.
+#[test]
+fn chacha_matches_ring() {
+    use super::super::chacha::ChaChaKeys;
+    use ring::aead::chacha20_poly1305_openssh::{OpeningKey, SealingKey};
+
+    let material: [u8; 64] = core::array::from_fn(|i| (i * 7 + 3) as u8);
+    let ours = ChaChaKeys::new(&material).unwrap();
+    let (ring_seal, ring_open) = (SealingKey::new(&material), OpeningKey::new(&material));
+    for seq in [0, 1, 0x0102_0304, 0x8000_0000, u32::MAX] {
+        for size in [4, 5, 20, 36, 63, 64, 65, 68, 1000, 4100] {
+            let plain: Vec<u8> = (0..size).map(|i| (i * 13) as u8).collect();
+            let (mut a, mut b) = (plain.clone(), plain.clone());
+            let (mut ta, mut tb) = ([0u8; 16], [0u8; 16]);
+            ours.seal(seq, &mut a, &mut ta).unwrap();
+            ring_seal.seal_in_place(seq, &mut b, &mut tb);
+            assert_eq!((&a, ta), (&b, tb), "seq {seq} size {size}");
+            let mut len = *a.first_chunk::<4>().unwrap();
+            ours.crypt_len(seq, &mut len);
+            assert_eq!(
+                len,
+                ring_open.decrypt_packet_length(seq, *b.first_chunk::<4>().unwrap())
+            );
+            assert!(ours.open(seq, &mut a, &ta));
+            assert_eq!(a[4..], plain[4..]);
+            let mut c = b.clone();
+            c[size - 1] ^= 1;
+            assert!(!ours.open(seq, &mut c, &tb));
+            assert!(ring_open.open_in_place(seq, &mut b, &tb).is_ok());
+        }
+    }
+}
