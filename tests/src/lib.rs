@@ -17,21 +17,31 @@ pub const SSH: &str = "ssh";
 /// `SSHWIRE_REQUIRE_INTEROP=1`.
 pub fn openssh_available(test: &str) -> bool {
     let have = Path::new(SSHD).exists()
-        && Command::new(SSH).arg("-V").output().is_ok_and(|o| o.status.success())
+        && Command::new(SSH)
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success())
         && Command::new("ssh-keygen").arg("-?").output().is_ok();
     if have {
         return true;
     }
     if std::env::var("SSHWIRE_REQUIRE_INTEROP").as_deref() == Ok("1") {
-        panic!("{test}: OpenSSH (sshd, ssh, ssh-keygen) is required (SSHWIRE_REQUIRE_INTEROP=1) but missing");
+        panic!(
+            "{test}: OpenSSH (sshd, ssh, ssh-keygen) is required (SSHWIRE_REQUIRE_INTEROP=1) but missing"
+        );
     }
-    eprintln!("SKIPPED {test}: OpenSSH is not installed (install openssh-server and openssh-client)");
+    eprintln!(
+        "SKIPPED {test}: OpenSSH is not installed (install openssh-server and openssh-client)"
+    );
     false
 }
 
 /// The names `ssh -Q what` lists: what this OpenSSH supports.
 pub fn openssh_query(what: &str) -> Vec<String> {
-    let out = Command::new(SSH).args(["-Q", what]).output().expect("ssh -Q");
+    let out = Command::new(SSH)
+        .args(["-Q", what])
+        .output()
+        .expect("ssh -Q");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(str::to_owned)
@@ -48,7 +58,10 @@ pub fn free_port() -> u16 {
 
 /// Runs `ssh-keygen` with `args`, panicking with its output on failure.
 pub fn ssh_keygen(args: &[&str]) -> String {
-    let out = Command::new("ssh-keygen").args(args).output().expect("ssh-keygen");
+    let out = Command::new("ssh-keygen")
+        .args(args)
+        .output()
+        .expect("ssh-keygen");
     assert!(
         out.status.success(),
         "ssh-keygen {args:?} failed: {}",
@@ -117,7 +130,17 @@ impl Sshd {
         let dir = tempfile::tempdir().expect("tempdir");
         for (t, bits, file) in Self::HOST_KEYS {
             let path = dir.path().join(file);
-            ssh_keygen(&["-q", "-t", t, "-b", bits, "-N", "", "-f", path.to_str().unwrap()]);
+            ssh_keygen(&[
+                "-q",
+                "-t",
+                t,
+                "-b",
+                bits,
+                "-N",
+                "",
+                "-f",
+                path.to_str().unwrap(),
+            ]);
         }
         // sshd insists on its privilege separation directory.
         let _ = std::fs::create_dir_all("/run/sshd");
@@ -213,11 +236,17 @@ impl Serve {
         let stdout = child.stdout.take().unwrap();
         let port = wait_for_line(stdout, log.clone(), |l| {
             let rest = l.split("listening on 127.0.0.1:").nth(1)?;
-            rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
         });
         let guard = Guard { child, log };
         let Some(port) = port else {
-            panic!("sshwire serve did not start:\n{}", guard.log.lock().unwrap().join("\n"));
+            panic!(
+                "sshwire serve did not start:\n{}",
+                guard.log.lock().unwrap().join("\n")
+            );
         };
         Serve { guard, dir, port }
     }

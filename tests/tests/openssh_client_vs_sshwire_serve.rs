@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sshwire_tests::{Serve, openssh_available, openssh_query, ssh_keygen};
 
@@ -12,22 +12,41 @@ const PROGRAM: &str = env!("CARGO_BIN_EXE_sshwire-under-test");
 
 /// Host keys of every type, made by ssh-keygen, with their public lines.
 fn host_keys(dir: &Path) -> Vec<(PathBuf, String)> {
-    [("ed25519", "256"), ("ecdsa", "256"), ("ecdsa", "384"), ("rsa", "2048")]
-        .iter()
-        .map(|(t, bits)| {
-            let path = dir.join(format!("host_{t}{bits}"));
-            ssh_keygen(&["-q", "-t", t, "-b", bits, "-N", "", "-f", path.to_str().unwrap()]);
-            let public = std::fs::read_to_string(path.with_extension("pub")).unwrap_or_else(|_| {
-                std::fs::read_to_string(format!("{}.pub", path.display())).unwrap()
-            });
-            (path, public)
-        })
-        .collect()
+    [
+        ("ed25519", "256"),
+        ("ecdsa", "256"),
+        ("ecdsa", "384"),
+        ("rsa", "2048"),
+    ]
+    .iter()
+    .map(|(t, bits)| {
+        let path = dir.join(format!("host_{t}{bits}"));
+        ssh_keygen(&[
+            "-q",
+            "-t",
+            t,
+            "-b",
+            bits,
+            "-N",
+            "",
+            "-f",
+            path.to_str().unwrap(),
+        ]);
+        let public = std::fs::read_to_string(path.with_extension("pub")).unwrap_or_else(|_| {
+            std::fs::read_to_string(format!("{}.pub", path.display())).unwrap()
+        });
+        (path, public)
+    })
+    .collect()
 }
 
 fn key_body(line: &str) -> String {
     let mut parts = line.split_whitespace();
-    format!("{} {}", parts.next().unwrap_or(""), parts.next().unwrap_or(""))
+    format!(
+        "{} {}",
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or("")
+    )
 }
 
 #[test]
@@ -40,7 +59,15 @@ fn ssh_keyscan_returns_our_host_keys() {
     let files: Vec<PathBuf> = keys.iter().map(|(p, _)| p.clone()).collect();
     let serve = Serve::start(Path::new(PROGRAM), &files, &[]);
     let out = Command::new("ssh-keyscan")
-        .args(["-T", "10", "-p", &serve.port.to_string(), "-t", "ed25519,ecdsa,rsa", "127.0.0.1"])
+        .args([
+            "-T",
+            "10",
+            "-p",
+            &serve.port.to_string(),
+            "-t",
+            "ed25519,ecdsa,rsa",
+            "127.0.0.1",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -66,16 +93,35 @@ fn ssh_keyscan_returns_our_host_keys() {
 }
 
 /// One `ssh -vv` run; returns its stderr.
-fn ssh_reaches_userauth(port: u16, kex: &str, host_key: &str, cipher: &str, mac: &str, compression: bool) -> Result<(), String> {
+fn ssh_reaches_userauth(
+    port: u16,
+    kex: &str,
+    host_key: &str,
+    cipher: &str,
+    mac: &str,
+    compression: bool,
+) -> Result<(), String> {
     let out = Command::new("ssh")
         .args(["-vv", "-F", "/dev/null", "-p", &port.to_string()])
         .args(["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no"])
-        .args(["-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=20"])
+        .args([
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "ConnectTimeout=20",
+        ])
         .args(["-o", &format!("KexAlgorithms={kex}")])
         .args(["-o", &format!("HostKeyAlgorithms={host_key}")])
         .args(["-o", &format!("Ciphers={cipher}")])
         .args(["-o", &format!("MACs={mac}")])
-        .args(["-o", if compression { "Compression=yes" } else { "Compression=no" }])
+        .args([
+            "-o",
+            if compression {
+                "Compression=yes"
+            } else {
+                "Compression=no"
+            },
+        ])
         .args(["nobody@127.0.0.1", "true"])
         .output()
         .map_err(|e| e.to_string())?;
@@ -88,11 +134,21 @@ fn ssh_reaches_userauth(port: u16, kex: &str, host_key: &str, cipher: &str, mac:
     ];
     for w in &want {
         if !log.contains(w.as_str()) {
-            return Err(format!("{kex} {host_key} {cipher} {mac} zlib={compression}: missing {w:?}\n{log}"));
+            return Err(format!(
+                "{kex} {host_key} {cipher} {mac} zlib={compression}: missing {w:?}\n{log}"
+            ));
         }
     }
-    let comp = if compression { "compression: zlib@openssh.com" } else { "compression: none" };
-    let mac_shown = if cipher.contains("gcm") || cipher.contains("chacha") { "<implicit>" } else { mac };
+    let comp = if compression {
+        "compression: zlib@openssh.com"
+    } else {
+        "compression: none"
+    };
+    let mac_shown = if cipher.contains("gcm") || cipher.contains("chacha") {
+        "<implicit>"
+    } else {
+        mac
+    };
     let line = format!("kex: server->client cipher: {cipher} MAC: {mac_shown} {comp}");
     if !log.contains(&line) {
         return Err(format!("missing {line:?}\n{log}"));
@@ -114,7 +170,10 @@ fn ssh_reaches_userauth_for_every_algorithm_combination() {
         return;
     }
     let keys_dir = tempfile::tempdir().unwrap();
-    let files: Vec<PathBuf> = host_keys(keys_dir.path()).into_iter().map(|(p, _)| p).collect();
+    let files: Vec<PathBuf> = host_keys(keys_dir.path())
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
     let serve = Serve::start(Path::new(PROGRAM), &files, &[]);
     let kexes = ours_and_theirs(
         &[
@@ -132,7 +191,13 @@ fn ssh_reaches_userauth_for_every_algorithm_combination() {
         "kex",
     );
     let host_keys = ours_and_theirs(
-        &["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "rsa-sha2-512", "rsa-sha2-256"],
+        &[
+            "ssh-ed25519",
+            "ecdsa-sha2-nistp256",
+            "ecdsa-sha2-nistp384",
+            "rsa-sha2-512",
+            "rsa-sha2-256",
+        ],
         "key-sig",
     );
     let ciphers = ours_and_theirs(
@@ -163,10 +228,20 @@ fn ssh_reaches_userauth_for_every_algorithm_combination() {
         for hk in &host_keys {
             for cipher in &ciphers {
                 let aead = cipher.contains("gcm") || cipher.contains("chacha");
-                let mac_choices: Vec<&String> = if aead { vec![&macs[0]] } else { macs.iter().collect() };
+                let mac_choices: Vec<&String> = if aead {
+                    vec![&macs[0]]
+                } else {
+                    macs.iter().collect()
+                };
                 for mac in mac_choices {
                     for compression in [false, true] {
-                        cases.push((kex.clone(), hk.clone(), cipher.clone(), mac.clone(), compression));
+                        cases.push((
+                            kex.clone(),
+                            hk.clone(),
+                            cipher.clone(),
+                            mac.clone(),
+                            compression,
+                        ));
                     }
                 }
             }
@@ -177,17 +252,24 @@ fn ssh_reaches_userauth_for_every_algorithm_combination() {
     let failures = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..4 {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((kex, hk, cipher, mac, comp)) = cases.get(i) else { break };
-                if let Err(e) = ssh_reaches_userauth(serve.port, kex, hk, cipher, mac, *comp) {
-                    failures.lock().unwrap().push(e);
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((kex, hk, cipher, mac, comp)) = cases.get(i) else {
+                        break;
+                    };
+                    if let Err(e) = ssh_reaches_userauth(serve.port, kex, hk, cipher, mac, *comp) {
+                        failures.lock().unwrap().push(e);
+                    }
                 }
             });
         }
     });
     let failures = failures.into_inner().unwrap();
-    eprintln!("{} of {total} combinations reached ssh-userauth", total - failures.len());
+    eprintln!(
+        "{} of {total} combinations reached ssh-userauth",
+        total - failures.len()
+    );
     assert!(
         failures.is_empty(),
         "{} of {total} combinations failed; first:\n{}\nserver log:\n{}",

@@ -39,7 +39,10 @@ async fn session(sshd: &Sshd, config: Config, rekeys: usize) -> Result<(), Strin
     let expected = PublicKey::from_openssh(&sshd.host_public_key(host_key_file(alg)))
         .map_err(|e| e.to_string())?
         .0;
-    let mut verifier = Expect { key: expected, asked: false };
+    let mut verifier = Expect {
+        key: expected,
+        asked: false,
+    };
     let what = format!(
         "{} {} {} {:?}",
         config.kex[0].name(),
@@ -61,15 +64,26 @@ async fn session(sshd: &Sshd, config: Config, rekeys: usize) -> Result<(), Strin
     for i in 0..rekeys {
         driver.engine().rekey().map_err(|e| e.to_string())?;
         loop {
-            match driver.next_event().await.map_err(|e| format!("{what}: rekey {i}: {e}"))? {
+            match driver
+                .next_event()
+                .await
+                .map_err(|e| format!("{what}: rekey {i}: {e}"))?
+            {
                 Event::KexComplete { first: false, .. } => break,
                 _ => continue,
             }
         }
     }
-    driver.engine().request_service("ssh-userauth").map_err(|e| e.to_string())?;
+    driver
+        .engine()
+        .request_service("ssh-userauth")
+        .map_err(|e| e.to_string())?;
     loop {
-        match driver.next_event().await.map_err(|e| format!("{what}: {e}"))? {
+        match driver
+            .next_event()
+            .await
+            .map_err(|e| format!("{what}: {e}"))?
+        {
             Event::ServiceAccept(s) if s == "ssh-userauth" => return Ok(()),
             _ => continue,
         }
@@ -78,7 +92,10 @@ async fn session(sshd: &Sshd, config: Config, rekeys: usize) -> Result<(), Strin
 
 fn supported<T: Copy>(ours: &[T], name: impl Fn(T) -> &'static str, what: &str) -> Vec<T> {
     let theirs = openssh_query(what);
-    ours.iter().copied().filter(|x| theirs.iter().any(|t| t == name(*x))).collect()
+    ours.iter()
+        .copied()
+        .filter(|x| theirs.iter().any(|t| t == name(*x)))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,7 +183,9 @@ async fn rekeys_repeatedly_against_sshd() {
         host_key_algorithms: vec![SignatureAlgorithm::RsaSha512],
         ..Config::default()
     };
-    session(&sshd, config, 20).await.unwrap_or_else(|e| panic!("{e}\n{}", sshd.log()));
+    session(&sshd, config, 20)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", sshd.log()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,13 +195,24 @@ async fn wrong_host_key_is_refused() {
     }
     let sshd = Sshd::start("");
     // Expect the ECDSA key while the server presents its Ed25519 key.
-    let other = PublicKey::from_openssh(&sshd.host_public_key("ecdsa256")).unwrap().0;
-    let mut verifier = Expect { key: other, asked: false };
+    let other = PublicKey::from_openssh(&sshd.host_public_key("ecdsa256"))
+        .unwrap()
+        .0;
+    let mut verifier = Expect {
+        key: other,
+        asked: false,
+    };
     let config = Config {
         host_key_algorithms: vec![SignatureAlgorithm::Ed25519],
         ..Config::default()
     };
-    let r = connect(("127.0.0.1", sshd.port), Arc::new(config), &mut verifier, None).await;
+    let r = connect(
+        ("127.0.0.1", sshd.port),
+        Arc::new(config),
+        &mut verifier,
+        None,
+    )
+    .await;
     let e = r.err().expect("connected despite a wrong host key");
     assert!(verifier.asked);
     assert_eq!(e.to_string(), "host key verification failed");

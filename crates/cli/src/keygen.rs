@@ -61,20 +61,28 @@ pub fn run(args: Args) -> Result<(), String> {
     };
     for p in [&path, &pub_path] {
         if p.exists() {
-            return Err(format!("{} already exists; remove it or choose another file with -f", p.display()));
+            return Err(format!(
+                "{} already exists; remove it or choose another file with -f",
+                p.display()
+            ));
         }
     }
     let comment = args.comment.unwrap_or_else(paths::default_comment);
     println!("Generating public/private {} key pair.", kind.name());
     let mut rng = system_rng();
-    let key = PrivateKey::generate(kind, bits, &mut *rng).map_err(|e| format!("key generation failed: {e}"))?;
+    let key = PrivateKey::generate(kind, bits, &mut *rng)
+        .map_err(|e| format!("key generation failed: {e}"))?;
     let passphrase = (!args.passphrase.is_empty()).then_some(args.passphrase.as_bytes());
     let private = key
         .to_openssh(&comment, passphrase, &mut *rng)
         .map_err(|e| format!("cannot encode the key: {e}"))?;
     let public = key.public_key();
     paths::write_new(&path, private.as_bytes(), 0o600)?;
-    paths::write_new(&pub_path, format!("{}\n", public.to_openssh(&comment)).as_bytes(), 0o644)?;
+    paths::write_new(
+        &pub_path,
+        format!("{}\n", public.to_openssh(&comment)).as_bytes(),
+        0o644,
+    )?;
     println!("Your identification has been saved in {}", path.display());
     println!("Your public key has been saved in {}", pub_path.display());
     println!("The key fingerprint is:");

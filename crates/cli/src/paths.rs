@@ -34,7 +34,10 @@ pub fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), String> 
         .open(path)
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::AlreadyExists => {
-                format!("{} already exists; remove it or choose another file with -f", path.display())
+                format!(
+                    "{} already exists; remove it or choose another file with -f",
+                    path.display()
+                )
             }
             _ => format!("cannot create {}: {e}", path.display()),
         })?;

@@ -52,8 +52,12 @@ pub fn run(args: Args) -> Result<(), String> {
             .map(|p| load_host_key(p))
             .collect::<Result<Vec<_>, _>>()?
     };
-    std::fs::create_dir_all(&args.root)
-        .map_err(|e| format!("cannot create the root directory {}: {e}", args.root.display()))?;
+    std::fs::create_dir_all(&args.root).map_err(|e| {
+        format!(
+            "cannot create the root directory {}: {e}",
+            args.root.display()
+        )
+    })?;
     let authorized_keys = match args.authorized_keys {
         Some(p) => p,
         None => paths::home()?.join(".ssh").join("authorized_keys"),
@@ -75,9 +79,16 @@ async fn serve(
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    println!("sshwire serve: listening on {local}, serving {}", root.display());
+    println!(
+        "sshwire serve: listening on {local}, serving {}",
+        root.display()
+    );
     for key in &host_keys {
-        println!("host key: {} {}", key.public_key().fingerprint_sha256(), key.key_type().name());
+        println!(
+            "host key: {} {}",
+            key.public_key().fingerprint_sha256(),
+            key.key_type().name()
+        );
     }
     println!("authorized keys: {}", authorized_keys.display());
     println!("connect with: sftp -P {} {}", local.port(), local.ip());
@@ -113,7 +124,9 @@ async fn connection(server: &Server, stream: TcpStream) -> Result<(), sshwire::E
             }
             Event::ServiceRequest(name) => {
                 let why = format!("service {name} is not available");
-                driver.disconnect(DisconnectReason::SERVICE_NOT_AVAILABLE, &why).await;
+                driver
+                    .disconnect(DisconnectReason::SERVICE_NOT_AVAILABLE, &why)
+                    .await;
                 return Ok(());
             }
             Event::Message(m) if m.first() == Some(&50) => {
@@ -133,7 +146,9 @@ async fn connection(server: &Server, stream: TcpStream) -> Result<(), sshwire::E
                 // RFC 4252 §6: no other message is allowed before authentication succeeds.
                 let number = MessageNumber(m.first().copied().unwrap_or(0));
                 let why = format!("{number} before authentication");
-                driver.disconnect(DisconnectReason::PROTOCOL_ERROR, &why).await;
+                driver
+                    .disconnect(DisconnectReason::PROTOCOL_ERROR, &why)
+                    .await;
                 return Ok(());
             }
             _ => {}
@@ -142,9 +157,17 @@ async fn connection(server: &Server, stream: TcpStream) -> Result<(), sshwire::E
 }
 
 /// Answers a `USERAUTH_REQUEST` with failure, the first time with a banner saying why.
-fn refuse(driver: &mut Driver<TcpStream>, request: &[u8], first: bool) -> Result<(), sshwire::Error> {
+fn refuse(
+    driver: &mut Driver<TcpStream>,
+    request: &[u8],
+    first: bool,
+) -> Result<(), sshwire::Error> {
     let mut r = Reader::new(request.get(1..).unwrap_or_default());
-    let valid = r.string().and_then(|_| r.string()).and_then(|_| r.string()).is_ok();
+    let valid = r
+        .string()
+        .and_then(|_| r.string())
+        .and_then(|_| r.string())
+        .is_ok();
     if !valid {
         return Err(sshwire_transport::Error::PeerMisbehaved("malformed USERAUTH_REQUEST").into());
     }
@@ -164,9 +187,13 @@ fn refuse(driver: &mut Driver<TcpStream>, request: &[u8], first: bool) -> Result
 
 /// Loads a host key, which must not be encrypted.
 fn load_host_key(path: &Path) -> Result<Arc<PrivateKey>, String> {
-    let text = std::fs::read(path).map_err(|e| format!("cannot read host key {}: {e}", path.display()))?;
+    let text =
+        std::fs::read(path).map_err(|e| format!("cannot read host key {}: {e}", path.display()))?;
     let (key, _comment) = PrivateKey::from_openssh(&text, None).map_err(|e| {
-        format!("cannot load host key {}: {e} (host keys must not have a passphrase)", path.display())
+        format!(
+            "cannot load host key {}: {e} (host keys must not have a passphrase)",
+            path.display()
+        )
     })?;
     Ok(Arc::new(key))
 }
@@ -183,6 +210,9 @@ fn default_host_key() -> Result<Arc<PrivateKey>, String> {
         .to_openssh("sshwire host key", None, &mut *system_rng())
         .map_err(|e| format!("cannot encode the host key: {e}"))?;
     paths::write_new(&path, text.as_bytes(), 0o600)?;
-    eprintln!("sshwire serve: generated a new host key in {}", path.display());
+    eprintln!(
+        "sshwire serve: generated a new host key in {}",
+        path.display()
+    );
     Ok(Arc::new(key))
 }

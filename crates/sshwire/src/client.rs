@@ -43,7 +43,9 @@ pub async fn connect(
         Ok(driver)
     };
     match timeout {
-        Some(t) => tokio::time::timeout(t, work).await.map_err(|_| Error::Timeout)?,
+        Some(t) => tokio::time::timeout(t, work)
+            .await
+            .map_err(|_| Error::Timeout)?,
         None => work.await,
     }
 }

@@ -29,7 +29,10 @@ impl Server {
     }
 
     /// Completes the first key exchange over any stream.
-    pub async fn handshake<S: AsyncRead + AsyncWrite>(&self, stream: S) -> Result<Driver<S>, Error> {
+    pub async fn handshake<S: AsyncRead + AsyncWrite>(
+        &self,
+        stream: S,
+    ) -> Result<Driver<S>, Error> {
         let engine = Transport::server(self.config.clone(), self.host_keys.clone(), system_rng());
         let mut driver = Driver::new(stream, engine);
         loop {

@@ -165,7 +165,11 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for c in [Compression::None, Compression::Zlib, Compression::ZlibOpenSsh] {
+        for c in [
+            Compression::None,
+            Compression::Zlib,
+            Compression::ZlibOpenSsh,
+        ] {
             assert_eq!(Compression::from_name(c.name()), Some(c));
         }
         assert_eq!(Compression::from_name("zstd"), None);
@@ -208,7 +212,9 @@ mod tests {
         let mut packed = Vec::new();
         c.compress(&payload, &mut packed).unwrap();
         let mut out = Vec::new();
-        Decompressor::new().decompress(&packed, &mut out, 4096).unwrap();
+        Decompressor::new()
+            .decompress(&packed, &mut out, 4096)
+            .unwrap();
         assert_eq!(out, payload);
     }
 

@@ -8,19 +8,20 @@ use rand_core::CryptoRng;
 use sshwire_keys::{PrivateKey, PublicKey, SignatureAlgorithm};
 use sshwire_wire::{Reader, Writer};
 
+use crate::Error;
 use crate::config::{Config, MAX_FRAMING};
 use crate::event::{Event, Negotiated};
 use crate::framing::{Incoming, Outgoing};
 use crate::ident::{IdentReader, Line, ident_line};
+use crate::kex::KexClient;
 use crate::kex::{KexAlg, server_reply};
 use crate::kex_flow::{
-    EXT_INFO_C, HashInput, KEX_STRICT_C, KEX_STRICT_S, KexRun, NewKeys, Phase, client_init,
-    derive_new_keys, negotiate, our_kexinit, read_gex_group, read_reply, verify_host_key,
+    EXT_INFO_C, HashInput, HashPrefix, KEX_STRICT_C, KEX_STRICT_S, KexRun, NewKeys, Phase,
+    client_init, derive_new_keys, negotiate, our_kexinit, read_gex_group, read_reply,
+    verify_host_key,
 };
 use crate::kexinit::{KexInit, guess_was_wrong};
 use crate::msg::{DisconnectReason, MessageNumber};
-use crate::Error;
-use crate::kex::KexClient;
 
 /// Most pairs accepted in one `SSH_MSG_EXT_INFO`.
 const MAX_EXT_INFO_PAIRS: u32 = 64;
@@ -147,7 +148,7 @@ impl Transport {
         // RFC 4253 §7.1: "Key exchange begins by each side sending the following packet";
         // nothing requires waiting for the peer's identification first.
         let r = t.begin_kex();
-        t.fail_on(r);
+        let _ = t.fail_on(r);
         t
     }
 
@@ -248,7 +249,9 @@ impl Transport {
             return 0;
         }
         if self.must_queue() {
-            self.config.max_queued_bytes.saturating_sub(self.queued_bytes)
+            self.config
+                .max_queued_bytes
+                .saturating_sub(self.queued_bytes)
         } else {
             usize::MAX
         }
@@ -278,7 +281,8 @@ impl Transport {
             } if requested_service.is_none() => {
                 *requested_service = Some(name.to_owned());
                 let mut w = Writer::new();
-                w.u8(MessageNumber::SERVICE_REQUEST.0).string(name.as_bytes());
+                w.u8(MessageNumber::SERVICE_REQUEST.0)
+                    .string(name.as_bytes());
                 self.send_or_queue(w.as_slice())
             }
             Role::Client { .. } => Err(Error::ApiMisuse("a service request is already pending")),
@@ -294,7 +298,8 @@ impl Transport {
             Err(Error::ApiMisuse("only a server accepts services"))
         } else {
             let mut w = Writer::new();
-            w.u8(MessageNumber::SERVICE_ACCEPT.0).string(name.as_bytes());
+            w.u8(MessageNumber::SERVICE_ACCEPT.0)
+                .string(name.as_bytes());
             self.send_or_queue(w.as_slice())
         };
         self.fail_on(r).map(|_| ())
@@ -373,7 +378,9 @@ impl Transport {
             .string(description.as_bytes())
             .string(b"");
         // The last word goes out under whatever keys are current; failing to seal it is moot.
-        let _ = self.outgoing.seal(w.as_slice(), &mut *self.rng, &mut self.tx);
+        let _ = self
+            .outgoing
+            .seal(w.as_slice(), &mut *self.rng, &mut self.tx);
     }
 
     /// The most bytes buffered before the engine stops taking input.
@@ -487,7 +494,9 @@ impl Transport {
             MessageNumber::DEBUG => self.on_debug(payload),
             MessageNumber::UNIMPLEMENTED => {
                 let mut r = Reader::new(payload.get(1..).unwrap_or_default());
-                let seq = r.u32().map_err(|why| Error::InvalidMessage { number, why })?;
+                let seq = r
+                    .u32()
+                    .map_err(|why| Error::InvalidMessage { number, why })?;
                 self.events.push_back(Event::Unimplemented(seq));
                 Ok(())
             }
@@ -505,7 +514,9 @@ impl Transport {
                 // OpenSSH PROTOCOL §1.9: "Upon receiving SSH2_MSG_PING, an implementation MUST
                 // reply with a SSH2_MSG_PONG containing the same data".
                 let mut r = Reader::new(payload.get(1..).unwrap_or_default());
-                let data = r.string().map_err(|why| Error::InvalidMessage { number, why })?;
+                let data = r
+                    .string()
+                    .map_err(|why| Error::InvalidMessage { number, why })?;
                 let mut w = Writer::new();
                 w.u8(MessageNumber::PONG.0).string(data);
                 self.send_or_queue(w.as_slice())
@@ -724,10 +735,15 @@ impl Transport {
             // The peer starts a rekey: answer with ours (RFC 4253 §9).
             self.begin_kex()?;
         }
-        let theirs = KexInit::decode(payload).map_err(|why| Error::InvalidMessage { number, why })?;
+        let theirs =
+            KexInit::decode(payload).map_err(|why| Error::InvalidMessage { number, why })?;
         let first = self.in_initial_kex();
         if first {
-            let marker = if self.is_client() { KEX_STRICT_S } else { KEX_STRICT_C };
+            let marker = if self.is_client() {
+                KEX_STRICT_S
+            } else {
+                KEX_STRICT_C
+            };
             self.strict_kex = theirs.kex_algorithms.iter().any(|n| n == marker);
             // OpenSSH PROTOCOL §1.10: "an endpoint that requires strict KEX MUST terminate
             // the connection if ... SSH_MSG_KEXINIT is not the first message received".
@@ -744,11 +760,13 @@ impl Transport {
                 *client_wants_ext_info = theirs.kex_algorithms.iter().any(|n| n == EXT_INFO_C);
             }
         }
+        let is_client = self.is_client();
         let Some(kex) = self.kex.as_mut() else {
             return Err(Error::ApiMisuse("no key exchange in progress"));
         };
-        let ours = KexInit::decode(&kex.ours).map_err(|why| Error::InvalidMessage { number, why })?;
-        let (client, server) = if self.is_client() {
+        let ours =
+            KexInit::decode(&kex.ours).map_err(|why| Error::InvalidMessage { number, why })?;
+        let (client, server) = if is_client {
             (&ours, &theirs)
         } else {
             (&theirs, &ours)
@@ -757,7 +775,7 @@ impl Transport {
         kex.ignore_next = theirs.first_kex_packet_follows && guess_was_wrong(client, server);
         kex.theirs = Some(payload.to_vec());
         kex.negotiated = Some(negotiated);
-        if !self.is_client() {
+        if !is_client {
             kex.phase = Phase::ServerExpectInit;
             return Ok(());
         }
@@ -873,7 +891,7 @@ impl Transport {
     }
 
     /// The exchange hash inputs every role shares: identifications and KEXINIT payloads.
-    fn hash_prefix(&self) -> Result<(&[u8], &[u8], &[u8], &[u8]), Error> {
+    fn hash_prefix(&self) -> Result<HashPrefix<'_>, Error> {
         let kex = self
             .kex
             .as_ref()
@@ -887,9 +905,19 @@ impl Transport {
             .as_deref()
             .ok_or(Error::ApiMisuse("no peer identification"))?;
         Ok(if self.is_client() {
-            (&self.local_ident, peer, &kex.ours, theirs)
+            HashPrefix {
+                v_c: &self.local_ident,
+                v_s: peer,
+                i_c: &kex.ours,
+                i_s: theirs,
+            }
         } else {
-            (peer, &self.local_ident, theirs, &kex.ours)
+            HashPrefix {
+                v_c: peer,
+                v_s: &self.local_ident,
+                i_c: theirs,
+                i_s: &kex.ours,
+            }
         })
     }
 
@@ -906,16 +934,16 @@ impl Transport {
         };
         let host_key = host_keys
             .iter()
-            .find(|key| key.public_key().signature_algorithms().contains(&n.host_key))
+            .find(|key| {
+                key.public_key()
+                    .signature_algorithms()
+                    .contains(&n.host_key)
+            })
             .cloned()
             .ok_or(Error::ApiMisuse("no host key for the negotiated algorithm"))?;
         let k_s = host_key.public_key().to_blob();
-        let (v_c, v_s, i_c, i_s) = self.hash_prefix()?;
         let h = HashInput {
-            v_c,
-            v_s,
-            i_c,
-            i_s,
+            prefix: self.hash_prefix()?,
             k_s: &k_s,
             gex: None,
             q_c,
@@ -928,7 +956,10 @@ impl Transport {
             .map_err(|_| Error::ApiMisuse("the host key could not sign"))?;
         // RFC 5656 §4 / RFC 4253 §8: "string K_S, string Q_S (mpint f), string signature of H".
         let mut w = Writer::new();
-        w.u8(MessageNumber::KEX_REPLY.0).string(&k_s).string(&q_s).string(&sig);
+        w.u8(MessageNumber::KEX_REPLY.0)
+            .string(&k_s)
+            .string(&q_s)
+            .string(&sig);
         self.send_transport(w.as_slice())?;
         let session_id = self.session_id.clone().unwrap_or_else(|| h.clone());
         let keys = derive_new_keys(n, &k, &h, &session_id, false, None)?;
@@ -945,22 +976,18 @@ impl Transport {
         gex: Option<(&[u8], &[u8])>,
         payload: &[u8],
     ) -> Result<Phase, Error> {
-        let (k_s, q_s, sig) = read_reply(payload)?;
-        let k = client.finish(q_s)?;
-        let (v_c, v_s, i_c, i_s) = self.hash_prefix()?;
+        let reply = read_reply(payload)?;
+        let k = client.finish(reply.q_s)?;
         let h = HashInput {
-            v_c,
-            v_s,
-            i_c,
-            i_s,
-            k_s,
+            prefix: self.hash_prefix()?,
+            k_s: reply.k_s,
             gex: gex.map(|(p, g)| (self.config.gex, p, g)),
             q_c,
-            q_s,
+            q_s: reply.q_s,
             k: &k,
         }
         .hash(n.kex.hash());
-        let key = verify_host_key(n, k_s, &h, sig)?;
+        let key = verify_host_key(n, reply.k_s, &h, reply.sig)?;
         let session_id = self.session_id.clone().unwrap_or_else(|| h.clone());
         let keys = derive_new_keys(n, &k, &h, &session_id, true, Some(key))?;
         self.session_id.get_or_insert(h);
@@ -975,7 +1002,8 @@ impl Transport {
             incoming,
             ..
         } = keys;
-        self.outgoing.install(sealer, compression, self.authenticated);
+        self.outgoing
+            .install(sealer, compression, self.authenticated);
         if self.strict_kex {
             // OpenSSH PROTOCOL §1.10: "the sequence number is reset to zero after each
             // SSH2_MSG_NEWKEYS message".
@@ -985,10 +1013,11 @@ impl Transport {
         if let Some(kex) = self.kex.as_mut() {
             kex.sent_newkeys = true;
         }
-        if first && let Role::Server {
-            client_wants_ext_info: true,
-            ..
-        } = self.role
+        if first
+            && let Role::Server {
+                client_wants_ext_info: true,
+                ..
+            } = self.role
         {
             self.send_ext_info()?;
         }
@@ -1034,7 +1063,8 @@ impl Transport {
         };
         let negotiated = kex.negotiated;
         let (opener, compression) = *incoming;
-        self.incoming.install(opener, compression, self.authenticated);
+        self.incoming
+            .install(opener, compression, self.authenticated);
         if self.strict_kex {
             // OpenSSH PROTOCOL §1.10: sequence numbers reset after each NEWKEYS.
             self.incoming.seq = 0;
@@ -1044,7 +1074,8 @@ impl Transport {
         self.last_kex = Some(now);
         self.negotiated = negotiated;
         if let Some(algorithms) = negotiated {
-            self.events.push_back(Event::KexComplete { first, algorithms });
+            self.events
+                .push_back(Event::KexComplete { first, algorithms });
         }
         self.flush_queue()
     }

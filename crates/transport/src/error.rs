@@ -101,7 +101,10 @@ impl fmt::Display for Error {
         match self {
             Error::InvalidIdentification(why) => write!(f, "invalid identification: {why}"),
             Error::UnsupportedVersion(v) => {
-                write!(f, "peer speaks SSH protocol version {v}, only 2.0 is supported")
+                write!(
+                    f,
+                    "peer speaks SSH protocol version {v}, only 2.0 is supported"
+                )
             }
             Error::Packet(e) => write!(f, "bad packet: {e}"),
             Error::InvalidMessage { number, why } => write!(f, "malformed {number}: {why}"),

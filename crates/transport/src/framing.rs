@@ -47,10 +47,11 @@ impl Outgoing {
             Some(c) => {
                 self.scratch.clear();
                 c.compress(payload, &mut self.scratch)?;
-                self.sealer.seal(self.seq, &self.scratch, rng, out);
+                self.sealer.seal(self.seq, &self.scratch, rng, out)
             }
             None => self.sealer.seal(self.seq, payload, rng, out),
         }
+        .map_err(|_| Error::ApiMisuse("payload too long for one packet"))?;
         self.seq = self.seq.wrapping_add(1);
         self.bytes = self.bytes.saturating_add((out.len() - before) as u64);
         self.packets = self.packets.saturating_add(1);
@@ -58,7 +59,12 @@ impl Outgoing {
     }
 
     /// Switches to new keys after sending `SSH_MSG_NEWKEYS`.
-    pub(crate) fn install(&mut self, sealer: PacketSealer, compression: Compression, authenticated: bool) {
+    pub(crate) fn install(
+        &mut self,
+        sealer: PacketSealer,
+        compression: Compression,
+        authenticated: bool,
+    ) {
         self.sealer = sealer;
         self.compression = compression;
         self.compressor = compressor_for(compression, authenticated).then(Compressor::new);
@@ -124,7 +130,12 @@ impl Incoming {
     }
 
     /// Switches to new keys after receiving `SSH_MSG_NEWKEYS`.
-    pub(crate) fn install(&mut self, opener: PacketOpener, compression: Compression, authenticated: bool) {
+    pub(crate) fn install(
+        &mut self,
+        opener: PacketOpener,
+        compression: Compression,
+        authenticated: bool,
+    ) {
         self.opener = opener;
         self.compression = compression;
         self.decompressor = compressor_for(compression, authenticated).then(Decompressor::new);

@@ -58,9 +58,9 @@ pub(crate) enum Phase {
         client: KexClient,
         /// Our public value `e`, as sent.
         e: Vec<u8>,
-        /// The group's prime, as a magnitude.
+        /// The group's prime, as the mpint content received.
         p: Vec<u8>,
-        /// The group's generator, as a magnitude.
+        /// The group's generator, as the mpint content received.
         g: Vec<u8>,
     },
     /// Client: the host key signature verified; the caller decides whether to trust the key.
@@ -140,7 +140,11 @@ pub(crate) fn our_kexinit(
 }
 
 /// Applies RFC 4253 §7.1 to both KEXINITs.
-pub(crate) fn negotiate(client: &KexInit, server: &KexInit, strict_kex: bool) -> Result<Negotiated, Error> {
+pub(crate) fn negotiate(
+    client: &KexInit,
+    server: &KexInit,
+    strict_kex: bool,
+) -> Result<Negotiated, Error> {
     fn pick<T>(
         category: &'static str,
         c: &[String],
@@ -149,13 +153,20 @@ pub(crate) fn negotiate(client: &KexInit, server: &KexInit, strict_kex: bool) ->
     ) -> Result<T, Error> {
         // Only names we implement can win; markers such as "ext-info-c" never match.
         let c_known: Vec<String> = c.iter().filter(|n| parse(n).is_some()).cloned().collect();
-        choose(&c_known, s).and_then(&parse).ok_or_else(|| Error::NoCommonAlgorithm {
-            category,
-            ours: c.join(","),
-            theirs: s.join(","),
-        })
+        choose(&c_known, s)
+            .and_then(&parse)
+            .ok_or_else(|| Error::NoCommonAlgorithm {
+                category,
+                ours: c.join(","),
+                theirs: s.join(","),
+            })
     }
-    let kex = pick("kex", &client.kex_algorithms, &server.kex_algorithms, KexAlg::from_name)?;
+    let kex = pick(
+        "kex",
+        &client.kex_algorithms,
+        &server.kex_algorithms,
+        KexAlg::from_name,
+    )?;
     let host_key = pick(
         "host key",
         &client.server_host_key_algorithms,
@@ -185,14 +196,26 @@ pub(crate) fn negotiate(client: &KexInit, server: &KexInit, strict_kex: bool) ->
         kex,
         host_key,
         client_to_server: direction(
-            (&client.encryption_client_to_server, &server.encryption_client_to_server),
+            (
+                &client.encryption_client_to_server,
+                &server.encryption_client_to_server,
+            ),
             (&client.mac_client_to_server, &server.mac_client_to_server),
-            (&client.compression_client_to_server, &server.compression_client_to_server),
+            (
+                &client.compression_client_to_server,
+                &server.compression_client_to_server,
+            ),
         )?,
         server_to_client: direction(
-            (&client.encryption_server_to_client, &server.encryption_server_to_client),
+            (
+                &client.encryption_server_to_client,
+                &server.encryption_server_to_client,
+            ),
             (&client.mac_server_to_client, &server.mac_server_to_client),
-            (&client.compression_server_to_client, &server.compression_server_to_client),
+            (
+                &client.compression_server_to_client,
+                &server.compression_server_to_client,
+            ),
         )?,
         strict_kex,
     })
@@ -201,25 +224,42 @@ pub(crate) fn negotiate(client: &KexInit, server: &KexInit, strict_kex: bool) ->
 /// The fields of the exchange hash H that both roles compute (RFC 4253 §8, RFC 5656 §4,
 /// RFC 4419 §3, RFC 8731 §3.1).
 pub(crate) struct HashInput<'a> {
-    pub(crate) v_c: &'a [u8],
-    pub(crate) v_s: &'a [u8],
-    pub(crate) i_c: &'a [u8],
-    pub(crate) i_s: &'a [u8],
+    pub(crate) prefix: HashPrefix<'a>,
     pub(crate) k_s: &'a [u8],
-    /// RFC 4419 §3: min, n, max, p and g, for group exchange only.
+    /// RFC 4419 §3: min, n, max, p and g (mpint contents, as received), for group exchange
+    /// only.
     pub(crate) gex: Option<(crate::kex::GexRequest, &'a [u8], &'a [u8])>,
     pub(crate) q_c: &'a [u8],
     pub(crate) q_s: &'a [u8],
     pub(crate) k: &'a SharedSecret,
 }
 
+/// The fields of H that come before the method's own: identifications and KEXINITs.
+pub(crate) struct HashPrefix<'a> {
+    pub(crate) v_c: &'a [u8],
+    pub(crate) v_s: &'a [u8],
+    pub(crate) i_c: &'a [u8],
+    pub(crate) i_s: &'a [u8],
+}
+
 impl HashInput<'_> {
     /// H = HASH(V_C || V_S || I_C || I_S || K_S || [min || n || max || p || g] || Q_C || Q_S || K).
     pub(crate) fn hash(&self, alg: HashAlg) -> Vec<u8> {
         let mut w = Writer::new();
-        w.string(self.v_c).string(self.v_s).string(self.i_c).string(self.i_s).string(self.k_s);
+        let p = &self.prefix;
+        w.string(p.v_c)
+            .string(p.v_s)
+            .string(p.i_c)
+            .string(p.i_s)
+            .string(self.k_s);
         if let Some((req, p, g)) = &self.gex {
-            w.u32(req.min).u32(req.preferred).u32(req.max).mpint_unsigned(p).mpint_unsigned(g);
+            // p and g are the mpint contents the server sent (checked canonical by DhGroup), so
+            // writing them as strings reproduces the mpint encoding exactly.
+            w.u32(req.min)
+                .u32(req.preferred)
+                .u32(req.max)
+                .string(p)
+                .string(g);
         }
         // The public values are carried as the content of a `string` (ECDH, hybrids) or of an
         // `mpint` (DH); either way the encoding on the wire and in the hash is the same.
@@ -276,8 +316,18 @@ pub(crate) fn derive_new_keys(
     })
 }
 
+/// The server's reply to the key exchange init.
+pub(crate) struct KexReply<'a> {
+    /// The host key blob.
+    pub(crate) k_s: &'a [u8],
+    /// The server's public value (field content).
+    pub(crate) q_s: &'a [u8],
+    /// The signature blob over H.
+    pub(crate) sig: &'a [u8],
+}
+
 /// Reads the server's reply: `string K_S, string Q_S (or mpint f), string signature`.
-pub(crate) fn read_reply(payload: &[u8]) -> Result<(&[u8], &[u8], &[u8]), Error> {
+pub(crate) fn read_reply(payload: &[u8]) -> Result<KexReply<'_>, Error> {
     let number = MessageNumber(payload.first().copied().unwrap_or(0));
     let invalid = |why| Error::InvalidMessage { number, why };
     let mut r = Reader::new(payload.get(1..).unwrap_or_default());
@@ -285,7 +335,7 @@ pub(crate) fn read_reply(payload: &[u8]) -> Result<(&[u8], &[u8], &[u8]), Error>
     let q_s = r.string().map_err(invalid)?;
     let sig = r.string().map_err(invalid)?;
     r.finish().map_err(invalid)?;
-    Ok((k_s, q_s, sig))
+    Ok(KexReply { k_s, q_s, sig })
 }
 
 /// Checks the server's host key and its signature over H (client side).
@@ -312,12 +362,16 @@ pub(crate) fn verify_host_key(
 }
 
 /// Parses `SSH_MSG_KEX_DH_GEX_GROUP`: `mpint p, mpint g` (RFC 4419 §3).
-pub(crate) fn read_gex_group(payload: &[u8], config: &Config) -> Result<(DhGroup, Vec<u8>, Vec<u8>), Error> {
+pub(crate) fn read_gex_group(
+    payload: &[u8],
+    config: &Config,
+) -> Result<(DhGroup, Vec<u8>, Vec<u8>), Error> {
     let number = MessageNumber::KEX_DH_GEX_GROUP;
     let invalid = |why| Error::InvalidMessage { number, why };
     let mut r = Reader::new(payload.get(1..).unwrap_or_default());
-    let p = r.mpint_unsigned().map_err(invalid)?;
-    let g = r.mpint_unsigned().map_err(invalid)?;
+    // The kex module takes mpint contents and checks their canonical form itself.
+    let p = r.string().map_err(invalid)?;
+    let g = r.string().map_err(invalid)?;
     r.finish().map_err(invalid)?;
     let group = DhGroup::from_wire(p, g, config.gex.min, config.gex.max)?;
     Ok((group, p.to_vec(), g.to_vec()))
