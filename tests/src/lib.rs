@@ -256,3 +256,84 @@ impl Serve {
         self.guard.log.lock().unwrap().join("\n")
     }
 }
+
+impl Sshd {
+    /// Adds a public key line to the daemon's authorized_keys file.
+    pub fn authorize(&self, public_line: &str) {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("authorized_keys"))
+            .unwrap();
+        writeln!(f, "{public_line}").unwrap();
+    }
+}
+
+/// The user the tests run as, whom a private sshd lets in with an authorized key.
+pub fn current_user() -> String {
+    let out = Command::new("id").arg("-un").output().expect("id -un");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Authenticates with a public key, by hand (RFC 4252 §7), so that transport tests can reach
+/// the state in which OpenSSH allows rekeying. The auth crate replaces this for real clients.
+pub async fn userauth_publickey<S: tokio::io::AsyncRead + tokio::io::AsyncWrite>(
+    driver: &mut sshwire::Driver<S>,
+    user: &str,
+    key: &sshwire_keys::PrivateKey,
+) -> Result<(), String> {
+    use sshwire_transport::Event;
+    use sshwire_wire::Writer;
+    driver
+        .engine()
+        .request_service("ssh-userauth")
+        .map_err(|e| e.to_string())?;
+    loop {
+        match driver.next_event().await.map_err(|e| e.to_string())? {
+            Event::ServiceAccept(_) => break,
+            _ => continue,
+        }
+    }
+    let alg = key.public_key().signature_algorithms()[0];
+    let blob = key.public_key().to_blob();
+    let session_id = driver
+        .engine()
+        .session_id()
+        .ok_or("no session id")?
+        .to_vec();
+    let mut signed = Writer::new();
+    signed
+        .string(&session_id)
+        .u8(50)
+        .string(user.as_bytes())
+        .string(b"ssh-connection")
+        .string(b"publickey")
+        .bool(true)
+        .string(alg.name().as_bytes())
+        .string(&blob);
+    let mut rng = *sshwire::system_rng();
+    let sig = key
+        .sign(alg, signed.as_slice(), &mut rng)
+        .map_err(|e| e.to_string())?;
+    let mut request = Writer::new();
+    request
+        .raw(&signed.as_slice()[4 + session_id.len()..])
+        .string(&sig);
+    driver
+        .engine()
+        .send(request.as_slice())
+        .map_err(|e| e.to_string())?;
+    loop {
+        match driver.next_event().await.map_err(|e| e.to_string())? {
+            Event::Message(m) if m.first() == Some(&52) => {
+                driver.engine().auth_succeeded();
+                return Ok(());
+            }
+            Event::Message(m) if m.first() == Some(&51) => {
+                return Err("publickey authentication refused".into());
+            }
+            _ => continue,
+        }
+    }
+}

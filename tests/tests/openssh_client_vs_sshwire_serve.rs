@@ -217,12 +217,12 @@ fn ssh_reaches_userauth_for_every_algorithm_combination() {
             "hmac-sha2-512-etm@openssh.com",
             "hmac-sha2-256",
             "hmac-sha2-512",
-            "hmac-sha1",
-            "hmac-sha1-etm@openssh.com",
         ],
         "mac",
     );
-    assert!(kexes.len() >= 8 && host_keys.len() == 5 && ciphers.len() == 6 && macs.len() == 6);
+    // hmac-sha1 is offered only when configured; `sshwire_serve_refuses_sha1_macs_by_default`
+    // checks that it is refused by default.
+    assert!(kexes.len() >= 8 && host_keys.len() == 5 && ciphers.len() == 6 && macs.len() == 4);
     let mut cases = Vec::new();
     for kex in &kexes {
         for hk in &host_keys {
@@ -277,4 +277,33 @@ fn ssh_reaches_userauth_for_every_algorithm_combination() {
         failures[0],
         serve.log()
     );
+}
+
+#[test]
+fn sshwire_serve_refuses_sha1_macs_by_default() {
+    if !openssh_available("sshwire_serve_refuses_sha1_macs_by_default") {
+        return;
+    }
+    let keys_dir = tempfile::tempdir().unwrap();
+    let files: Vec<PathBuf> = host_keys(keys_dir.path())
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    let serve = Serve::start(Path::new(PROGRAM), &files, &[]);
+    let out = Command::new("ssh")
+        .args(["-F", "/dev/null", "-p", &serve.port.to_string()])
+        .args(["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no"])
+        .args([
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "Ciphers=aes128-ctr",
+        ])
+        .args(["-o", "MACs=hmac-sha1"])
+        .args(["nobody@127.0.0.1", "true"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(log.contains("no matching MAC found"), "{log}");
 }

@@ -5,11 +5,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sshwire::client::{HostKeyVerifier, connect};
+use sshwire::keys::{KeyType, PrivateKey};
 use sshwire::keys::{PublicKey, SignatureAlgorithm};
 use sshwire::transport::cipher::{CipherAlg, MacAlg};
+use sshwire::transport::compress::Compression;
 use sshwire::transport::kex::KexAlg;
 use sshwire::transport::{Config, Event};
-use sshwire_tests::{Sshd, openssh_available, openssh_query};
+use sshwire_tests::{Sshd, current_user, openssh_available, openssh_query, userauth_publickey};
+
+/// A private sshd that lets the current user in with a fresh Ed25519 key.
+fn sshd_with_user_key(extra: &str) -> (Sshd, PrivateKey) {
+    let sshd = Sshd::start(extra);
+    let key = PrivateKey::generate(KeyType::Ed25519, None, &mut *sshwire::system_rng()).unwrap();
+    sshd.authorize(&key.public_key().to_openssh("test"));
+    (sshd, key)
+}
 
 /// Trusts exactly one key, and records that it was asked.
 struct Expect {
@@ -33,8 +43,28 @@ fn host_key_file(alg: SignatureAlgorithm) -> &'static str {
     }
 }
 
-/// Connects with one algorithm of each kind, rekeys `rekeys` times, asks for ssh-userauth.
-async fn session(sshd: &Sshd, config: Config, rekeys: usize) -> Result<(), String> {
+/// Connects with one algorithm of each kind, authenticates (OpenSSH refuses to rekey before
+/// that), then rekeys `rekeys` times.
+async fn session(
+    sshd: &Sshd,
+    user_key: &PrivateKey,
+    config: Config,
+    rekeys: usize,
+) -> Result<(), String> {
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        session_inner(sshd, user_key, config, rekeys),
+    )
+    .await
+    .map_err(|_| "session timed out".to_owned())?
+}
+
+async fn session_inner(
+    sshd: &Sshd,
+    user_key: &PrivateKey,
+    config: Config,
+    rekeys: usize,
+) -> Result<(), String> {
     let alg = config.host_key_algorithms[0];
     let expected = PublicKey::from_openssh(&sshd.host_public_key(host_key_file(alg)))
         .map_err(|e| e.to_string())?
@@ -61,6 +91,9 @@ async fn session(sshd: &Sshd, config: Config, rekeys: usize) -> Result<(), Strin
     if !verifier.asked {
         return Err(format!("{what}: host key was never checked"));
     }
+    userauth_publickey(&mut driver, &current_user(), user_key)
+        .await
+        .map_err(|e| format!("{what}: {e}"))?;
     for i in 0..rekeys {
         driver.engine().rekey().map_err(|e| e.to_string())?;
         loop {
@@ -74,9 +107,13 @@ async fn session(sshd: &Sshd, config: Config, rekeys: usize) -> Result<(), Strin
             }
         }
     }
+    // After the rekeys the connection still carries traffic: a global request that wants a
+    // reply (RFC 4254 §4) gets one (sshd refuses this unknown request with REQUEST_FAILURE).
+    let mut w = sshwire_wire::Writer::new();
+    w.u8(80).string(b"still-alive@sshwire.test").bool(true);
     driver
         .engine()
-        .request_service("ssh-userauth")
+        .send(w.as_slice())
         .map_err(|e| e.to_string())?;
     loop {
         match driver
@@ -84,7 +121,7 @@ async fn session(sshd: &Sshd, config: Config, rekeys: usize) -> Result<(), Strin
             .await
             .map_err(|e| format!("{what}: {e}"))?
         {
-            Event::ServiceAccept(s) if s == "ssh-userauth" => return Ok(()),
+            Event::Message(m) if matches!(m.first(), Some(81 | 82)) => return Ok(()),
             _ => continue,
         }
     }
@@ -103,12 +140,9 @@ async fn every_kex_and_host_key_against_sshd() {
     if !openssh_available("every_kex_and_host_key_against_sshd") {
         return;
     }
-    let sshd = Sshd::start(
-        "KexAlgorithms sntrup761x25519-sha512@openssh.com,curve25519-sha256,curve25519-sha256@libssh.org,\
-         ecdh-sha2-nistp256,ecdh-sha2-nistp384,diffie-hellman-group-exchange-sha256,\
-         diffie-hellman-group16-sha512,diffie-hellman-group18-sha512,diffie-hellman-group14-sha256\n",
-    );
     let kexes = supported(KexAlg::all(), KexAlg::name, "kex");
+    let names: Vec<&str> = kexes.iter().map(|k| k.name()).collect();
+    let (sshd, user_key) = sshd_with_user_key(&format!("KexAlgorithms {}\n", names.join(",")));
     assert!(kexes.contains(&KexAlg::DhGexSha256));
     let mut done = 0;
     for &kex in &kexes {
@@ -124,7 +158,7 @@ async fn every_kex_and_host_key_against_sshd() {
                 host_key_algorithms: vec![alg],
                 ..Config::default()
             };
-            if let Err(e) = session(&sshd, config, 1).await {
+            if let Err(e) = session(&sshd, &user_key, config, 1).await {
                 panic!("{e}\nsshd log:\n{}", sshd.log());
             }
             done += 1;
@@ -138,7 +172,7 @@ async fn every_cipher_and_mac_against_sshd() {
     if !openssh_available("every_cipher_and_mac_against_sshd") {
         return;
     }
-    let sshd = Sshd::start("");
+    let (sshd, user_key) = sshd_with_user_key("Compression yes\n");
     let ciphers = supported(CipherAlg::all(), CipherAlg::name, "cipher");
     let macs = supported(
         &[
@@ -164,9 +198,11 @@ async fn every_cipher_and_mac_against_sshd() {
                 host_key_algorithms: vec![SignatureAlgorithm::Ed25519],
                 ciphers: vec![cipher],
                 macs: mac.map_or_else(|| MacAlg::defaults().to_vec(), |m| vec![m]),
+                // Delayed compression starts after authentication, before the rekeys.
+                compression: vec![Compression::ZlibOpenSsh],
                 ..Config::default()
             };
-            if let Err(e) = session(&sshd, config, 2).await {
+            if let Err(e) = session(&sshd, &user_key, config, 2).await {
                 panic!("{e}\nsshd log:\n{}", sshd.log());
             }
         }
@@ -178,12 +214,12 @@ async fn rekeys_repeatedly_against_sshd() {
     if !openssh_available("rekeys_repeatedly_against_sshd") {
         return;
     }
-    let sshd = Sshd::start("");
+    let (sshd, user_key) = sshd_with_user_key("");
     let config = Config {
         host_key_algorithms: vec![SignatureAlgorithm::RsaSha512],
         ..Config::default()
     };
-    session(&sshd, config, 20)
+    session(&sshd, &user_key, config, 20)
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", sshd.log()));
 }
