@@ -77,7 +77,7 @@ pub struct Transport {
     pub(crate) incoming: Incoming,
     payload: Vec<u8>,
     events: VecDeque<Event>,
-    kex: Option<Box<KexRun>>,
+    pub(crate) kex: Option<Box<KexRun>>,
     session_id: Option<Vec<u8>>,
     strict_kex: bool,
     authenticated: bool,

@@ -387,3 +387,100 @@ pub(crate) fn client_init(
     w.u8(MessageNumber::KEX_INIT.0).string(&q_c);
     Ok((client, q_c, w.into_vec()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pair_tests::{TestRng, host_keys};
+
+    fn negotiated(host_key: SignatureAlgorithm) -> Negotiated {
+        let dir = DirectionAlgorithms {
+            cipher: CipherAlg::Aes128Gcm,
+            mac: None,
+            compression: Compression::None,
+        };
+        Negotiated {
+            kex: KexAlg::Curve25519Sha256,
+            host_key,
+            client_to_server: dir,
+            server_to_client: dir,
+            strict_kex: true,
+        }
+    }
+
+    #[test]
+    fn host_key_signature_checks() {
+        let h = [5u8; 32];
+        let mut rng = TestRng(3);
+        let rsa = &host_keys()[3];
+        let blob = rsa.public_key().to_blob();
+        let good = rsa
+            .sign(SignatureAlgorithm::RsaSha512, &h, &mut rng)
+            .unwrap();
+        assert!(
+            verify_host_key(&negotiated(SignatureAlgorithm::RsaSha512), &blob, &h, &good).is_ok()
+        );
+        // Signed by the wrong algorithm: rsa-sha2-256 where rsa-sha2-512 was negotiated.
+        let wrong_alg = rsa
+            .sign(SignatureAlgorithm::RsaSha256, &h, &mut rng)
+            .unwrap();
+        assert!(matches!(
+            verify_host_key(
+                &negotiated(SignatureAlgorithm::RsaSha512),
+                &blob,
+                &h,
+                &wrong_alg
+            ),
+            Err(Error::HostKeyInvalid(_))
+        ));
+        // Signed over the wrong hash.
+        let wrong_hash = rsa
+            .sign(SignatureAlgorithm::RsaSha512, &[6u8; 32], &mut rng)
+            .unwrap();
+        assert!(matches!(
+            verify_host_key(
+                &negotiated(SignatureAlgorithm::RsaSha512),
+                &blob,
+                &h,
+                &wrong_hash
+            ),
+            Err(Error::HostKeyInvalid(_))
+        ));
+        // A key of another type than the negotiated algorithm.
+        let ed = &host_keys()[0];
+        let ed_sig = ed.sign(SignatureAlgorithm::Ed25519, &h, &mut rng).unwrap();
+        assert!(matches!(
+            verify_host_key(
+                &negotiated(SignatureAlgorithm::EcdsaP256),
+                &ed.public_key().to_blob(),
+                &h,
+                &ed_sig
+            ),
+            Err(Error::HostKeyInvalid(_))
+        ));
+        // A malformed blob.
+        assert!(matches!(
+            verify_host_key(
+                &negotiated(SignatureAlgorithm::Ed25519),
+                &[0, 0, 0, 1],
+                &h,
+                &ed_sig
+            ),
+            Err(Error::HostKeyInvalid(_))
+        ));
+    }
+
+    #[test]
+    fn reply_truncation_at_every_length_is_an_error() {
+        let mut w = Writer::new();
+        w.u8(31)
+            .string(b"key")
+            .string(b"public")
+            .string(b"signature");
+        let v = w.into_vec();
+        assert!(read_reply(&v).is_ok());
+        for cut in 1..v.len() {
+            assert!(read_reply(&v[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+}

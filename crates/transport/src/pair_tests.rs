@@ -16,7 +16,7 @@ use crate::msg::{DisconnectReason, MessageNumber};
 use crate::{Config, Error, Event, Transport};
 
 /// A deterministic generator for tests (SplitMix64); never used outside them.
-pub(crate) struct TestRng(u64);
+pub(crate) struct TestRng(pub(crate) u64);
 
 impl TryRng for TestRng {
     type Error = Infallible;
@@ -788,4 +788,119 @@ fn input_in_single_bytes_works() {
         }
     }
     assert!(p.established());
+}
+
+/// Rewrites the client's first flight so that its KEXINIT says `first_kex_packet_follows`,
+/// followed by `guess` (a kex packet sent on a guess), and returns the bytes for the server.
+fn client_flight_with_guess(p: &mut Pair, guess: Option<Vec<u8>>) -> Vec<u8> {
+    p.client.poll_transmit(&mut p.to_server);
+    let (ident, _kexinit_packet) = split_ident(&p.to_server);
+    let kex = p.client.kex.as_mut().unwrap();
+    let mut init = crate::kexinit::KexInit::decode(&kex.ours).unwrap();
+    init.first_kex_packet_follows = true;
+    let mut w = Writer::new();
+    init.encode(&mut w);
+    // The exchange hash must cover the KEXINIT as sent.
+    kex.ours = w.as_slice().to_vec();
+    let mut bytes = ident;
+    bytes.extend(plaintext_packet(w.as_slice()));
+    if let Some(g) = guess {
+        bytes.extend(plaintext_packet(&g));
+    }
+    p.to_server.clear();
+    bytes
+}
+
+#[test]
+fn wrong_guess_is_silently_ignored() {
+    let client = Config {
+        kex: vec![KexAlg::Curve25519Sha256, KexAlg::EcdhSha2Nistp256],
+        ..Config::default()
+    };
+    let server = Config {
+        kex: vec![KexAlg::EcdhSha2Nistp256, KexAlg::Curve25519Sha256],
+        ..Config::default()
+    };
+    let mut p = Pair::new(client, server);
+    // A well-formed curve25519 INIT: if the server acted on it, it would answer it and then
+    // choke on the client's real INIT.
+    let mut guess = Writer::new();
+    guess.u8(MessageNumber::KEX_INIT.0).string(&[9u8; 32]);
+    let flight = client_flight_with_guess(&mut p, Some(guess.into_vec()));
+    assert_eq!(p.server.handle_input(p.now, &flight).unwrap(), flight.len());
+    p.run();
+    assert!(
+        p.established(),
+        "{:?} / {:?}",
+        p.client.error(),
+        p.server.error()
+    );
+    assert_eq!(p.server.negotiated().unwrap().kex, KexAlg::Curve25519Sha256);
+}
+
+#[test]
+fn right_guess_is_used() {
+    let mut p = Pair::new(Config::default(), Config::default());
+    // Both prefer the same kex and host key: the guess is right, and the packet that follows
+    // the KEXINIT is the client's real INIT, which the server must act on.
+    let flight = client_flight_with_guess(&mut p, None);
+    p.server.handle_input(p.now, &flight).unwrap();
+    p.run();
+    assert!(
+        p.established(),
+        "{:?} / {:?}",
+        p.client.error(),
+        p.server.error()
+    );
+}
+
+/// A server that has seen a real client's KEXINIT, then gets `init` as the client's INIT.
+fn server_after_client_init(kex: KexAlg, init: &[u8]) -> Error {
+    let cfg = Config {
+        kex: vec![kex],
+        ..Config::default()
+    };
+    let mut p = Pair::new(cfg.clone(), cfg);
+    p.client.poll_transmit(&mut p.to_server);
+    let mut bytes = p.to_server.clone();
+    let mut w = Writer::new();
+    w.u8(MessageNumber::KEX_INIT.0).string(init);
+    bytes.extend(plaintext_packet(w.as_slice()));
+    p.server.handle_input(p.now, &bytes).unwrap_err()
+}
+
+#[test]
+fn invalid_public_values_fail_the_key_exchange() {
+    let mut p256_zero = vec![4u8];
+    p256_zero.extend([0u8; 64]);
+    let mut p256_off_curve = vec![4u8];
+    p256_off_curve.extend([1u8; 64]);
+    let group14_p_minus_1 = {
+        // RFC 3526 group 14 prime ends in ...FFFFFFFF; p-1 ends in ...FE. Its mpint content
+        // has a leading zero because the top bit is set.
+        let mut v = vec![0u8];
+        v.extend(std::iter::repeat_n(0xffu8, 256));
+        v
+    };
+    let cases: Vec<(KexAlg, Vec<u8>)> = vec![
+        (KexAlg::Curve25519Sha256, vec![0u8; 32]),
+        (KexAlg::Curve25519Sha256, vec![1u8; 31]),
+        (KexAlg::EcdhSha2Nistp256, p256_zero),
+        (KexAlg::EcdhSha2Nistp256, p256_off_curve),
+        (KexAlg::EcdhSha2Nistp384, vec![4u8; 10]),
+        (KexAlg::DhGroup14Sha256, vec![]),
+        (KexAlg::DhGroup14Sha256, vec![1]),
+        (KexAlg::DhGroup14Sha256, group14_p_minus_1),
+        (KexAlg::MlKem768X25519Sha256, vec![0u8; 100]),
+        (KexAlg::Sntrup761X25519Sha512, vec![0u8; 1158]),
+    ];
+    for (kex, value) in cases {
+        let e = server_after_client_init(kex, &value);
+        assert!(matches!(e, Error::Kex(_)), "{kex:?} {value:02x?}: {e}");
+        assert_eq!(
+            e.disconnect().unwrap().0,
+            DisconnectReason::KEY_EXCHANGE_FAILED,
+            "{kex:?}"
+        );
+    }
 }

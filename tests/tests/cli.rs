@@ -1,0 +1,125 @@
+//! The `sshwire` command: `keygen` writes keys OpenSSH reads, `serve` keeps its host key.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+
+use sshwire_tests::openssh_available;
+
+const PROGRAM: &str = env!("CARGO_BIN_EXE_sshwire-under-test");
+
+fn keygen(args: &[&str]) -> std::process::Output {
+    Command::new(PROGRAM)
+        .arg("keygen")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn keygen_writes_keys_that_ssh_keygen_reads() {
+    if !openssh_available("keygen_writes_keys_that_ssh_keygen_reads") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (t, bits, pass)) in [
+        ("ed25519", None, ""),
+        ("ed25519", None, "correct horse"),
+        ("ecdsa", Some("256"), ""),
+        ("ecdsa", Some("384"), "pw"),
+        ("rsa", Some("2048"), "pw"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let file = dir.path().join(format!("key{i}"));
+        let file_s = file.to_str().unwrap();
+        let mut args = vec!["-t", t, "-f", file_s, "-N", pass, "-C", "me@test"];
+        if let Some(b) = bits {
+            args.extend(["-b", b]);
+        }
+        let out = keygen(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "private key mode");
+        let public = std::fs::read_to_string(format!("{file_s}.pub")).unwrap();
+        assert!(public.ends_with(" me@test\n"), "{public}");
+        let derived = Command::new("ssh-keygen")
+            .args(["-y", "-P", pass, "-f", file_s])
+            .output()
+            .unwrap();
+        assert!(
+            derived.status.success(),
+            "ssh-keygen -y: {}",
+            String::from_utf8_lossy(&derived.stderr)
+        );
+        let derived = String::from_utf8_lossy(&derived.stdout);
+        let body = |s: &str| s.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+        assert_eq!(body(&derived), body(&public), "{t} {bits:?}");
+        // The fingerprint we printed is the one ssh-keygen computes.
+        let printed = String::from_utf8_lossy(&out.stdout);
+        let fp = Command::new("ssh-keygen")
+            .args(["-l", "-E", "sha256", "-f", &format!("{file_s}.pub")])
+            .output()
+            .unwrap();
+        let fp = String::from_utf8_lossy(&fp.stdout);
+        let fp = fp.split_whitespace().nth(1).unwrap();
+        assert!(printed.contains(fp), "{printed} lacks {fp}");
+    }
+}
+
+#[test]
+fn keygen_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("id");
+    std::fs::write(&file, "precious").unwrap();
+    let out = keygen(&["-f", file.to_str().unwrap(), "-N", ""]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "precious");
+}
+
+/// Starts `sshwire serve` with no host key option and returns the fingerprint it prints.
+fn serve_fingerprint(config_home: &std::path::Path, root: &std::path::Path) -> String {
+    let mut child = Command::new(PROGRAM)
+        .args(["serve", "--listen", "127.0.0.1:0", "--root"])
+        .arg(root)
+        .env("XDG_CONFIG_HOME", config_home)
+        .env("HOME", config_home)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut fingerprint = None;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("host key: ") {
+            fingerprint = rest.split_whitespace().next().map(str::to_owned);
+        }
+        if line.starts_with("connect with:") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    fingerprint.expect("no host key line")
+}
+
+#[test]
+fn serve_generates_its_host_key_once_and_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("served");
+    let first = serve_fingerprint(dir.path(), &root);
+    assert!(first.starts_with("SHA256:"), "{first}");
+    assert!(root.is_dir(), "root directory not created");
+    let key = dir.path().join("sshwire").join("ssh_host_ed25519_key");
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert_eq!(serve_fingerprint(dir.path(), &root), first);
+}
