@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use rand_core::CryptoRng;
 use sshwire_keys::{PrivateKey, PublicKey, SignatureAlgorithm};
-use sshwire_wire::{Reader, Writer};
+use sshwire_wire::Writer;
 
 use crate::Error;
 use crate::config::{Config, MAX_FRAMING};
@@ -17,14 +17,14 @@ use crate::kex::KexClient;
 use crate::kex::{KexAlg, server_reply};
 use crate::kex_flow::{
     EXT_INFO_C, HashInput, HashPrefix, KEX_STRICT_C, KEX_STRICT_S, KexRun, NewKeys, Phase,
-    client_init, derive_new_keys, negotiate, our_kexinit, read_gex_group, read_reply,
-    verify_host_key,
+    client_init, derive_new_keys, negotiate, our_kexinit, read_gex_group, verify_host_key,
 };
 use crate::kexinit::{KexInit, guess_was_wrong};
+use crate::messages::{
+    Debug, Disconnect, ExtInfo, GexRequestMessage, KexInitValue, KexReply, Ping, Service,
+    Unimplemented,
+};
 use crate::msg::{DisconnectReason, MessageNumber};
-
-/// Most pairs accepted in one `SSH_MSG_EXT_INFO`.
-const MAX_EXT_INFO_PAIRS: u32 = 64;
 
 /// Which end of the connection an engine is.
 enum Role {
@@ -281,8 +281,11 @@ impl Transport {
             } if requested_service.is_none() => {
                 *requested_service = Some(name.to_owned());
                 let mut w = Writer::new();
-                w.u8(MessageNumber::SERVICE_REQUEST.0)
-                    .string(name.as_bytes());
+                Service {
+                    number: MessageNumber::SERVICE_REQUEST,
+                    name,
+                }
+                .encode(&mut w);
                 self.send_or_queue(w.as_slice())
             }
             Role::Client { .. } => Err(Error::ApiMisuse("a service request is already pending")),
@@ -298,8 +301,11 @@ impl Transport {
             Err(Error::ApiMisuse("only a server accepts services"))
         } else {
             let mut w = Writer::new();
-            w.u8(MessageNumber::SERVICE_ACCEPT.0)
-                .string(name.as_bytes());
+            Service {
+                number: MessageNumber::SERVICE_ACCEPT,
+                name,
+            }
+            .encode(&mut w);
             self.send_or_queue(w.as_slice())
         };
         self.fail_on(r).map(|_| ())
@@ -370,13 +376,13 @@ impl Transport {
     }
 
     fn send_disconnect(&mut self, reason: DisconnectReason, description: &str) {
-        // RFC 4253 §11.1: "byte SSH_MSG_DISCONNECT, uint32 reason code, string description in
-        // ISO-10646 UTF-8 encoding, string language tag".
         let mut w = Writer::new();
-        w.u8(MessageNumber::DISCONNECT.0)
-            .u32(reason.0)
-            .string(description.as_bytes())
-            .string(b"");
+        Disconnect {
+            reason,
+            description: description.as_bytes(),
+            language: b"",
+        }
+        .encode(&mut w);
         // The last word goes out under whatever keys are current; failing to seal it is moot.
         let _ = self
             .outgoing
@@ -493,11 +499,8 @@ impl Transport {
             MessageNumber::IGNORE => Ok(()),
             MessageNumber::DEBUG => self.on_debug(payload),
             MessageNumber::UNIMPLEMENTED => {
-                let mut r = Reader::new(payload.get(1..).unwrap_or_default());
-                let seq = r
-                    .u32()
-                    .map_err(|why| Error::InvalidMessage { number, why })?;
-                self.events.push_back(Event::Unimplemented(seq));
+                let m = Unimplemented::decode(payload).map_err(invalid(number))?;
+                self.events.push_back(Event::Unimplemented(m.seq));
                 Ok(())
             }
             MessageNumber::KEXINIT => self.on_kexinit(payload, seq),
@@ -513,12 +516,13 @@ impl Transport {
             MessageNumber::PING => {
                 // OpenSSH PROTOCOL §1.9: "Upon receiving SSH2_MSG_PING, an implementation MUST
                 // reply with a SSH2_MSG_PONG containing the same data".
-                let mut r = Reader::new(payload.get(1..).unwrap_or_default());
-                let data = r
-                    .string()
-                    .map_err(|why| Error::InvalidMessage { number, why })?;
+                let ping = Ping::decode(payload, number).map_err(invalid(number))?;
                 let mut w = Writer::new();
-                w.u8(MessageNumber::PONG.0).string(data);
+                Ping {
+                    number: MessageNumber::PONG,
+                    data: ping.data,
+                }
+                .encode(&mut w);
                 self.send_or_queue(w.as_slice())
             }
             MessageNumber::PONG => Ok(()),
@@ -531,33 +535,25 @@ impl Transport {
                 // with an SSH_MSG_UNIMPLEMENTED message in the order in which the messages
                 // were received."
                 let mut w = Writer::new();
-                w.u8(MessageNumber::UNIMPLEMENTED.0).u32(seq);
+                Unimplemented { seq }.encode(&mut w);
                 self.send_transport(w.as_slice())
             }
         }
     }
 
     fn on_disconnect(&mut self, payload: &[u8]) -> Result<(), Error> {
-        let number = MessageNumber::DISCONNECT;
-        let mut r = Reader::new(payload.get(1..).unwrap_or_default());
-        let invalid = |why| Error::InvalidMessage { number, why };
-        let reason = r.u32().map_err(invalid)?;
-        let description = r.string_limited("description", 4096).map_err(invalid)?;
+        let m = Disconnect::decode(payload).map_err(invalid(MessageNumber::DISCONNECT))?;
         Err(Error::PeerDisconnected {
-            reason: DisconnectReason(reason),
-            description: String::from_utf8_lossy(description).into_owned(),
+            reason: m.reason,
+            description: String::from_utf8_lossy(m.description).into_owned(),
         })
     }
 
     fn on_debug(&mut self, payload: &[u8]) -> Result<(), Error> {
-        let number = MessageNumber::DEBUG;
-        let invalid = |why| Error::InvalidMessage { number, why };
-        let mut r = Reader::new(payload.get(1..).unwrap_or_default());
-        let always_display = r.bool().map_err(invalid)?;
-        let message = r.string_limited("debug message", 4096).map_err(invalid)?;
+        let m = Debug::decode(payload).map_err(invalid(MessageNumber::DEBUG))?;
         self.events.push_back(Event::Debug {
-            always_display,
-            message: String::from_utf8_lossy(message).into_owned(),
+            always_display: m.always_display,
+            message: String::from_utf8_lossy(m.message).into_owned(),
         });
         Ok(())
     }
@@ -570,20 +566,22 @@ impl Transport {
                 state: "acting as a client",
             });
         }
-        let name = read_name(payload, number)?;
-        self.events.push_back(Event::ServiceRequest(name));
+        let m = Service::decode(payload, number).map_err(invalid(number))?;
+        self.events
+            .push_back(Event::ServiceRequest(m.name.to_owned()));
         Ok(())
     }
 
     fn on_service_accept(&mut self, payload: &[u8]) -> Result<(), Error> {
         let number = MessageNumber::SERVICE_ACCEPT;
-        let name = read_name(payload, number)?;
+        let m = Service::decode(payload, number).map_err(invalid(number))?;
         match &mut self.role {
             Role::Client {
                 requested_service, ..
-            } if requested_service.as_deref() == Some(name.as_str()) => {
+            } if requested_service.as_deref() == Some(m.name) => {
                 *requested_service = None;
-                self.events.push_back(Event::ServiceAccept(name));
+                self.events
+                    .push_back(Event::ServiceAccept(m.name.to_owned()));
                 Ok(())
             }
             _ => Err(Error::UnexpectedMessage {
@@ -594,21 +592,12 @@ impl Transport {
     }
 
     fn on_ext_info(&mut self, payload: &[u8]) -> Result<(), Error> {
-        // RFC 8308 §2.3: "byte SSH_MSG_EXT_INFO, uint32 nr-extensions, repeat the following
-        // 2 fields nr-extensions times: string extension-name, string extension-value".
-        let number = MessageNumber::EXT_INFO;
-        let invalid = |why| Error::InvalidMessage { number, why };
-        let mut r = Reader::new(payload.get(1..).unwrap_or_default());
-        let count = r.u32().map_err(invalid)?;
-        if count > MAX_EXT_INFO_PAIRS {
-            return Err(Error::PeerMisbehaved("too many EXT_INFO extensions"));
-        }
-        let mut pairs = Vec::new();
-        for _ in 0..count {
-            let name = r.utf8().map_err(invalid)?;
-            let value = r.string().map_err(invalid)?;
-            pairs.push((name.to_owned(), value.to_vec()));
-        }
+        let m = ExtInfo::decode(payload).map_err(invalid(MessageNumber::EXT_INFO))?;
+        let pairs = m
+            .extensions
+            .into_iter()
+            .map(|(n, v)| (n.to_owned(), v.to_vec()))
+            .collect();
         self.events.push_back(Event::ExtInfo(pairs));
         Ok(())
     }
@@ -783,10 +772,12 @@ impl Transport {
             // RFC 4419 §3: "uint32 min, uint32 n, uint32 max".
             let req = self.config.gex;
             let mut w = Writer::new();
-            w.u8(MessageNumber::KEX_DH_GEX_REQUEST.0)
-                .u32(req.min)
-                .u32(req.preferred)
-                .u32(req.max);
+            GexRequestMessage {
+                min: req.min,
+                preferred: req.preferred,
+                max: req.max,
+            }
+            .encode(&mut w);
             kex.phase = Phase::ClientExpectGexGroup;
             return self.send_transport(w.as_slice());
         }
@@ -823,7 +814,11 @@ impl Transport {
                 let (group, p, g) = read_gex_group(payload, &self.config)?;
                 let (client, e) = KexClient::start_gex(&group, &mut *self.rng)?;
                 let mut w = Writer::new();
-                w.u8(MessageNumber::KEX_DH_GEX_INIT.0).string(&e);
+                KexInitValue {
+                    number: MessageNumber::KEX_DH_GEX_INIT,
+                    public: &e,
+                }
+                .encode(&mut w);
                 self.send_transport(w.as_slice())?;
                 Phase::ClientExpectGexReply { client, e, p, g }
             }
@@ -924,10 +919,9 @@ impl Transport {
     /// Server: answers the client's INIT, sends NEWKEYS.
     fn server_kex_reply(&mut self, n: &Negotiated, payload: &[u8]) -> Result<Phase, Error> {
         let number = MessageNumber::KEX_INIT;
-        let invalid = |why| Error::InvalidMessage { number, why };
-        let mut r = Reader::new(payload.get(1..).unwrap_or_default());
-        let q_c = r.string().map_err(invalid)?;
-        r.finish().map_err(invalid)?;
+        let q_c = KexInitValue::decode(payload, number)
+            .map_err(invalid(number))?
+            .public;
         let (q_s, k) = server_reply(n.kex, q_c, &mut *self.rng)?;
         let Role::Server { host_keys, .. } = &self.role else {
             return Err(Error::ApiMisuse("server step on a client"));
@@ -956,10 +950,13 @@ impl Transport {
             .map_err(|_| Error::ApiMisuse("the host key could not sign"))?;
         // RFC 5656 §4 / RFC 4253 §8: "string K_S, string Q_S (mpint f), string signature of H".
         let mut w = Writer::new();
-        w.u8(MessageNumber::KEX_REPLY.0)
-            .string(&k_s)
-            .string(&q_s)
-            .string(&sig);
+        KexReply {
+            number: MessageNumber::KEX_REPLY,
+            host_key: &k_s,
+            public: &q_s,
+            signature: &sig,
+        }
+        .encode(&mut w);
         self.send_transport(w.as_slice())?;
         let session_id = self.session_id.clone().unwrap_or_else(|| h.clone());
         let keys = derive_new_keys(n, &k, &h, &session_id, false, None)?;
@@ -976,18 +973,19 @@ impl Transport {
         gex: Option<(&[u8], &[u8])>,
         payload: &[u8],
     ) -> Result<Phase, Error> {
-        let reply = read_reply(payload)?;
-        let k = client.finish(reply.q_s)?;
+        let number = MessageNumber(payload.first().copied().unwrap_or(0));
+        let reply = KexReply::decode(payload, number).map_err(invalid(number))?;
+        let k = client.finish(reply.public)?;
         let h = HashInput {
             prefix: self.hash_prefix()?,
-            k_s: reply.k_s,
+            k_s: reply.host_key,
             gex: gex.map(|(p, g)| (self.config.gex, p, g)),
             q_c,
-            q_s: reply.q_s,
+            q_s: reply.public,
             k: &k,
         }
         .hash(n.kex.hash());
-        let key = verify_host_key(n, reply.k_s, &h, reply.sig)?;
+        let key = verify_host_key(n, reply.host_key, &h, reply.signature)?;
         let session_id = self.session_id.clone().unwrap_or_else(|| h.clone());
         let keys = derive_new_keys(n, &k, &h, &session_id, true, Some(key))?;
         self.session_id.get_or_insert(h);
@@ -1034,10 +1032,15 @@ impl Transport {
             .iter()
             .map(|a| a.name())
             .collect();
+        let sig_algs = sig_algs.join(",");
         let mut w = Writer::new();
-        w.u8(MessageNumber::EXT_INFO.0).u32(2);
-        w.string(b"server-sig-algs").name_list(sig_algs);
-        w.string(b"ping@openssh.com").string(b"0");
+        ExtInfo {
+            extensions: vec![
+                ("server-sig-algs", sig_algs.as_bytes()),
+                ("ping@openssh.com", b"0"),
+            ],
+        }
+        .encode(&mut w);
         self.send_transport(w.as_slice())
     }
 
@@ -1081,14 +1084,7 @@ impl Transport {
     }
 }
 
-/// Reads `byte number, string name` (service request and accept).
-fn read_name(payload: &[u8], number: MessageNumber) -> Result<String, Error> {
-    let invalid = |why| Error::InvalidMessage { number, why };
-    let mut r = Reader::new(payload.get(1..).unwrap_or_default());
-    let name = r.string_limited("service name", 64).map_err(invalid)?;
-    r.finish().map_err(invalid)?;
-    String::from_utf8(name.to_vec()).map_err(|_| Error::InvalidMessage {
-        number,
-        why: sshwire_wire::Error::InvalidUtf8,
-    })
+/// Maps a decoding failure of message `number` to the engine's error.
+fn invalid(number: MessageNumber) -> impl Fn(sshwire_wire::Error) -> Error {
+    move |why| Error::InvalidMessage { number, why }
 }

@@ -5,7 +5,7 @@
 //! (the ephemeral key, the derived keys) cannot be used twice.
 
 use sshwire_keys::{PublicKey, SignatureAlgorithm};
-use sshwire_wire::{Reader, Writer};
+use sshwire_wire::Writer;
 
 use crate::Error;
 use crate::cipher::{CipherAlg, DirectionKeys, MacAlg, PacketOpener, PacketSealer};
@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::event::{DirectionAlgorithms, Negotiated};
 use crate::kex::{DhGroup, ExchangeHasher, HashAlg, KexAlg, KexClient, SharedSecret, derive_key};
 use crate::kexinit::{KexInit, choose};
+use crate::messages::{GexGroup, KexInitValue};
 use crate::msg::MessageNumber;
 
 /// Marker a client puts in its first `kex_algorithms` to ask for RFC 8308 extensions.
@@ -316,28 +317,6 @@ pub(crate) fn derive_new_keys(
     })
 }
 
-/// The server's reply to the key exchange init.
-pub(crate) struct KexReply<'a> {
-    /// The host key blob.
-    pub(crate) k_s: &'a [u8],
-    /// The server's public value (field content).
-    pub(crate) q_s: &'a [u8],
-    /// The signature blob over H.
-    pub(crate) sig: &'a [u8],
-}
-
-/// Reads the server's reply: `string K_S, string Q_S (or mpint f), string signature`.
-pub(crate) fn read_reply(payload: &[u8]) -> Result<KexReply<'_>, Error> {
-    let number = MessageNumber(payload.first().copied().unwrap_or(0));
-    let invalid = |why| Error::InvalidMessage { number, why };
-    let mut r = Reader::new(payload.get(1..).unwrap_or_default());
-    let k_s = r.string().map_err(invalid)?;
-    let q_s = r.string().map_err(invalid)?;
-    let sig = r.string().map_err(invalid)?;
-    r.finish().map_err(invalid)?;
-    Ok(KexReply { k_s, q_s, sig })
-}
-
 /// Checks the server's host key and its signature over H (client side).
 ///
 /// RFC 4253 §8: "The client verifies that K_S really is the host key for the server [...] The
@@ -367,12 +346,9 @@ pub(crate) fn read_gex_group(
     config: &Config,
 ) -> Result<(DhGroup, Vec<u8>, Vec<u8>), Error> {
     let number = MessageNumber::KEX_DH_GEX_GROUP;
-    let invalid = |why| Error::InvalidMessage { number, why };
-    let mut r = Reader::new(payload.get(1..).unwrap_or_default());
     // The kex module takes mpint contents and checks their canonical form itself.
-    let p = r.string().map_err(invalid)?;
-    let g = r.string().map_err(invalid)?;
-    r.finish().map_err(invalid)?;
+    let GexGroup { p, g } =
+        GexGroup::decode(payload).map_err(|why| Error::InvalidMessage { number, why })?;
     let group = DhGroup::from_wire(p, g, config.gex.min, config.gex.max)?;
     Ok((group, p.to_vec(), g.to_vec()))
 }
@@ -384,7 +360,11 @@ pub(crate) fn client_init(
 ) -> Result<(KexClient, Vec<u8>, Vec<u8>), Error> {
     let (client, q_c) = KexClient::start(alg, rng)?;
     let mut w = Writer::new();
-    w.u8(MessageNumber::KEX_INIT.0).string(&q_c);
+    KexInitValue {
+        number: MessageNumber::KEX_INIT,
+        public: &q_c,
+    }
+    .encode(&mut w);
     Ok((client, q_c, w.into_vec()))
 }
 
@@ -468,19 +448,5 @@ mod tests {
             ),
             Err(Error::HostKeyInvalid(_))
         ));
-    }
-
-    #[test]
-    fn reply_truncation_at_every_length_is_an_error() {
-        let mut w = Writer::new();
-        w.u8(31)
-            .string(b"key")
-            .string(b"public")
-            .string(b"signature");
-        let v = w.into_vec();
-        assert!(read_reply(&v).is_ok());
-        for cut in 1..v.len() {
-            assert!(read_reply(&v[..cut]).is_err(), "cut at {cut}");
-        }
     }
 }

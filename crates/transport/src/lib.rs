@@ -8,7 +8,8 @@
 //!
 //! The building blocks are public too, for readers and fuzzers: [`cipher`] (packet sealing
 //! and opening), [`kex`] (the key exchange methods), [`kexinit`] (negotiation), [`compress`]
-//! and [`msg`] (message numbers and disconnect reasons).
+//! [`messages`] (the codec of the other transport messages) and [`msg`] (message numbers and
+//! disconnect reasons).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -23,6 +24,7 @@ mod ident;
 pub mod kex;
 mod kex_flow;
 pub mod kexinit;
+pub mod messages;
 pub mod msg;
 
 pub use config::Config;

@@ -904,3 +904,74 @@ fn invalid_public_values_fail_the_key_exchange() {
         );
     }
 }
+
+#[test]
+fn rekey_after_a_packet_count() {
+    let cfg = Config {
+        rekey_after_packets: 10,
+        ..Config::default()
+    };
+    let mut p = Pair::new(cfg.clone(), cfg);
+    p.run();
+    for i in 0..25u8 {
+        p.client.send(&upper(&[i])).unwrap();
+        p.run();
+    }
+    let received = Pair::take_messages(&mut p.server_events);
+    assert_eq!(received.len(), 25);
+    assert!(
+        kex_completions(&p.client_events) >= 3,
+        "{:?}",
+        p.client_events
+    );
+}
+
+#[test]
+fn debug_messages_are_reported() {
+    let mut p = Pair::new(Config::default(), Config::default());
+    p.run();
+    let mut w = Writer::new();
+    crate::messages::Debug {
+        always_display: true,
+        message: b"hello from the server",
+        language: b"",
+    }
+    .encode(&mut w);
+    p.server.send_transport(w.as_slice()).unwrap();
+    p.run();
+    assert!(p.client_events.contains(&Event::Debug {
+        always_display: true,
+        message: "hello from the server".into()
+    }));
+}
+
+mod hostile_transport_messages {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+        /// Arbitrary payloads numbered as transport messages, after the key exchange, never
+        /// panic the receiver; whatever error they cause names a disconnect reason.
+        #[test]
+        fn never_panic(number in prop_oneof![1u8..=49, Just(192u8), Just(193u8)],
+                       body in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let cfg = Config {
+                kex: vec![KexAlg::Curve25519Sha256],
+                ..Config::default()
+            };
+            let mut p = Pair::new(cfg.clone(), cfg);
+            p.run();
+            let mut payload = vec![number];
+            payload.extend(&body);
+            p.client.send_transport(&payload).unwrap();
+            let mut wire = Vec::new();
+            p.client.poll_transmit(&mut wire);
+            match p.server.handle_input(p.now, &wire) {
+                Ok(_) => {}
+                Err(Error::PeerDisconnected { .. }) => {}
+                Err(e) => prop_assert!(e.disconnect().is_some(), "{}", e),
+            }
+        }
+    }
+}

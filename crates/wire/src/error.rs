@@ -31,6 +31,8 @@ pub enum Error {
         /// The length found.
         found: usize,
     },
+    /// A field holds a value the message does not allow.
+    Invalid(&'static str),
     /// Bytes were left over after the last field of a message.
     TrailingData(usize),
 }
@@ -50,6 +52,7 @@ impl fmt::Display for Error {
             Error::TooLong { what, limit, found } => {
                 write!(f, "{what} too long: {found} exceeds the limit of {limit}")
             }
+            Error::Invalid(why) => write!(f, "invalid value: {why}"),
             Error::TrailingData(n) => write!(f, "{n} unexpected bytes after the last field"),
         }
     }
