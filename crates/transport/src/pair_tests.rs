@@ -241,56 +241,66 @@ fn handshake_and_exchange(client: Config, server: Config) -> Pair {
     p
 }
 
-#[test]
-fn every_kex_with_every_host_key() {
-    for &kex in KexAlg::all() {
-        if kex == KexAlg::DhGexSha256 {
-            continue; // client only; tested against OpenSSH's sshd
-        }
-        for host_key in [
-            SignatureAlgorithm::Ed25519,
-            SignatureAlgorithm::EcdsaP256,
-            SignatureAlgorithm::EcdsaP384,
-            SignatureAlgorithm::RsaSha256,
-            SignatureAlgorithm::RsaSha512,
-        ] {
-            let cfg = config_with(kex, host_key, CipherAlg::Aes128Gcm, None);
+const HOST_KEY_ALGORITHMS: [SignatureAlgorithm; 5] = [
+    SignatureAlgorithm::Ed25519,
+    SignatureAlgorithm::EcdsaP256,
+    SignatureAlgorithm::EcdsaP384,
+    SignatureAlgorithm::RsaSha256,
+    SignatureAlgorithm::RsaSha512,
+];
+
+/// Every cipher x MAC x host key combination with one key exchange method: a handshake, a
+/// message each way, and the agreed algorithms checked on both sides.
+fn full_matrix(kex: KexAlg) {
+    for (cipher, mac) in cipher_mac_combinations() {
+        for host_key in HOST_KEY_ALGORITHMS {
+            let cfg = config_with(kex, host_key, cipher, mac);
             let p = handshake_and_exchange(cfg.clone(), cfg);
             let n = p.client.negotiated().unwrap();
             assert_eq!((n.kex, n.host_key), (kex, host_key));
+            assert_eq!(
+                (n.client_to_server.cipher, n.client_to_server.mac),
+                (cipher, mac)
+            );
+            assert_eq!(
+                (n.server_to_client.cipher, n.server_to_client.mac),
+                (cipher, mac)
+            );
         }
     }
 }
 
-#[test]
-fn every_cipher_and_mac_with_every_fast_kex_and_host_key() {
-    for &kex in KexAlg::all() {
-        if matches!(
-            kex,
-            KexAlg::DhGexSha256 | KexAlg::DhGroup16Sha512 | KexAlg::DhGroup18Sha512
-        ) {
-            continue; // covered per host key above; their bignum work adds nothing here
-        }
-        for (cipher, mac) in cipher_mac_combinations() {
-            for host_key in [SignatureAlgorithm::Ed25519, SignatureAlgorithm::RsaSha512] {
-                let cfg = config_with(kex, host_key, cipher, mac);
-                let p = handshake_and_exchange(cfg.clone(), cfg);
-                let n = p.client.negotiated().unwrap();
-                assert_eq!(n.client_to_server.cipher, cipher);
-                assert_eq!(n.server_to_client.mac, mac);
+/// One test per key exchange method, so the matrix runs in parallel.
+macro_rules! matrix_tests {
+    ($($name:ident => $kex:expr),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                full_matrix($kex);
+            }
+        )*
+        /// Every method except the client-only group exchange has a matrix test above.
+        #[test]
+        fn matrix_covers_every_kex() {
+            let covered = [$($kex),*];
+            for kex in KexAlg::all() {
+                assert!(covered.contains(kex) || *kex == KexAlg::DhGexSha256, "{kex:?}");
             }
         }
-    }
+    };
 }
 
-#[test]
-fn every_cipher_and_mac_with_slow_dh_groups() {
-    for kex in [KexAlg::DhGroup16Sha512, KexAlg::DhGroup18Sha512] {
-        for (cipher, mac) in cipher_mac_combinations() {
-            let cfg = config_with(kex, SignatureAlgorithm::EcdsaP384, cipher, mac);
-            handshake_and_exchange(cfg.clone(), cfg);
-        }
-    }
+matrix_tests! {
+    matrix_mlkem768x25519 => KexAlg::MlKem768X25519Sha256,
+    matrix_sntrup761x25519 => KexAlg::Sntrup761X25519Sha512,
+    matrix_sntrup761x25519_openssh => KexAlg::Sntrup761X25519Sha512OpenSsh,
+    matrix_curve25519 => KexAlg::Curve25519Sha256,
+    matrix_curve25519_libssh => KexAlg::Curve25519Sha256LibSsh,
+    matrix_ecdh_nistp256 => KexAlg::EcdhSha2Nistp256,
+    matrix_ecdh_nistp384 => KexAlg::EcdhSha2Nistp384,
+    matrix_dh_group14 => KexAlg::DhGroup14Sha256,
+    matrix_dh_group16 => KexAlg::DhGroup16Sha512,
+    matrix_dh_group18 => KexAlg::DhGroup18Sha512,
 }
 
 /// Streams `total` bytes each way in 32 KiB payloads, returning what each side received.
