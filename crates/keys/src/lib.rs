@@ -69,6 +69,7 @@ mod ecdsa;
 mod ed25519;
 mod error;
 mod fingerprint;
+pub mod known_hosts;
 mod openssh_file;
 mod private;
 mod public;

@@ -15,6 +15,6 @@ pub mod server;
 
 pub use driver::Driver;
 pub use error::Error;
-pub use rng::system_rng;
+pub use rng::{SystemRng, system_rng};
 pub use sshwire_keys as keys;
 pub use sshwire_transport as transport;
