@@ -228,7 +228,10 @@ impl Hosts {
             Hosts::Hashed { salt, hash } => {
                 let mine = hmac_sha1(salt, name.as_bytes());
                 // Host names are not secret, but a constant-time comparison costs nothing.
-                bool::from(subtle::ConstantTimeEq::ct_eq(mine.as_slice(), hash.as_slice()))
+                bool::from(subtle::ConstantTimeEq::ct_eq(
+                    mine.as_slice(),
+                    hash.as_slice(),
+                ))
             }
             Hosts::Patterns(patterns) => {
                 let name = name.to_ascii_lowercase();

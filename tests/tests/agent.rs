@@ -1,0 +1,102 @@
+//! Our ssh-agent client against OpenSSH's `ssh-agent`: it lists the keys `ssh-add` loaded and
+//! gets valid signatures for every algorithm.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use sshwire::agent::{Agent, AgentError};
+use sshwire::keys::{PrivateKey, PublicKey, SignatureAlgorithm};
+use sshwire_tests::{openssh_available, ssh_keygen};
+
+struct AgentProcess(std::process::Child);
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `ssh-agent -D` on a socket in `dir`; returns once it has said it listens.
+fn start_agent(dir: &std::path::Path) -> (AgentProcess, std::path::PathBuf) {
+    let sock = dir.join("agent.sock");
+    let mut child = Command::new("ssh-agent")
+        .args(["-D", "-a"])
+        .arg(&sock)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ssh-agent");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("SSH_AUTH_SOCK="), "{first}");
+    (AgentProcess(child), sock)
+}
+
+#[tokio::test]
+async fn lists_and_signs_with_openssh_agent() {
+    if !openssh_available("lists_and_signs_with_openssh_agent") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_agent, sock) = start_agent(dir.path());
+    let mut expected = Vec::new();
+    for (t, bits) in [
+        ("ed25519", "256"),
+        ("ecdsa", "256"),
+        ("ecdsa", "384"),
+        ("rsa", "2048"),
+    ] {
+        let file = dir.path().join(format!("{t}{bits}"));
+        ssh_keygen(&[
+            "-q",
+            "-t",
+            t,
+            "-b",
+            bits,
+            "-N",
+            "",
+            "-C",
+            t,
+            "-f",
+            file.to_str().unwrap(),
+        ]);
+        let out = Command::new("ssh-add")
+            .arg(&file)
+            .env("SSH_AUTH_SOCK", &sock)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let public = std::fs::read_to_string(format!("{}.pub", file.display())).unwrap();
+        expected.push(PublicKey::from_openssh(&public).unwrap().0);
+    }
+    let mut agent = Agent::connect(&sock).await.unwrap();
+    let listed: Vec<PublicKey> = agent
+        .identities()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(listed, expected);
+    for key in &listed {
+        for &alg in key.signature_algorithms() {
+            let sig = agent.sign(key, alg, b"data to sign").await.unwrap();
+            key.verify(alg, b"data to sign", &sig).unwrap();
+        }
+    }
+    // A key the agent does not hold is refused.
+    let stranger = PrivateKey::from_ed25519_seed(&[9; 32]).public_key();
+    assert_eq!(
+        agent
+            .sign(&stranger, SignatureAlgorithm::Ed25519, b"x")
+            .await,
+        Err(AgentError::Refused)
+    );
+}
