@@ -1,0 +1,492 @@
+//! Writes the seed corpora of the sshwire fuzz targets, made with sshwire's own encoders.
+//!
+//! Usage: `cargo run --manifest-path fuzz/Cargo.toml -p sshwire-fuzz-make-corpus [DIR]`;
+//! the seeds go to `DIR/<target>/` (default: `fuzz/corpus/`). Every seed is deterministic, so
+//! running it again rewrites the same files.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use sshwire_fuzz::{
+    EngineInput, FuzzRng, VERIFY_MESSAGE, client_engine, drive, engine_config, host_keys, react,
+    sealer, server_engine, signing_keys, suites,
+};
+use sshwire_keys::{PrivateKey, SignatureAlgorithm};
+use sshwire_transport::Config;
+use sshwire_transport::cipher::{CipherAlg, MacAlg, PacketOpener};
+use sshwire_transport::compress::Compression;
+use sshwire_transport::kex::{KexAlg, KexClient, server_reply};
+use sshwire_transport::kexinit::KexInit;
+use sshwire_wire::{Reader, Writer};
+
+/// RFC 3526 §3, the 2048-bit MODP prime, as a seed for group exchange groups.
+const MODP_2048: &str = "\
+    FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74\
+    020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F1437\
+    4FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED\
+    EE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF05\
+    98DA48361C55D39A69163FA8FD24CF5F83655D23DCA3AD961C62F356208552BB\
+    9ED529077096966D670C354E4ABC9804F1746C08CA18217C32905E462E36CE3B\
+    E39E772C180E86039B2783A2EC07A28FB5C55DF06F4C52C9DE2BCBF695581718\
+    3995497CEA956AE515D2261898FA051015728E5A8AACAA68FFFFFFFFFFFFFFFF";
+
+struct Corpus {
+    root: PathBuf,
+    count: usize,
+}
+
+impl Corpus {
+    fn put(&mut self, target: &str, name: &str, data: &[u8]) {
+        let dir = self.root.join(target);
+        fs::create_dir_all(&dir).expect("creating the corpus directory");
+        fs::write(dir.join(name), data).expect("writing a seed");
+        self.count += 1;
+    }
+}
+
+fn cat(parts: &[&[u8]]) -> Vec<u8> {
+    parts.concat()
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// The payload of the first packet after the identification line of an engine's first flight.
+fn first_payload(flight: &[u8]) -> Vec<u8> {
+    let at = flight
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .expect("an identification line")
+        + 2;
+    let mut packet = flight[at..].to_vec();
+    let opened = PacketOpener::plaintext()
+        .open(0, &mut packet, 1 << 20)
+        .expect("a plaintext packet")
+        .expect("a whole packet");
+    packet[opened.payload].to_vec()
+}
+
+fn wire_reader(c: &mut Corpus) {
+    let mut w = Writer::new();
+    w.u8(20)
+        .bool(true)
+        .u32(0xdead_beef)
+        .u64(1 << 40)
+        .string(b"hello")
+        .mpint_unsigned(&[0x80, 1])
+        .name_list(["curve25519-sha256", "ext-info-c"])
+        .string("caf\u{e9}".as_bytes())
+        .string(b"0123456789")
+        .raw(b"tail");
+    // byte, bool, u32, u64, string, mpint, name-list, utf8, string_limited(12), bytes(4).
+    let ops = [0, 1, 2, 3, 4, 7, 8, 6, (3 << 4) | 5, (4 << 4) | 10, 12];
+    c.put(
+        "wire_reader",
+        "all_types",
+        &cat(&[&[ops.len() as u8], &ops, w.as_slice()]),
+    );
+    let ops = [9 | (15 << 4), 13];
+    let mut w = Writer::new();
+    w.name_list(["a", "b@c", "d"]).u32(7);
+    c.put(
+        "wire_reader",
+        "name_list_limited",
+        &cat(&[&[ops.len() as u8], &ops, w.as_slice()]),
+    );
+}
+
+fn name_list(c: &mut Corpus) {
+    let config = engine_config();
+    let kex: Vec<&str> = config.kex.iter().map(|k| k.name()).collect();
+    let ciphers: Vec<&str> = config.ciphers.iter().map(|k| k.name()).collect();
+    let macs: Vec<&str> = MacAlg::ALL.iter().map(|k| k.name()).collect();
+    for (name, list) in [("kex", kex), ("ciphers", ciphers), ("macs", macs)] {
+        c.put(
+            "name_list",
+            name,
+            &cat(&[&[255, 255], list.join(",").as_bytes()]),
+        );
+    }
+    c.put("name_list", "limited", &cat(&[&[2, 4], b"zlib,none"]));
+}
+
+fn kexinit(c: &mut Corpus) {
+    let client = client_engine(engine_config());
+    let server = server_engine(engine_config());
+    for (name, mut engine) in [("client", client), ("server", server)] {
+        let mut flight = Vec::new();
+        engine.poll_transmit(&mut flight);
+        c.put("kexinit", name, &first_payload(&flight));
+    }
+    let mut w = Writer::new();
+    KexInit::default().encode(&mut w);
+    c.put("kexinit", "empty", w.as_slice());
+}
+
+fn packet_open(c: &mut Corpus) {
+    for (i, suite) in suites().into_iter().enumerate() {
+        let mut s = sealer(suite);
+        let mut rng = FuzzRng::new(i as u64);
+        let mut wire = Vec::new();
+        s.seal(3, &[5, 0, 0, 0, 12], &mut rng, &mut wire)
+            .expect("seal");
+        s.seal(
+            4,
+            b"\x5ea second packet, a little longer",
+            &mut rng,
+            &mut wire,
+        )
+        .expect("seal");
+        let header = [i as u8, 7, 0, 0, 0, 3, 1];
+        c.put(
+            "packet_open",
+            &format!("suite{i:02}"),
+            &cat(&[&header, &wire]),
+        );
+    }
+}
+
+fn packet_seal_open(c: &mut Corpus) {
+    // Whatever bytes `arbitrary` turns into a `Case`: suite, seq, padding seed, payload, flips.
+    for (i, _) in suites().into_iter().enumerate() {
+        let mut seed = vec![i as u8, 0, 0, 0, 9, 1, 2, 3, 4, 5, 6, 7, 8];
+        seed.extend_from_slice(&[16, 94, 0, 0, 0, 4, b't', b'e', b's', b't', 1, 2, 3, 4]);
+        c.put("packet_seal_open", &format!("suite{i:02}"), &seed);
+    }
+}
+
+fn public_key(c: &mut Corpus) {
+    let mut keys: Vec<PrivateKey> = signing_keys().to_vec();
+    keys.extend(host_keys().iter().map(|k| PrivateKey::clone(k)));
+    for (i, key) in keys.iter().enumerate() {
+        let public = key.public_key();
+        let blob = public.to_blob();
+        c.put("public_key", &format!("blob{i}"), &cat(&[&[0], &blob]));
+        let line = public.to_openssh("fuzz@sshwire");
+        c.put(
+            "public_key",
+            &format!("line{i}"),
+            &cat(&[&[1], line.as_bytes()]),
+        );
+    }
+    let mut rng = FuzzRng::new(5);
+    for (k, key) in signing_keys().iter().enumerate() {
+        for (a, alg) in SignatureAlgorithm::ALL
+            .into_iter()
+            .filter(|a| a.key_type() == key.key_type())
+            .enumerate()
+        {
+            let signature = key.sign(alg, VERIFY_MESSAGE, &mut rng).expect("sign");
+            let name = format!("{}", alg.name());
+            c.put(
+                "public_key",
+                &format!("sigblob_{name}"),
+                &cat(&[&[2], &signature]),
+            );
+            c.put(
+                "public_key",
+                &format!("verify_{name}"),
+                &cat(&[&[3], &signature]),
+            );
+            let pick = (k + 4 * a) as u8;
+            c.put(
+                "public_key",
+                &format!("flip_{name}"),
+                &cat(&[&[4, pick, 1, 0], b"data to sign"]),
+            );
+        }
+    }
+}
+
+fn private_key(c: &mut Corpus) {
+    let mut rng = FuzzRng::new(6);
+    for key in signing_keys() {
+        let name = key.key_type().name();
+        let text = key
+            .to_openssh("fuzz@sshwire", None, &mut rng)
+            .expect("encode");
+        c.put(
+            "private_key",
+            &format!("text_{name}"),
+            &cat(&[&[0], text.as_bytes()]),
+        );
+        let binary = dearmor(text.as_bytes());
+        c.put(
+            "private_key",
+            &format!("binary_{name}"),
+            &cat(&[&[1], &binary]),
+        );
+    }
+    // An encrypted file as written (16 bcrypt rounds: only its header is parsed with a
+    // passphrase refused for cost), and its body asking for 1 round, which the target
+    // decrypts (with the wrong key, so it ends at the check integers).
+    let key = &signing_keys()[0];
+    let text = key
+        .to_openssh("enc", Some(b"fuzz"), &mut rng)
+        .expect("encode");
+    c.put(
+        "private_key",
+        "text_encrypted",
+        &cat(&[&[0], text.as_bytes()]),
+    );
+    let mut binary = dearmor(text.as_bytes());
+    c.put(
+        "private_key",
+        "binary_encrypted_16_rounds",
+        &cat(&[&[1], &binary]),
+    );
+    let at = rounds_offset(&binary);
+    binary[at..at + 4].copy_from_slice(&1u32.to_be_bytes());
+    c.put(
+        "private_key",
+        "binary_encrypted_1_round",
+        &cat(&[&[1], &binary]),
+    );
+}
+
+/// The binary body of an armored key file (the inverse of the target's armoring).
+fn dearmor(text: &[u8]) -> Vec<u8> {
+    let body: String = std::str::from_utf8(text)
+        .expect("UTF-8")
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    decode_base64(&body)
+}
+
+fn decode_base64(s: &str) -> Vec<u8> {
+    let value = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' => 62,
+            _ => 63,
+        }
+    };
+    let mut out = Vec::new();
+    for chunk in s.trim_end_matches('=').as_bytes().chunks(4) {
+        let mut acc = 0u32;
+        for (i, &b) in chunk.iter().enumerate() {
+            acc |= value(b) << (18 - 6 * i);
+        }
+        let bytes = acc.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    out
+}
+
+/// Where the bcrypt rounds field lies in a binary key file.
+fn rounds_offset(binary: &[u8]) -> usize {
+    let mut r = Reader::new(binary);
+    r.bytes(15).expect("magic");
+    r.string().expect("cipher");
+    r.string().expect("kdf");
+    r.u32().expect("kdfoptions length");
+    let salt = r.string().expect("salt");
+    15 + (4 + "aes256-ctr".len()) + (4 + "bcrypt".len()) + 4 + 4 + salt.len()
+}
+
+fn kex_peer_values(c: &mut Corpus) {
+    for (i, &alg) in KexAlg::all().iter().enumerate() {
+        if alg.is_gex() {
+            continue;
+        }
+        let mut rng = FuzzRng::new(i as u64);
+        let (_client, value) = KexClient::start(alg, &mut rng).expect("start");
+        let (reply, _) = server_reply(alg, &value, &mut rng).expect("reply");
+        c.put(
+            "kex_peer_values",
+            &format!("client_{}", alg.name()),
+            &cat(&[&[i as u8, 0], &value]),
+        );
+        c.put(
+            "kex_peer_values",
+            &format!("server_{}", alg.name()),
+            &cat(&[&[i as u8, 1], &reply]),
+        );
+    }
+    let gex = KexAlg::all().iter().position(|a| a.is_gex()).expect("gex") as u8;
+    // mpint contents: p has its top bit set, so a zero byte goes first; g = 2.
+    let p = cat(&[&[0], &hex(MODP_2048)]);
+    let split = (p.len() as u16).to_be_bytes();
+    let data = cat(&[
+        &[gex, 2],
+        &split,
+        &2048u16.to_be_bytes(),
+        &8192u16.to_be_bytes(),
+        &p,
+        &[2],
+    ]);
+    c.put("kex_peer_values", "gex_group", &data);
+}
+
+/// Runs a client and a server against each other, each reacting to events as the fuzz
+/// targets do, and returns every byte each sent (client to server, server to client).
+fn converse(client_config: Arc<Config>, server_config: Arc<Config>) -> (Vec<u8>, Vec<u8>) {
+    let now = Instant::now();
+    let mut client = client_engine(client_config);
+    let mut server = server_engine(server_config);
+    let (mut c2s, mut s2c) = (Vec::new(), Vec::new());
+    let (mut to_server, mut to_client) = (Vec::new(), Vec::new());
+    for _ in 0..64 {
+        let mut out = Vec::new();
+        client.poll_transmit(&mut out);
+        c2s.extend_from_slice(&out);
+        to_server.extend_from_slice(&out);
+        out.clear();
+        server.poll_transmit(&mut out);
+        s2c.extend_from_slice(&out);
+        to_client.extend_from_slice(&out);
+        if to_server.is_empty() && to_client.is_empty() {
+            break;
+        }
+        let n = server.handle_input(now, &to_server).expect("server input");
+        to_server.drain(..n);
+        let n = client.handle_input(now, &to_client).expect("client input");
+        to_client.drain(..n);
+        while let Some(e) = client.poll_event() {
+            react(&mut client, now, true, e).expect("client reaction");
+        }
+        while let Some(e) = server.poll_event() {
+            react(&mut server, now, false, e).expect("server reaction");
+        }
+    }
+    assert!(client.is_established() && server.is_established());
+    (c2s, s2c)
+}
+
+/// Cut points inside a stream: after the identification line and at a few packet-ish places.
+fn cuts(stream: &[u8]) -> Vec<u16> {
+    let ident = stream
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .map_or(0, |p| p + 2);
+    [ident, ident + 3, ident + 700, stream.len() / 2]
+        .into_iter()
+        .filter(|&c| c < stream.len())
+        .map(|c| c as u16)
+        .collect()
+}
+
+fn transport(c: &mut Corpus) {
+    let base = engine_config();
+    let mut variants: Vec<(String, Config)> = Vec::new();
+    for &kex in base.kex.iter().filter(|k| !k.is_gex()) {
+        let mut v = Config::clone(&base);
+        v.kex = vec![kex];
+        variants.push((format!("kex_{}", kex.name()), v));
+    }
+    for cipher in CipherAlg::ALL {
+        let mut v = Config::clone(&base);
+        v.kex = vec![KexAlg::Curve25519Sha256];
+        v.ciphers = vec![cipher];
+        variants.push((format!("cipher_{}", cipher.name()), v));
+    }
+    for mac in MacAlg::ALL {
+        let mut v = Config::clone(&base);
+        v.kex = vec![KexAlg::Curve25519Sha256];
+        v.ciphers = vec![CipherAlg::Aes128Ctr];
+        v.macs = vec![mac];
+        variants.push((format!("mac_{}", mac.name()), v));
+    }
+    for comp in [Compression::Zlib, Compression::ZlibOpenSsh] {
+        let mut v = Config::clone(&base);
+        v.kex = vec![KexAlg::Curve25519Sha256];
+        v.compression = vec![comp];
+        variants.push((format!("compression_{}", comp.name()), v));
+    }
+    for alg in [SignatureAlgorithm::EcdsaP256] {
+        let mut v = Config::clone(&base);
+        v.kex = vec![KexAlg::Curve25519Sha256];
+        v.host_key_algorithms = vec![alg];
+        variants.push((format!("hostkey_{}", alg.name()), v));
+    }
+    variants.push(("default".to_owned(), Config::clone(&base)));
+
+    let mut replayed = (0, 0);
+    for (name, peer) in variants {
+        let name = name.replace('@', "_at_");
+        let peer = Arc::new(peer);
+        // The peer varies; the engine under test keeps the targets' configuration.
+        let (c2s, _) = converse(Arc::clone(&peer), engine_config());
+        let (_, s2c) = converse(engine_config(), Arc::clone(&peer));
+
+        // Replay each recording against a fresh engine, as the targets will.
+        let input = EngineInput::encode(false, &[], &c2s);
+        let mut server = server_engine(engine_config());
+        let failed = drive(
+            &mut server,
+            false,
+            &EngineInput::parse(&input).expect("input"),
+        );
+        assert!(failed.is_none(), "{name}: server replay failed: {failed:?}");
+        replayed.0 += usize::from(server.is_established());
+        let input = EngineInput::encode(false, &[], &s2c);
+        let mut client = client_engine(engine_config());
+        let failed = drive(
+            &mut client,
+            true,
+            &EngineInput::parse(&input).expect("input"),
+        );
+        assert!(failed.is_none(), "{name}: client replay failed: {failed:?}");
+        replayed.1 += usize::from(client.is_established());
+
+        for (target, stream) in [("transport_server", &c2s), ("transport_client", &s2c)] {
+            c.put(target, &name, &EngineInput::encode(false, &[], stream));
+            c.put(
+                target,
+                &format!("{name}_split"),
+                &EngineInput::encode(false, &cuts(stream), stream),
+            );
+        }
+    }
+    // The same streams behind the targets' own identification line (the exchange hash then
+    // differs from the recording's, so these go as far as the first encrypted packet).
+    let (c2s, s2c) = converse(engine_config(), engine_config());
+    for (target, stream) in [("transport_server", &c2s), ("transport_client", &s2c)] {
+        let ident = stream.windows(2).position(|w| w == b"\r\n").expect("ident") + 2;
+        c.put(
+            target,
+            "prefixed",
+            &EngineInput::encode(true, &[], &stream[ident..]),
+        );
+    }
+    c.put(
+        "transport_client",
+        "banner",
+        &EngineInput::encode(false, &[], b"hello\r\nSSH-2.0-x\r\n"),
+    );
+    println!(
+        "recorded conversations replay to an established engine: {} server, {} client",
+        replayed.0, replayed.1
+    );
+}
+
+fn main() {
+    let root = std::env::args_os().nth(1).map_or_else(
+        || {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join("corpus")
+        },
+        PathBuf::from,
+    );
+    let mut c = Corpus { root, count: 0 };
+    wire_reader(&mut c);
+    name_list(&mut c);
+    kexinit(&mut c);
+    packet_open(&mut c);
+    packet_seal_open(&mut c);
+    public_key(&mut c);
+    private_key(&mut c);
+    kex_peer_values(&mut c);
+    transport(&mut c);
+    println!("wrote {} seeds under {}", c.count, c.root.display());
+}
