@@ -15,7 +15,7 @@ cd "$here/.."
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "== installing cargo-fuzz"
     start=$SECONDS
-    cargo install cargo-fuzz --locked
+    cargo install cargo-fuzz --version 0.13.2 --locked
     echo "== cargo-fuzz installed in $((SECONDS - start)) s"
 fi
 

@@ -51,7 +51,9 @@ impl KexInit {
     /// Decodes a whole message, message number first.
     pub fn decode(payload: &[u8]) -> Result<Self, sshwire_wire::Error> {
         let mut r = Reader::new(payload);
-        let _number = r.u8()?;
+        if r.u8()? != MessageNumber::KEXINIT.0 {
+            return Err(sshwire_wire::Error::Invalid("not a KEXINIT"));
+        }
         let mut m = KexInit {
             cookie: r.array()?,
             ..KexInit::default()
