@@ -3,6 +3,7 @@
 //! The command lives in this library so that the integration tests can build the very same
 //! program under another name; `src/main.rs` only calls [`main`].
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod keygen;
 mod paths;
