@@ -1269,3 +1269,40 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn sshwire_preset_fits_the_transport_and_caps_what_we_send() {
+    assert!(crate::SSHWIRE_MAX_PACKET as usize + messages::EXTENDED_DATA_HEADER_LEN <= 256 * 1024);
+    // A peer advertising a huge packet size still gets packets the transport accepts.
+    let greedy = Config {
+        initial_window: u32::MAX,
+        max_packet: u32::MAX,
+        ..Config::sshwire()
+    };
+    let mut p = Pair::new(Config::sshwire(), greedy);
+    let (c, _) = p.open_session();
+    let big = vec![1u8; 1024 * 1024];
+    let mut out = Vec::new();
+    let n = p.client.encode_data(c, &big, &mut out).unwrap();
+    assert_eq!(n, crate::SSHWIRE_MAX_PACKET as usize);
+    assert_eq!(out.len(), n + messages::DATA_HEADER_LEN);
+}
+
+#[test]
+fn unknown_extended_data_is_dropped_and_its_window_returned() {
+    let mut server = victim();
+    let odd = |len| {
+        encode(&Message::ExtendedData(ExtendedData {
+            recipient: 0,
+            data_type: 7,
+            data: &vec![0; len],
+        }))
+    };
+    // Far more than the 8 KiB window in total: each packet's window comes back at once.
+    for _ in 0..64 {
+        server.handle_message(&odd(1024)).unwrap();
+        while server.poll_transmit().is_some() {}
+    }
+    assert_eq!(server.poll_event(), None);
+    assert_eq!(server.recv_len(ChannelId(0), Stream::Stderr).unwrap(), 0);
+}
