@@ -1,0 +1,1199 @@
+//! [`Connection`]: the connection protocol engine, for either role.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+
+use sshwire_transport::MessageNumber;
+use sshwire_wire::Writer;
+
+use crate::channel::{Channel, ChannelId, OwedReply, Phase, RequestId, Stream};
+use crate::config::Config;
+use crate::error::Error;
+use crate::event::Event;
+use crate::messages::{
+    self, ChannelData, ChannelOpen, ChannelRequest, ChannelRequestType, ChannelSignal, ChannelType,
+    EXTENDED_DATA_STDERR, ExtendedData, GlobalRequest, Message, OpenConfirmation, OpenFailure,
+    OpenFailureReason, RequestFailure, RequestSuccess, WindowAdjust,
+};
+use crate::window::{RecvError, RecvWindow, SendWindow};
+
+/// Which end of the connection the engine is.
+///
+/// The roles share every message and rule; they differ only in which channel opens they
+/// refuse without asking the application (see [`Connection::handle_message`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The side that opened the TCP connection.
+    Client,
+    /// The side that accepted it.
+    Server,
+}
+
+/// A reply we owe the peer for a global request.
+#[derive(Debug)]
+struct OwedGlobalReply {
+    id: RequestId,
+    answer: Option<(bool, Vec<u8>)>,
+}
+
+/// The connection protocol (RFC 4254) for one SSH connection, either role, without I/O.
+///
+/// Feed it every payload the transport delivers with a number from 80 to 100
+/// ([`Connection::handle_message`]), send what [`Connection::poll_transmit`] yields (and what
+/// [`Connection::encode_data`] writes) through the transport, and act on
+/// [`Connection::poll_event`]. See the crate documentation for the whole loop.
+#[derive(Debug)]
+pub struct Connection {
+    role: Role,
+    config: Config,
+    /// Channels by our number; `None` is a free number.
+    channels: Vec<Option<Channel>>,
+    /// Free numbers below `channels.len()`, reused oldest-freed first.
+    free: VecDeque<u32>,
+    /// Channels in use.
+    in_use: usize,
+    transmit: VecDeque<Vec<u8>>,
+    events: VecDeque<Event>,
+    error: Option<Error>,
+    next_request: u64,
+    /// Our global requests with want-reply, oldest first.
+    awaiting_global: VecDeque<RequestId>,
+    /// Global replies we owe, oldest first.
+    owed_global: VecDeque<OwedGlobalReply>,
+    /// Peer requests not yet finished with (see [`Config::max_pending_requests`]).
+    pending_requests: usize,
+    /// The client sent `no-more-sessions@openssh.com`.
+    no_more_sessions: bool,
+}
+
+impl Connection {
+    /// An engine for `role` with `config`.
+    pub fn new(role: Role, config: Config) -> Self {
+        Connection {
+            role,
+            config,
+            channels: Vec::new(),
+            free: VecDeque::new(),
+            in_use: 0,
+            transmit: VecDeque::new(),
+            events: VecDeque::new(),
+            error: None,
+            next_request: 0,
+            awaiting_global: VecDeque::new(),
+            owed_global: VecDeque::new(),
+            pending_requests: 0,
+            no_more_sessions: false,
+        }
+    }
+
+    /// A client engine.
+    pub fn client(config: Config) -> Self {
+        Self::new(Role::Client, config)
+    }
+
+    /// A server engine.
+    pub fn server(config: Config) -> Self {
+        Self::new(Role::Server, config)
+    }
+
+    /// The engine's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The engine's settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The fatal error that stopped the engine, if any.
+    pub fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
+    }
+
+    /// Channels in use, in any state (counted against [`Config::max_channels`]).
+    pub fn channel_count(&self) -> usize {
+        self.in_use
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Input, output, events.
+
+    /// Handles one payload from the transport (message number 80 to 100).
+    ///
+    /// Fatal errors (the peer's) are sticky and name the DISCONNECT to send. Refused
+    /// without looking at it, and without harm, when the outgoing queue holds
+    /// [`Config::max_queued_transmits`] payloads ([`Error::OutputFull`]): drain
+    /// [`Connection::poll_transmit`] and hand the same payload in again.
+    ///
+    /// Channel opens refused without asking the application, with
+    /// `SSH_OPEN_ADMINISTRATIVELY_PROHIBITED`: `session` at a client (RFC 4254 §6.1), `session`
+    /// at a server after `no-more-sessions@openssh.com`, `x11` and `forwarded-tcpip` at a
+    /// server, `direct-tcpip` at a client (they only ever go the other way). Opens beyond
+    /// [`Config::max_channels`] are refused with `SSH_OPEN_RESOURCE_SHORTAGE`.
+    pub fn handle_message(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.check()?;
+        if self.transmit.len() >= self.config.max_queued_transmits {
+            return Err(Error::OutputFull);
+        }
+        let r = self.dispatch(payload);
+        if let Err(e) = &r
+            && e.is_fatal()
+        {
+            self.error = Some(e.clone());
+        }
+        r
+    }
+
+    /// The next payload to hand to the transport, if any.
+    ///
+    /// The queue holds control messages, replies and the data of [`Connection::send_data`];
+    /// see [`Connection::wants_transmit`].
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.transmit.pop_front()
+    }
+
+    /// Whether [`Connection::poll_transmit`] has something.
+    pub fn wants_transmit(&self) -> bool {
+        !self.transmit.is_empty()
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        let event = self.events.pop_front()?;
+        match &event {
+            Event::Readable { channel } => {
+                if let Some(c) = self.slot_mut(*channel) {
+                    c.readable_queued = false;
+                }
+            }
+            Event::Closed { channel } | Event::ChannelOpenFailed { channel, .. } => {
+                if let Some(c) = self.slot_mut(*channel) {
+                    c.end_reported = true;
+                }
+                self.release_if_done(*channel);
+            }
+            Event::ChannelRequest { reply: None, .. }
+            | Event::GlobalRequest { reply: None, .. } => {
+                self.pending_requests = self.pending_requests.saturating_sub(1);
+            }
+            _ => {}
+        }
+        Some(event)
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Opening channels.
+
+    /// Opens a `session` channel (RFC 4254 §6.1).
+    pub fn open_session(&mut self) -> Result<ChannelId, Error> {
+        self.open_channel(&ChannelType::Session)
+    }
+
+    /// Opens a `direct-tcpip` channel (RFC 4254 §7.2): the server connects to `host:port`.
+    pub fn open_direct_tcpip(
+        &mut self,
+        host: &str,
+        port: u32,
+        originator: &str,
+        originator_port: u32,
+    ) -> Result<ChannelId, Error> {
+        self.open_channel(&ChannelType::DirectTcpip {
+            host: Cow::Borrowed(host),
+            port,
+            originator: Cow::Borrowed(originator),
+            originator_port,
+        })
+    }
+
+    /// Opens a channel of any type; [`Event::ChannelOpened`] or [`Event::ChannelOpenFailed`]
+    /// follows.
+    pub fn open_channel(&mut self, channel_type: &ChannelType<'_>) -> Result<ChannelId, Error> {
+        self.check()?;
+        let recv = RecvWindow::new(self.config.initial_window, self.config.max_packet);
+        let id = self.allocate(Channel::new(Phase::Opening, 0, recv, SendWindow::closed()))?;
+        let open = ChannelOpen {
+            channel_type: channel_type.clone(),
+            sender: id.0,
+            initial_window: recv.size(),
+            max_packet: recv.max_packet(),
+        };
+        self.queue(|w| open.encode(w));
+        Ok(id)
+    }
+
+    /// Accepts a channel the peer asked to open ([`Event::ChannelOpenRequest`]).
+    pub fn accept_channel(&mut self, id: ChannelId) -> Result<(), Error> {
+        self.check()?;
+        let c = self.channel_mut(id)?;
+        if c.phase != Phase::Offered {
+            return Err(Error::ApiMisuse(
+                "accept_channel: not a channel the peer offered",
+            ));
+        }
+        c.phase = Phase::Open;
+        let confirm = OpenConfirmation {
+            recipient: c.remote_id,
+            sender: id.0,
+            initial_window: c.recv.size(),
+            max_packet: c.recv.max_packet(),
+            data: &[],
+        };
+        self.queue(|w| confirm.encode(w));
+        Ok(())
+    }
+
+    /// Refuses a channel the peer asked to open, with a reason code; its number is free at once.
+    pub fn reject_channel(
+        &mut self,
+        id: ChannelId,
+        reason: OpenFailureReason,
+        description: &str,
+    ) -> Result<(), Error> {
+        self.check()?;
+        let c = self.channel_mut(id)?;
+        if c.phase != Phase::Offered {
+            return Err(Error::ApiMisuse(
+                "reject_channel: not a channel the peer offered",
+            ));
+        }
+        let recipient = c.remote_id;
+        self.free_slot(id);
+        self.queue_open_failure(recipient, reason, description);
+        Ok(())
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Requests.
+
+    /// Sends a channel request; with `want_reply`, the returned id comes back in
+    /// [`Event::ChannelRequestReply`].
+    pub fn request(
+        &mut self,
+        id: ChannelId,
+        request: &ChannelRequestType<'_>,
+        want_reply: bool,
+    ) -> Result<Option<RequestId>, Error> {
+        self.check()?;
+        let c = self.sendable(id)?;
+        let msg = ChannelRequest {
+            recipient: c.remote_id,
+            want_reply,
+            request: request.clone(),
+        };
+        let rid = if want_reply {
+            let rid = RequestId(self.next_request);
+            self.next_request += 1;
+            self.sendable(id)?.awaiting_replies.push_back(rid);
+            Some(rid)
+        } else {
+            None
+        };
+        self.queue(|w| msg.encode(w));
+        Ok(rid)
+    }
+
+    /// Sends `exec` (RFC 4254 §6.5).
+    pub fn exec(
+        &mut self,
+        id: ChannelId,
+        command: &[u8],
+        want_reply: bool,
+    ) -> Result<Option<RequestId>, Error> {
+        let command = Cow::Borrowed(command);
+        self.request(id, &ChannelRequestType::Exec { command }, want_reply)
+    }
+
+    /// Sends `subsystem` (RFC 4254 §6.5), such as `sftp`.
+    pub fn subsystem(
+        &mut self,
+        id: ChannelId,
+        name: &str,
+        want_reply: bool,
+    ) -> Result<Option<RequestId>, Error> {
+        let name = Cow::Borrowed(name);
+        self.request(id, &ChannelRequestType::Subsystem { name }, want_reply)
+    }
+
+    /// Sends `shell` (RFC 4254 §6.5).
+    pub fn shell(&mut self, id: ChannelId, want_reply: bool) -> Result<Option<RequestId>, Error> {
+        self.request(id, &ChannelRequestType::Shell, want_reply)
+    }
+
+    /// Sends `exit-status` (RFC 4254 §6.10: "It is RECOMMENDED that this message be sent"
+    /// when the command terminates; want-reply is always FALSE).
+    pub fn exit_status(&mut self, id: ChannelId, status: u32) -> Result<(), Error> {
+        self.request(id, &ChannelRequestType::ExitStatus { status }, false)
+            .map(|_| ())
+    }
+
+    /// Sends `exit-signal` (RFC 4254 §6.10; want-reply FALSE).
+    pub fn exit_signal(
+        &mut self,
+        id: ChannelId,
+        signal: &str,
+        core_dumped: bool,
+        message: &str,
+    ) -> Result<(), Error> {
+        let request = ChannelRequestType::ExitSignal {
+            signal: Cow::Borrowed(signal),
+            core_dumped,
+            message: Cow::Borrowed(message),
+            language: Cow::Borrowed(""),
+        };
+        self.request(id, &request, false).map(|_| ())
+    }
+
+    /// Answers a channel request of the peer ([`Event::ChannelRequest`] with a reply id).
+    ///
+    /// Answers may be given in any order; they go out in the order of the requests. RFC 4254
+    /// §4: "For channel requests, replies that relate to the same channel MUST also be
+    /// replied to in the right order."
+    pub fn reply(&mut self, id: ChannelId, request: RequestId, success: bool) -> Result<(), Error> {
+        self.check()?;
+        let c = self.channel_mut(id)?;
+        if c.close_sent {
+            // Too late to answer: the channel is closing (a race, not a bug).
+            return Ok(());
+        }
+        let slot = c
+            .owed_replies
+            .iter_mut()
+            .find(|r| r.id == request && r.answer.is_none())
+            .ok_or(Error::ApiMisuse("reply: no such request awaits an answer"))?;
+        slot.answer = Some(success);
+        self.flush_channel_replies(id);
+        Ok(())
+    }
+
+    /// Sends a global request (RFC 4254 §4); with want-reply, the returned id comes back in
+    /// [`Event::GlobalRequestReply`].
+    pub fn global_request(
+        &mut self,
+        request: &GlobalRequest<'_>,
+    ) -> Result<Option<RequestId>, Error> {
+        self.check()?;
+        let rid = if request.want_reply {
+            let rid = RequestId(self.next_request);
+            self.next_request += 1;
+            self.awaiting_global.push_back(rid);
+            Some(rid)
+        } else {
+            None
+        };
+        self.queue(|w| request.encode(w));
+        Ok(rid)
+    }
+
+    /// Answers a global request of the peer; `data` is the response-specific data of a
+    /// success (ignored for a failure).
+    ///
+    /// RFC 4254 §4: "it is REQUIRED that replies to SSH_MSG_GLOBAL_REQUESTS MUST be sent in
+    /// the same order as the corresponding request messages." Answers given out of order wait.
+    pub fn reply_global(
+        &mut self,
+        request: RequestId,
+        success: bool,
+        data: &[u8],
+    ) -> Result<(), Error> {
+        self.check()?;
+        let slot = self
+            .owed_global
+            .iter_mut()
+            .find(|r| r.id == request && r.answer.is_none())
+            .ok_or(Error::ApiMisuse(
+                "reply_global: no such request awaits an answer",
+            ))?;
+        slot.answer = Some((success, data.to_vec()));
+        self.flush_global_replies();
+        Ok(())
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Data out.
+
+    /// Bytes that may be sent on the channel now, in any number of packets: the peer's window.
+    pub fn send_capacity(&self, id: ChannelId) -> Result<usize, Error> {
+        let c = self.channel(id)?;
+        if !c.can_send() || c.eof_sent {
+            return Ok(0);
+        }
+        Ok(usize::try_from(c.send.available()).unwrap_or(usize::MAX))
+    }
+
+    /// The largest data packet the channel takes: the peer's maximum, capped by ours.
+    pub fn max_send_packet(&self, id: ChannelId) -> Result<usize, Error> {
+        let c = self.channel(id)?;
+        Ok(usize::try_from(c.send.max_packet()).unwrap_or(usize::MAX))
+    }
+
+    /// Queues as much of `data` as the peer's window allows, in packets of at most its
+    /// maximum packet size, and returns how much was taken (0 when the window is empty:
+    /// [`Event::Writable`] follows when it re-opens).
+    ///
+    /// The queued bytes are bounded by the peer's window. [`Connection::encode_data`] avoids
+    /// the copy into the queue.
+    pub fn send_data(&mut self, id: ChannelId, data: &[u8]) -> Result<usize, Error> {
+        self.send_stream(id, None, data)
+    }
+
+    /// As [`Connection::send_data`], for extended data of type `data_type`
+    /// ([`messages::EXTENDED_DATA_STDERR`] for stderr).
+    pub fn send_extended_data(
+        &mut self,
+        id: ChannelId,
+        data_type: u32,
+        data: &[u8],
+    ) -> Result<usize, Error> {
+        self.send_stream(id, Some(data_type), data)
+    }
+
+    /// Appends one whole `SSH_MSG_CHANNEL_DATA` payload with as much of `data` as fits to
+    /// `out`, and returns how much of `data` it carries; hand `out` to the transport.
+    ///
+    /// This is the fast path: header and data go straight into the caller's buffer. Writes
+    /// nothing and returns 0 while the window is empty, and also while
+    /// [`Connection::poll_transmit`] has payloads waiting, so that data never overtakes a
+    /// request or an EOF queued before it: drain the queue first.
+    pub fn encode_data(
+        &mut self,
+        id: ChannelId,
+        data: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<usize, Error> {
+        self.encode_stream(id, None, data, out)
+    }
+
+    /// As [`Connection::encode_data`], for extended data of type `data_type`.
+    pub fn encode_extended_data(
+        &mut self,
+        id: ChannelId,
+        data_type: u32,
+        data: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<usize, Error> {
+        self.encode_stream(id, Some(data_type), data, out)
+    }
+
+    /// Sends `SSH_MSG_CHANNEL_EOF`: we send no more data (requests, such as `exit-status`,
+    /// may still follow). Once only.
+    pub fn send_eof(&mut self, id: ChannelId) -> Result<(), Error> {
+        self.check()?;
+        let c = self.sendable(id)?;
+        if c.eof_sent {
+            return Err(Error::ChannelClosed(id));
+        }
+        c.eof_sent = true;
+        let recipient = c.remote_id;
+        self.queue_signal(messages::CHANNEL_EOF, recipient);
+        Ok(())
+    }
+
+    /// Closes the channel: sends `SSH_MSG_CHANNEL_CLOSE` (once) and discards data not yet read.
+    ///
+    /// The number is reused after the peer's CLOSE too and [`Event::Closed`]. Closing a
+    /// channel the peer has not confirmed yet sends CLOSE as soon as it does. Calling it again
+    /// (or after the peer closed first) is allowed and only discards what is buffered.
+    pub fn close(&mut self, id: ChannelId) -> Result<(), Error> {
+        self.check()?;
+        let c = self.channel_mut(id)?;
+        match c.phase {
+            Phase::Offered => return Err(Error::ApiMisuse("close: use reject_channel")),
+            Phase::Failed => return Ok(()),
+            Phase::Opening => {
+                c.close_sent = true;
+                return Ok(());
+            }
+            Phase::Open => {}
+        }
+        Self::discard_buffers(c);
+        if !c.close_sent {
+            self.send_close(id);
+        }
+        self.release_if_done(id);
+        Ok(())
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Data in.
+
+    /// The front of what the peer sent on `stream` and the application has not consumed,
+    /// as one contiguous slice (possibly not all of it; consume and look again).
+    ///
+    /// Together with [`Connection::consume`] this reads without a copy.
+    pub fn recv_buf(&self, id: ChannelId, stream: Stream) -> Result<&[u8], Error> {
+        Ok(self.channel(id)?.buffer(stream).as_slices().0)
+    }
+
+    /// Bytes waiting on `stream`.
+    pub fn recv_len(&self, id: ChannelId, stream: Stream) -> Result<usize, Error> {
+        Ok(self.channel(id)?.buffer(stream).len())
+    }
+
+    /// Drops the first `n` bytes waiting on `stream` (at most what is waiting) and re-opens
+    /// the window by as much, sending `SSH_MSG_CHANNEL_WINDOW_ADJUST` once half the window
+    /// has been consumed.
+    pub fn consume(&mut self, id: ChannelId, stream: Stream, n: usize) -> Result<(), Error> {
+        self.check()?;
+        let c = self.channel_mut(id)?;
+        let buf = c.buffer_mut(stream);
+        let n = n.min(buf.len());
+        buf.drain(..n);
+        c.recv.consume(u32::try_from(n).unwrap_or(u32::MAX));
+        self.after_consume(id);
+        Ok(())
+    }
+
+    /// Copies what is waiting on `stream` into `buf`, consumes it, and returns how much.
+    pub fn read(&mut self, id: ChannelId, stream: Stream, buf: &mut [u8]) -> Result<usize, Error> {
+        self.check()?;
+        let c = self.channel_mut(id)?;
+        let src = c.buffer_mut(stream);
+        let n = buf.len().min(src.len());
+        let (a, b) = src.as_slices();
+        let from_a = n.min(a.len());
+        if let (Some(dst), Some(s)) = (buf.get_mut(..from_a), a.get(..from_a)) {
+            dst.copy_from_slice(s);
+        }
+        if let (Some(dst), Some(s)) = (buf.get_mut(from_a..n), b.get(..n - from_a)) {
+            dst.copy_from_slice(s);
+        }
+        self.consume(id, stream, n)?;
+        Ok(n)
+    }
+
+    /// Whether the peer has sent EOF (or CLOSE) on the channel.
+    pub fn eof_received(&self, id: ChannelId) -> Result<bool, Error> {
+        let c = self.channel(id)?;
+        Ok(c.eof_received || c.close_received)
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Inside.
+
+    /// Fails with the sticky error, if any.
+    fn check(&self) -> Result<(), Error> {
+        match &self.error {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    fn slot_mut(&mut self, id: ChannelId) -> Option<&mut Channel> {
+        let i = usize::try_from(id.0).ok()?;
+        self.channels.get_mut(i)?.as_mut()
+    }
+
+    fn slot(&self, id: ChannelId) -> Option<&Channel> {
+        let i = usize::try_from(id.0).ok()?;
+        self.channels.get(i)?.as_ref()
+    }
+
+    /// A channel the application names.
+    fn channel(&self, id: ChannelId) -> Result<&Channel, Error> {
+        self.slot(id).ok_or(Error::UnknownChannel(id))
+    }
+
+    /// A channel the application names, mutably.
+    fn channel_mut(&mut self, id: ChannelId) -> Result<&mut Channel, Error> {
+        self.slot_mut(id).ok_or(Error::UnknownChannel(id))
+    }
+
+    /// A channel the application may send on.
+    fn sendable(&mut self, id: ChannelId) -> Result<&mut Channel, Error> {
+        let c = self.channel_mut(id)?;
+        if c.can_send() {
+            Ok(c)
+        } else {
+            Err(Error::ChannelClosed(id))
+        }
+    }
+
+    /// A channel the peer names, which must be open both ways (the peer knows our number
+    /// only once we confirmed its open, or it confirmed ours).
+    fn peer_channel(&mut self, recipient: u32, what: &'static str) -> Result<&mut Channel, Error> {
+        match self.slot_mut(ChannelId(recipient)) {
+            Some(c) if c.phase == Phase::Open => Ok(c),
+            _ => Err(Error::peer(what, recipient)),
+        }
+    }
+
+    /// Takes a free number for `channel`.
+    fn allocate(&mut self, channel: Channel) -> Result<ChannelId, Error> {
+        if self.in_use >= self.config.max_channels {
+            return Err(Error::TooManyChannels);
+        }
+        let id = match self.free.pop_front() {
+            Some(id) => {
+                if let Some(slot) = usize::try_from(id)
+                    .ok()
+                    .and_then(|i| self.channels.get_mut(i))
+                {
+                    *slot = Some(channel);
+                }
+                id
+            }
+            None => {
+                let id = u32::try_from(self.channels.len()).map_err(|_| Error::TooManyChannels)?;
+                self.channels.push(Some(channel));
+                id
+            }
+        };
+        self.in_use += 1;
+        Ok(ChannelId(id))
+    }
+
+    /// Frees a number, forgetting the channel and the requests it still counted.
+    fn free_slot(&mut self, id: ChannelId) {
+        let Some(slot) = usize::try_from(id.0)
+            .ok()
+            .and_then(|i| self.channels.get_mut(i))
+        else {
+            return;
+        };
+        if let Some(c) = slot.take() {
+            self.pending_requests = self.pending_requests.saturating_sub(c.owed_replies.len());
+            self.in_use = self.in_use.saturating_sub(1);
+            self.free.push_back(id.0);
+        }
+    }
+
+    fn release_if_done(&mut self, id: ChannelId) {
+        if self.slot(id).is_some_and(Channel::releasable) {
+            self.free_slot(id);
+        }
+    }
+
+    /// Appends a payload built by `f` to the outgoing queue.
+    fn queue(&mut self, f: impl FnOnce(&mut Writer)) {
+        let mut w = Writer::new();
+        f(&mut w);
+        self.transmit.push_back(w.into_vec());
+    }
+
+    fn queue_signal(&mut self, number: MessageNumber, recipient: u32) {
+        self.queue(|w| ChannelSignal { number, recipient }.encode(w));
+    }
+
+    fn queue_open_failure(&mut self, recipient: u32, reason: OpenFailureReason, description: &str) {
+        let m = OpenFailure {
+            recipient,
+            reason,
+            description: Cow::Borrowed(description),
+            language: Cow::Borrowed(""),
+        };
+        self.queue(|w| m.encode(w));
+    }
+
+    /// Counts one more request of the peer's, refusing to hold more than the limit.
+    fn count_request(&mut self) -> Result<(), Error> {
+        if self.pending_requests >= self.config.max_pending_requests {
+            return Err(Error::peer_global(
+                "too many requests awaiting the application",
+            ));
+        }
+        self.pending_requests += 1;
+        Ok(())
+    }
+
+    /// Sends the answered replies at the front of a channel's queue.
+    fn flush_channel_replies(&mut self, id: ChannelId) {
+        let Some(c) = self.slot_mut(id) else { return };
+        if c.close_sent {
+            return;
+        }
+        let recipient = c.remote_id;
+        let mut answers = Vec::new();
+        while let Some(OwedReply {
+            answer: Some(ok), ..
+        }) = c.owed_replies.front().copied()
+        {
+            c.owed_replies.pop_front();
+            answers.push(ok);
+        }
+        for ok in answers {
+            self.pending_requests = self.pending_requests.saturating_sub(1);
+            let number = if ok {
+                messages::CHANNEL_SUCCESS
+            } else {
+                messages::CHANNEL_FAILURE
+            };
+            self.queue_signal(number, recipient);
+        }
+    }
+
+    /// Sends the answered global replies at the front of the queue.
+    fn flush_global_replies(&mut self) {
+        while let Some(OwedGlobalReply {
+            answer: Some(_), ..
+        }) = self.owed_global.front()
+        {
+            let Some(OwedGlobalReply {
+                answer: Some((ok, data)),
+                ..
+            }) = self.owed_global.pop_front()
+            else {
+                break;
+            };
+            self.pending_requests = self.pending_requests.saturating_sub(1);
+            if ok {
+                self.queue(|w| RequestSuccess { data: &data }.encode(w));
+            } else {
+                self.queue(|w| RequestFailure.encode(w));
+            }
+        }
+    }
+
+    /// Empties a channel's receive buffers, counting the bytes as consumed.
+    fn discard_buffers(c: &mut Channel) {
+        let n = c.buffered();
+        c.data.clear();
+        c.stderr.clear();
+        c.data.shrink_to_fit();
+        c.stderr.shrink_to_fit();
+        c.recv.consume(u32::try_from(n).unwrap_or(u32::MAX));
+    }
+
+    /// Sends our CLOSE: from now on we send nothing on the channel, so the replies we still
+    /// owe are dropped and the replies we await no longer matter.
+    fn send_close(&mut self, id: ChannelId) {
+        let Some(c) = self.slot_mut(id) else { return };
+        c.close_sent = true;
+        c.awaiting_replies.clear();
+        let owed = c.owed_replies.len();
+        c.owed_replies.clear();
+        let recipient = c.remote_id;
+        self.pending_requests = self.pending_requests.saturating_sub(owed);
+        self.queue_signal(messages::CHANNEL_CLOSE, recipient);
+    }
+
+    /// Re-opens the window after the application consumed data, and frees a closed channel
+    /// whose last bytes were just read.
+    fn after_consume(&mut self, id: ChannelId) {
+        let Some(c) = self.slot_mut(id) else { return };
+        let adjust = c.recv.take_adjust();
+        // Giving window back is pointless once the peer will send no more.
+        let wanted =
+            c.phase == Phase::Open && !c.eof_received && !c.close_sent && !c.close_received;
+        let recipient = c.remote_id;
+        if let (Some(bytes_to_add), true) = (adjust, wanted) {
+            self.queue(|w| {
+                WindowAdjust {
+                    recipient,
+                    bytes_to_add,
+                }
+                .encode(w)
+            });
+        }
+        self.release_if_done(id);
+    }
+
+    fn send_stream(
+        &mut self,
+        id: ChannelId,
+        data_type: Option<u32>,
+        data: &[u8],
+    ) -> Result<usize, Error> {
+        self.check()?;
+        let mut taken = 0;
+        loop {
+            let rest = data.get(taken..).unwrap_or_default();
+            let mut out = Vec::new();
+            let n = self.write_packet(id, data_type, rest, &mut out)?;
+            if n == 0 {
+                break;
+            }
+            self.transmit.push_back(out);
+            taken += n;
+        }
+        Ok(taken)
+    }
+
+    fn encode_stream(
+        &mut self,
+        id: ChannelId,
+        data_type: Option<u32>,
+        data: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<usize, Error> {
+        self.check()?;
+        if !self.transmit.is_empty() {
+            self.channel(id)?;
+            return Ok(0);
+        }
+        self.write_packet(id, data_type, data, out)
+    }
+
+    /// Writes one data packet with as much of `data` as the window allows.
+    fn write_packet(
+        &mut self,
+        id: ChannelId,
+        data_type: Option<u32>,
+        data: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<usize, Error> {
+        let c = self.sendable(id)?;
+        if c.eof_sent {
+            return Err(Error::ChannelClosed(id));
+        }
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let n = c.send.packet_len(data.len());
+        if n == 0 {
+            c.write_blocked = true;
+            return Ok(0);
+        }
+        let chunk = data.get(..n).unwrap_or_default();
+        let len = u32::try_from(n).unwrap_or(u32::MAX);
+        match data_type {
+            None => ChannelData::encode_header(c.remote_id, len, out),
+            Some(code) => ExtendedData::encode_header(c.remote_id, code, len, out),
+        }
+        out.extend_from_slice(chunk);
+        c.send.spend(n);
+        if c.send.available() == 0 {
+            c.write_blocked = true;
+        }
+        Ok(n)
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Dispatch of the peer's messages.
+
+    fn dispatch(&mut self, payload: &[u8]) -> Result<(), Error> {
+        let number = MessageNumber(payload.first().copied().unwrap_or(0));
+        let msg = Message::decode(payload).map_err(|why| Error::InvalidMessage { number, why })?;
+        match msg {
+            Message::GlobalRequest(g) => self.on_global_request(g),
+            Message::RequestSuccess(s) => self.on_global_reply(true, s.data),
+            Message::RequestFailure => self.on_global_reply(false, &[]),
+            Message::ChannelOpen(o) => self.on_open(o),
+            Message::OpenConfirmation(c) => self.on_confirmation(&c),
+            Message::OpenFailure(f) => self.on_open_failure(f),
+            Message::WindowAdjust(a) => self.on_window_adjust(a),
+            Message::Data(d) => self.on_data(d.recipient, None, d.data),
+            Message::ExtendedData(d) => self.on_data(d.recipient, Some(d.data_type), d.data),
+            Message::Signal(s) => match s.number {
+                messages::CHANNEL_EOF => self.on_eof(s.recipient),
+                messages::CHANNEL_CLOSE => self.on_close(s.recipient),
+                messages::CHANNEL_SUCCESS => self.on_reply(s.recipient, true),
+                _ => self.on_reply(s.recipient, false),
+            },
+            Message::ChannelRequest(r) => self.on_channel_request(r),
+        }
+    }
+
+    fn on_global_request(&mut self, g: GlobalRequest<'_>) -> Result<(), Error> {
+        // Requests the engine answers itself, as OpenSSH does: keepalive@openssh.com is
+        // "unknown" to OpenSSH and answered with failure; no-more-sessions@openssh.com is
+        // honoured by a server (and succeeds).
+        let automatic = match (&*g.name, self.role) {
+            (GlobalRequest::KEEPALIVE, _) => Some(false),
+            (GlobalRequest::NO_MORE_SESSIONS, Role::Server) => {
+                self.no_more_sessions = true;
+                Some(true)
+            }
+            _ => None,
+        };
+        let reply = if g.want_reply {
+            // RFC 4254 §4: "The recipient will respond to this message with
+            // SSH_MSG_REQUEST_SUCCESS or SSH_MSG_REQUEST_FAILURE if 'want reply' is TRUE."
+            self.count_request()?;
+            let id = RequestId(self.next_request);
+            self.next_request += 1;
+            self.owed_global.push_back(OwedGlobalReply {
+                id,
+                answer: automatic.map(|ok| (ok, Vec::new())),
+            });
+            Some(id)
+        } else {
+            None
+        };
+        if automatic.is_some() {
+            self.flush_global_replies();
+            return Ok(());
+        }
+        if reply.is_none() {
+            self.count_request()?;
+        }
+        self.events.push_back(Event::GlobalRequest {
+            request: g.into_owned(),
+            reply,
+        });
+        Ok(())
+    }
+
+    fn on_global_reply(&mut self, success: bool, data: &[u8]) -> Result<(), Error> {
+        // RFC 4254 §4: replies "MUST be sent in the same order as the corresponding request
+        // messages", so the oldest request we sent with want-reply is the one answered.
+        let id = self.awaiting_global.pop_front().ok_or(Error::peer_global(
+            "reply to a global request we did not send",
+        ))?;
+        self.events.push_back(Event::GlobalRequestReply {
+            id,
+            success,
+            data: data.to_vec(),
+        });
+        Ok(())
+    }
+
+    fn on_open(&mut self, o: ChannelOpen<'_>) -> Result<(), Error> {
+        let refusal = match (&o.channel_type, self.role) {
+            // RFC 4254 §6.1: "Client implementations SHOULD reject any session channel open
+            // requests to make it more difficult for a corrupt server to attack the client."
+            (ChannelType::Session, Role::Client) => {
+                Some("session channels are not opened to a client")
+            }
+            // OpenSSH PROTOCOL §2.2: after no-more-sessions@openssh.com "the server should
+            // refuse any further session channel opens".
+            (ChannelType::Session, Role::Server) if self.no_more_sessions => {
+                Some("no more sessions")
+            }
+            // RFC 4254 §6.3.2 and §7.2: x11 and forwarded-tcpip go from server to client,
+            // direct-tcpip from client to server.
+            (ChannelType::X11 { .. } | ChannelType::ForwardedTcpip { .. }, Role::Server) => {
+                Some("channel type not accepted by a server")
+            }
+            (ChannelType::DirectTcpip { .. }, Role::Client) => {
+                Some("channel type not accepted by a client")
+            }
+            _ => None,
+        };
+        if let Some(why) = refusal {
+            self.queue_open_failure(
+                o.sender,
+                OpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
+                why,
+            );
+            return Ok(());
+        }
+        let recv = RecvWindow::new(self.config.initial_window, self.config.max_packet);
+        let send = SendWindow::new(o.initial_window, o.max_packet, self.config.max_send_packet);
+        match self.allocate(Channel::new(Phase::Offered, o.sender, recv, send)) {
+            Ok(channel) => {
+                self.events.push_back(Event::ChannelOpenRequest {
+                    channel,
+                    channel_type: o.channel_type.into_owned(),
+                });
+            }
+            // A limit of ours, not a protocol error: refuse the open, keep the connection.
+            Err(_) => self.queue_open_failure(
+                o.sender,
+                OpenFailureReason::RESOURCE_SHORTAGE,
+                "too many channels",
+            ),
+        }
+        Ok(())
+    }
+
+    fn on_confirmation(&mut self, m: &OpenConfirmation<'_>) -> Result<(), Error> {
+        let our_cap = self.config.max_send_packet;
+        let id = ChannelId(m.recipient);
+        let c = match self.slot_mut(id) {
+            Some(c) if c.phase == Phase::Opening => c,
+            _ => {
+                return Err(Error::peer(
+                    "confirmation of a channel we are not opening",
+                    m.recipient,
+                ));
+            }
+        };
+        c.phase = Phase::Open;
+        c.remote_id = m.sender;
+        c.send = SendWindow::new(m.initial_window, m.max_packet, our_cap);
+        if c.close_sent {
+            // The application closed the channel while it was opening.
+            let recipient = c.remote_id;
+            self.queue_signal(messages::CHANNEL_CLOSE, recipient);
+        } else {
+            self.events.push_back(Event::ChannelOpened { channel: id });
+        }
+        Ok(())
+    }
+
+    fn on_open_failure(&mut self, f: OpenFailure<'_>) -> Result<(), Error> {
+        let id = ChannelId(f.recipient);
+        match self.slot_mut(id) {
+            Some(c) if c.phase == Phase::Opening => c.phase = Phase::Failed,
+            _ => {
+                return Err(Error::peer(
+                    "open failure for a channel we are not opening",
+                    f.recipient,
+                ));
+            }
+        }
+        self.events.push_back(Event::ChannelOpenFailed {
+            channel: id,
+            reason: f.reason,
+            description: f.description.into_owned(),
+        });
+        Ok(())
+    }
+
+    fn on_window_adjust(&mut self, a: WindowAdjust) -> Result<(), Error> {
+        let id = ChannelId(a.recipient);
+        let c = self.peer_channel(a.recipient, "window adjust for a channel that is not open")?;
+        if c.close_received {
+            return Err(Error::peer("window adjust after CLOSE", a.recipient));
+        }
+        c.send
+            .adjust(a.bytes_to_add)
+            .map_err(|_| Error::peer("window adjust beyond 2^32 - 1 bytes", a.recipient))?;
+        if c.write_blocked && c.send.available() > 0 && c.can_send() && !c.eof_sent {
+            c.write_blocked = false;
+            self.events.push_back(Event::Writable { channel: id });
+        }
+        Ok(())
+    }
+
+    fn on_data(
+        &mut self,
+        recipient: u32,
+        data_type: Option<u32>,
+        data: &[u8],
+    ) -> Result<(), Error> {
+        let id = ChannelId(recipient);
+        let c = self.peer_channel(recipient, "data for a channel that is not open")?;
+        // RFC 4254 §5.3: CLOSE means the peer is done with the channel, and EOF that it "will
+        // no longer send more data": anything after either is a protocol error.
+        if c.close_received {
+            return Err(Error::peer("data after CLOSE", recipient));
+        }
+        if c.eof_received {
+            return Err(Error::peer("data after EOF", recipient));
+        }
+        c.recv.receive(data.len()).map_err(|e| match e {
+            RecvError::BeyondWindow => Error::peer("data beyond the window", recipient),
+            RecvError::TooLarge => {
+                Error::peer("data packet above the maximum packet size", recipient)
+            }
+        })?;
+        let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+        if c.close_sent {
+            // In flight when we closed: the application no longer wants it.
+            c.recv.consume(len);
+            return Ok(());
+        }
+        let stream = match data_type {
+            None => Stream::Data,
+            Some(EXTENDED_DATA_STDERR) => Stream::Stderr,
+            Some(_) => {
+                // RFC 4254 §5.2 defines only SSH_EXTENDED_DATA_STDERR; others are dropped
+                // (as OpenSSH does), their window given back.
+                c.recv.consume(len);
+                self.after_consume(id);
+                return Ok(());
+            }
+        };
+        c.buffer_mut(stream).extend(data);
+        if !c.readable_queued && !data.is_empty() {
+            c.readable_queued = true;
+            self.events.push_back(Event::Readable { channel: id });
+        }
+        Ok(())
+    }
+
+    fn on_eof(&mut self, recipient: u32) -> Result<(), Error> {
+        let c = self.peer_channel(recipient, "EOF for a channel that is not open")?;
+        if c.close_received {
+            return Err(Error::peer("EOF after CLOSE", recipient));
+        }
+        if c.eof_received {
+            return Err(Error::peer("second EOF", recipient));
+        }
+        c.eof_received = true;
+        if !c.close_sent {
+            self.events.push_back(Event::Eof {
+                channel: ChannelId(recipient),
+            });
+        }
+        Ok(())
+    }
+
+    fn on_close(&mut self, recipient: u32) -> Result<(), Error> {
+        let id = ChannelId(recipient);
+        let c = self.peer_channel(recipient, "CLOSE for a channel that is not open")?;
+        if c.close_received {
+            return Err(Error::peer("second CLOSE", recipient));
+        }
+        c.close_received = true;
+        // RFC 4254 §5.3: "Upon receiving this message, a party MUST send back an
+        // SSH_MSG_CHANNEL_CLOSE unless it has already sent this message for the channel."
+        if !c.close_sent {
+            self.send_close(id);
+        }
+        // Both CLOSE messages are now exchanged (ours always goes first or just now).
+        self.events.push_back(Event::Closed { channel: id });
+        Ok(())
+    }
+
+    fn on_reply(&mut self, recipient: u32, success: bool) -> Result<(), Error> {
+        let c = self.peer_channel(recipient, "reply for a channel that is not open")?;
+        if c.close_received {
+            return Err(Error::peer("request reply after CLOSE", recipient));
+        }
+        if c.close_sent {
+            // We stopped listening when we closed; the reply was in flight.
+            return Ok(());
+        }
+        // RFC 4254 §4: "replies that relate to the same channel MUST also be replied to in the
+        // right order": the oldest outstanding request is the one answered.
+        let id = c.awaiting_replies.pop_front().ok_or(Error::peer(
+            "reply to a channel request we did not send",
+            recipient,
+        ))?;
+        self.events.push_back(Event::ChannelRequestReply {
+            channel: ChannelId(recipient),
+            id,
+            success,
+        });
+        Ok(())
+    }
+
+    fn on_channel_request(&mut self, r: ChannelRequest<'_>) -> Result<(), Error> {
+        let recipient = r.recipient;
+        let id = ChannelId(recipient);
+        let c = self.peer_channel(recipient, "request for a channel that is not open")?;
+        if c.close_received {
+            return Err(Error::peer("request after CLOSE", recipient));
+        }
+        if c.close_sent {
+            // We can no longer reply; the peer will see our CLOSE.
+            return Ok(());
+        }
+        // keepalive@openssh.com: OpenSSH does not know it as a request and answers failure,
+        // which its sender takes as proof of life.
+        let automatic = matches!(r.request, ChannelRequestType::Keepalive).then_some(false);
+        self.count_request()?;
+        let reply = if r.want_reply {
+            // RFC 4254 §5.4: "If 'want reply' is FALSE, no response will be sent to the
+            // request. Otherwise, the recipient responds with either SSH_MSG_CHANNEL_SUCCESS,
+            // SSH_MSG_CHANNEL_FAILURE, or request-specific continuation messages."
+            let rid = RequestId(self.next_request);
+            self.next_request += 1;
+            if let Some(c) = self.slot_mut(id) {
+                c.owed_replies.push_back(OwedReply {
+                    id: rid,
+                    answer: automatic,
+                });
+            }
+            Some(rid)
+        } else {
+            None
+        };
+        if automatic.is_some() {
+            match reply {
+                Some(_) => self.flush_channel_replies(id),
+                None => self.pending_requests = self.pending_requests.saturating_sub(1),
+            }
+            return Ok(());
+        }
+        self.events.push_back(Event::ChannelRequest {
+            channel: id,
+            request: r.request.into_owned(),
+            reply,
+        });
+        Ok(())
+    }
+}
