@@ -320,8 +320,10 @@ impl Connection {
         self.request(id, &ChannelRequestType::Shell, want_reply)
     }
 
-    /// Sends `exit-status` (RFC 4254 §6.10: "It is RECOMMENDED that this message be sent"
-    /// when the command terminates; want-reply is always FALSE).
+    /// Sends `exit-status` when the command has terminated.
+    ///
+    /// RFC 4254 §6.10: "Returning the status is RECOMMENDED. No acknowledgement is sent for
+    /// this message." (so want-reply is always FALSE).
     pub fn exit_status(&mut self, id: ChannelId, status: u32) -> Result<(), Error> {
         self.request(id, &ChannelRequestType::ExitStatus { status }, false)
             .map(|_| ())
