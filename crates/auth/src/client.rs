@@ -6,6 +6,7 @@ use std::time::Instant;
 use sshwire_keys::{KeyType, PublicKey, SignatureAlgorithm, decode_signature_blob};
 use sshwire_transport::MessageNumber;
 use sshwire_wire::{NameList, NameListLimits, Writer};
+use zeroize::Zeroizing;
 
 use crate::error::AuthError;
 use crate::messages::{
@@ -113,7 +114,8 @@ pub struct ClientAuth {
     state: State,
     server_sig_algs: Option<Vec<SignatureAlgorithm>>,
     allow_sha1: bool,
-    tx: VecDeque<Vec<u8>>,
+    /// Requests to send; they may hold passwords, so they are wiped if never taken.
+    tx: VecDeque<Zeroizing<Vec<u8>>>,
     events: VecDeque<ClientEvent>,
     error: Option<AuthError>,
 }
@@ -346,7 +348,7 @@ impl ClientAuth {
                     responses: responses.iter().map(String::as_str).collect(),
                 }
                 .encode(&mut w);
-                self.tx.push_back(w.into_vec());
+                self.tx.push_back(Zeroizing::new(w.into_vec()));
                 self.state = State::Awaiting(Pending::KeyboardInteractive);
                 Ok(())
             }
@@ -375,7 +377,7 @@ impl ClientAuth {
             method,
         }
         .encode(&mut w);
-        self.tx.push_back(w.into_vec());
+        self.tx.push_back(Zeroizing::new(w.into_vec()));
         self.state = next;
         Ok(())
     }
@@ -481,8 +483,10 @@ impl ClientAuth {
     }
 
     /// The next payload to send with `Transport::send`, if any.
+    ///
+    /// A payload may hold a password: the caller should not keep it once sent.
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        self.tx.pop_front()
+        self.tx.pop_front().map(|mut p| core::mem::take(&mut *p))
     }
 
     /// The next event, if any.

@@ -234,7 +234,8 @@ pub struct ServerAuth {
     requests: u64,
     next_question: u64,
     banner_sent: bool,
-    queue: VecDeque<Vec<u8>>,
+    /// Pipelined client messages; they may hold passwords, so they are wiped on drop.
+    queue: VecDeque<Zeroizing<Vec<u8>>>,
     tx: VecDeque<Vec<u8>>,
     events: VecDeque<ServerEvent>,
     error: Option<AuthError>,
@@ -364,7 +365,7 @@ impl ServerAuth {
                         "too many requests sent without waiting for answers",
                     ));
                 }
-                self.queue.push_back(payload.to_vec());
+                self.queue.push_back(Zeroizing::new(payload.to_vec()));
                 Ok(())
             }
         }
