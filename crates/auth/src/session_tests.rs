@@ -1177,3 +1177,41 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_pipelined_info_response_is_refused_when_its_turn_comes() {
+    let mut s = server();
+    let now = Instant::now();
+    s.handle_message(
+        now,
+        &raw_request(
+            "alice",
+            "ssh-connection",
+            MethodRequest::KeyboardInteractive {
+                language: "",
+                submethods: "",
+            },
+        ),
+    )
+    .unwrap();
+    // The application has not answered yet: the response waits in the queue...
+    s.handle_message(now, &[61, 0, 0, 0, 0]).unwrap();
+    let Some(ServerEvent::KeyboardInteractive { id, .. }) = s.poll_event() else {
+        panic!()
+    };
+    // ...and is refused once the server is ready for it (after the FAILURE's delay), since
+    // no challenge was sent.
+    s.decide(now, id, Verdict::Reject).unwrap();
+    let err = s.handle_timeout(now + Duration::from_secs(1)).unwrap_err();
+    assert_eq!(reason(&err), DisconnectReason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn client_errors_are_sticky() {
+    let mut c = ClientAuth::new("alice", "ssh-connection", SID);
+    let err = c.handle_message(Instant::now(), &[52]).unwrap_err();
+    assert_eq!(c.error(), Some(&err));
+    assert_eq!(c.none(), Err(err.clone()));
+    assert_eq!(c.poll_transmit(), None);
+    assert_eq!(c.set_server_sig_algs(b"ssh-ed25519"), Err(err));
+}
