@@ -207,7 +207,27 @@ pub struct Serve {
 impl Serve {
     /// Starts `sshwire serve` with `host_keys` (files) and extra arguments.
     pub fn start(program: &Path, host_keys: &[PathBuf], extra: &[&str]) -> Serve {
+        Self::start_with_users(program, host_keys, "", None, extra)
+    }
+
+    /// Starts `sshwire serve` with an authorized_keys file of `authorized_keys` and, if given,
+    /// a password file of `password_file`.
+    pub fn start_with_users(
+        program: &Path,
+        host_keys: &[PathBuf],
+        authorized_keys: &str,
+        password_file: Option<&str>,
+        extra: &[&str],
+    ) -> Serve {
         let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("authorized_keys"), authorized_keys).unwrap();
+        let mut extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        if let Some(text) = password_file {
+            let path = dir.path().join("passwords");
+            std::fs::write(&path, text).unwrap();
+            extra.push("--password-file".into());
+            extra.push(path.display().to_string());
+        }
         let mut cmd = Command::new(program);
         cmd.arg("serve")
             .args(["--listen", "127.0.0.1:0", "--root"])

@@ -7,23 +7,21 @@ use std::time::Duration;
 
 use clap::Parser;
 use sshwire::server::Server;
-use sshwire::{Driver, system_rng};
-use sshwire_keys::{KeyType, PrivateKey};
-use sshwire_transport::{Config, DisconnectReason, Event, MessageNumber};
-use sshwire_wire::{Reader, Writer};
+use sshwire::{Authenticator, Driver, authenticate, system_rng};
+use sshwire_auth::{AuthMethod, AuthorizedKeys, PasswordFile, ServerPolicy};
+use sshwire_connection::{
+    self as connection, ChannelRequestType, ChannelType, Connection, OpenFailureReason,
+    messages::EXTENDED_DATA_STDERR,
+};
+use sshwire_keys::{KeyType, PrivateKey, PublicKey};
+use sshwire_transport::{Config, Event};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::paths;
 
-/// RFC 4252 §5.4 allows a server to send a banner before authentication completes.
-const NO_AUTH_BANNER: &str = "sshwire serve: user authentication is not available in this \
-build yet; every method is refused.\r\n";
-
-/// OpenSSH's LoginGraceTime default.
+/// OpenSSH's LoginGraceTime default; the auth engine enforces it too, this bounds the key
+/// exchange before it.
 const LOGIN_GRACE: Duration = Duration::from_secs(120);
-
-/// OpenSSH's MaxAuthTries default.
-const MAX_AUTH_TRIES: u32 = 6;
 
 /// Arguments of `sshwire serve`.
 #[derive(Parser)]
@@ -38,9 +36,13 @@ pub struct Args {
     /// run and kept in ~/.config/sshwire.
     #[arg(long = "host-key")]
     host_keys: Vec<PathBuf>,
-    /// authorized_keys file of the users who may log in (default: ~/.ssh/authorized_keys).
+    /// authorized_keys file: a key listed there logs in under any user name (default:
+    /// ~/.ssh/authorized_keys).
     #[arg(long)]
     authorized_keys: Option<PathBuf>,
+    /// Password file: lines `user:$argon2id$...` as `sshwire passwd` prints them.
+    #[arg(long)]
+    password_file: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<(), String> {
@@ -62,18 +64,19 @@ pub fn run(args: Args) -> Result<(), String> {
         Some(p) => p,
         None => paths::home()?.join(".ssh").join("authorized_keys"),
     };
+    let credentials = Credentials::load(&authorized_keys, args.password_file.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    runtime.block_on(serve(args.listen, args.root, host_keys, authorized_keys))
+    runtime.block_on(serve(args.listen, args.root, host_keys, credentials))
 }
 
 async fn serve(
     listen: SocketAddr,
     root: PathBuf,
     host_keys: Vec<Arc<PrivateKey>>,
-    authorized_keys: PathBuf,
+    credentials: Credentials,
 ) -> Result<(), String> {
     let listener = TcpListener::bind(listen)
         .await
@@ -90,9 +93,11 @@ async fn serve(
             key.key_type().name()
         );
     }
-    println!("authorized keys: {}", authorized_keys.display());
+    println!("{}", credentials.summary);
     println!("connect with: sftp -P {} {}", local.port(), local.ip());
     let server = Server::new(Arc::new(Config::default()), host_keys);
+    let policy = Arc::new(credentials.policy());
+    let authenticator: Arc<dyn Authenticator> = Arc::new(credentials);
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(c) => c,
@@ -102,87 +107,203 @@ async fn serve(
             }
         };
         let server = server.clone();
+        let (policy, authenticator) = (policy.clone(), authenticator.clone());
         tokio::spawn(async move {
-            match tokio::time::timeout(LOGIN_GRACE, connection(&server, stream)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => eprintln!("sshwire serve: {peer}: {e}"),
-                Err(_) => eprintln!("sshwire serve: {peer}: login grace time exceeded"),
+            if let Err(e) = connection(&server, stream, policy, authenticator).await {
+                eprintln!("sshwire serve: {peer}: {e}");
             }
         });
     }
 }
 
-/// One connection: key exchange, the `ssh-userauth` service, and for now a refusal of every
-/// authentication attempt.
-async fn connection(server: &Server, stream: TcpStream) -> Result<(), sshwire::Error> {
-    let mut driver = server.handshake_tcp(stream).await?;
-    let mut attempts = 0u32;
+/// One connection: key exchange, user authentication, then the session channels.
+async fn connection(
+    server: &Server,
+    stream: TcpStream,
+    policy: Arc<ServerPolicy>,
+    authenticator: Arc<dyn Authenticator>,
+) -> Result<(), sshwire::Error> {
+    let mut driver = tokio::time::timeout(LOGIN_GRACE, server.handshake_tcp(stream))
+        .await
+        .map_err(|_| sshwire::Error::Timeout)??;
+    let who = authenticate(&mut driver, policy, authenticator).await?;
+    eprintln!(
+        "sshwire serve: {} logged in ({})",
+        who.user,
+        who.methods
+            .iter()
+            .map(|m| m.name())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    channels(&mut driver).await
+}
+
+/// The connection layer: session channels are accepted, but `sshwire serve` runs no commands
+/// and, until the SFTP server lands, serves no subsystem; each request is refused with a line
+/// on the channel's stderr saying so.
+async fn channels(driver: &mut Driver<TcpStream>) -> Result<(), sshwire::Error> {
+    let mut conn = Connection::server(connection::Config::openssh());
     loop {
-        match driver.next_event().await? {
-            Event::ServiceRequest(name) if name == "ssh-userauth" => {
-                driver.engine().accept_service(&name)?;
-            }
-            Event::ServiceRequest(name) => {
-                let why = format!("service {name} is not available");
-                driver
-                    .disconnect(DisconnectReason::SERVICE_NOT_AVAILABLE, &why)
-                    .await;
+        while let Some(p) = conn.poll_transmit() {
+            driver.engine().send(&p)?;
+        }
+        let event = match driver.next_event().await {
+            Ok(e) => e,
+            // The client hung up, with or without a DISCONNECT: the session is over.
+            Err(sshwire::Error::Transport(sshwire_transport::Error::PeerDisconnected {
+                ..
+            })) => {
                 return Ok(());
             }
-            Event::Message(m) if m.first() == Some(&50) => {
-                attempts += 1;
-                if attempts > MAX_AUTH_TRIES {
-                    driver
-                        .disconnect(
-                            DisconnectReason::NO_MORE_AUTH_METHODS_AVAILABLE,
-                            "too many authentication failures",
-                        )
-                        .await;
-                    return Ok(());
+            Err(sshwire::Error::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        let Event::Message(m) = event else {
+            continue;
+        };
+        let mut handled = conn.handle_message(&m);
+        if matches!(handled, Err(connection::Error::OutputFull)) {
+            // The engine holds back input while its output queue is full: drain, then retry.
+            while let Some(p) = conn.poll_transmit() {
+                driver.engine().send(&p)?;
+            }
+            handled = conn.handle_message(&m);
+        }
+        if let Err(e) = handled
+            && let Some((reason, description)) = e.disconnect()
+        {
+            driver.disconnect_in_place(reason, &description).await;
+            return Err(sshwire_transport::Error::LocallyClosed {
+                reason,
+                description,
+            }
+            .into());
+        }
+        while let Some(ev) = conn.poll_event() {
+            match ev {
+                connection::Event::ChannelOpenRequest {
+                    channel,
+                    channel_type: ChannelType::Session,
+                } => {
+                    let _ = conn.accept_channel(channel);
                 }
-                refuse(&mut driver, &m, attempts == 1)?;
+                connection::Event::ChannelOpenRequest { channel, .. } => {
+                    let _ = conn.reject_channel(
+                        channel,
+                        OpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
+                        "sshwire serve only opens session channels",
+                    );
+                }
+                connection::Event::ChannelRequest {
+                    channel,
+                    request,
+                    reply,
+                } => {
+                    let refusal = match &request {
+                        ChannelRequestType::Exec { .. } | ChannelRequestType::Shell => {
+                            Some("sshwire serve runs no commands; it serves SFTP.\r\n".to_owned())
+                        }
+                        ChannelRequestType::Subsystem { name } => Some(format!(
+                            "sshwire serve: the {name} subsystem is not available in this build.\r\n"
+                        )),
+                        _ => None,
+                    };
+                    if let Some(text) = refusal {
+                        let _ =
+                            conn.send_extended_data(channel, EXTENDED_DATA_STDERR, text.as_bytes());
+                    }
+                    if let Some(id) = reply {
+                        let _ = conn.reply(channel, id, false);
+                    }
+                }
+                connection::Event::Eof { channel } | connection::Event::Closed { channel } => {
+                    let _ = conn.close(channel);
+                }
+                connection::Event::GlobalRequest {
+                    reply: Some(id), ..
+                } => {
+                    let _ = conn.reply_global(id, false, &[]);
+                }
+                _ => {}
             }
-            Event::Message(m) => {
-                // RFC 4252 §6: no other message is allowed before authentication succeeds.
-                let number = MessageNumber(m.first().copied().unwrap_or(0));
-                let why = format!("{number} before authentication");
-                driver
-                    .disconnect(DisconnectReason::PROTOCOL_ERROR, &why)
-                    .await;
-                return Ok(());
-            }
-            _ => {}
         }
     }
 }
 
-/// Answers a `USERAUTH_REQUEST` with failure, the first time with a banner saying why.
-fn refuse(
-    driver: &mut Driver<TcpStream>,
-    request: &[u8],
-    first: bool,
-) -> Result<(), sshwire::Error> {
-    let mut r = Reader::new(request.get(1..).unwrap_or_default());
-    let valid = r
-        .string()
-        .and_then(|_| r.string())
-        .and_then(|_| r.string())
-        .is_ok();
-    if !valid {
-        return Err(sshwire_transport::Error::PeerMisbehaved("malformed USERAUTH_REQUEST").into());
+/// The users `sshwire serve` lets in: keys from an authorized_keys file (any user name) and
+/// passwords from a password file.
+struct Credentials {
+    keys: AuthorizedKeys,
+    passwords: Option<PasswordFile>,
+    summary: String,
+}
+
+impl Credentials {
+    fn load(authorized_keys: &Path, password_file: Option<&Path>) -> Result<Self, String> {
+        let keys = match std::fs::read_to_string(authorized_keys) {
+            Ok(text) => AuthorizedKeys::parse(&text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => AuthorizedKeys::parse(""),
+            Err(e) => {
+                return Err(format!("cannot read {}: {e}", authorized_keys.display()));
+            }
+        };
+        let passwords = match password_file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| format!("cannot read password file {}: {e}", p.display()))?;
+                Some(PasswordFile::parse(&text).map_err(|e| format!("{}: {e}", p.display()))?)
+            }
+            None => None,
+        };
+        let mut summary = format!(
+            "authorized keys: {} ({} keys)",
+            authorized_keys.display(),
+            keys.keys.len()
+        );
+        if let (Some(p), Some(f)) = (password_file, &passwords) {
+            summary.push_str(&format!(
+                "; password file: {} ({} users)",
+                p.display(),
+                f.len()
+            ));
+        }
+        if keys.keys.is_empty() && passwords.is_none() {
+            summary.push_str("; nobody can log in: add a key there or give --password-file");
+        }
+        Ok(Credentials {
+            keys,
+            passwords,
+            summary,
+        })
     }
-    if first {
-        // RFC 4252 §5.4: "byte SSH_MSG_USERAUTH_BANNER, string message, string language tag".
-        let mut w = Writer::new();
-        w.u8(53).string(NO_AUTH_BANNER.as_bytes()).string(b"");
-        driver.engine().send(w.as_slice())?;
+
+    /// Public keys always; passwords (also through keyboard-interactive) with a password file.
+    fn policy(&self) -> ServerPolicy {
+        let mut methods = vec![vec![AuthMethod::PublicKey]];
+        if self.passwords.is_some() {
+            methods.push(vec![AuthMethod::Password]);
+            methods.push(vec![AuthMethod::KeyboardInteractive]);
+        }
+        ServerPolicy {
+            methods,
+            ..ServerPolicy::default()
+        }
     }
-    // RFC 4252 §5.1: "byte SSH_MSG_USERAUTH_FAILURE, name-list authentications that can
-    // continue, boolean partial success".
-    let mut w = Writer::new();
-    w.u8(51).name_list(["publickey", "password"]).bool(false);
-    driver.engine().send(w.as_slice())?;
-    Ok(())
+}
+
+impl Authenticator for Credentials {
+    fn public_key(&self, _user: &str, key: &PublicKey) -> bool {
+        self.keys.find(key).is_some()
+    }
+
+    fn password(&self, user: &str, password: &[u8]) -> bool {
+        self.passwords
+            .as_ref()
+            .is_some_and(|f| f.verify(user, password))
+    }
 }
 
 /// Loads a host key, which must not be encrypted.

@@ -99,6 +99,12 @@ impl<S: AsyncRead + AsyncWrite> Driver<S> {
 
     /// Sends `SSH_MSG_DISCONNECT` and closes the stream.
     pub async fn disconnect(mut self, reason: DisconnectReason, description: &str) {
+        self.disconnect_in_place(reason, description).await;
+    }
+
+    /// Sends `SSH_MSG_DISCONNECT` and shuts the stream down, keeping the driver (whose later
+    /// calls report the closed engine).
+    pub async fn disconnect_in_place(&mut self, reason: DisconnectReason, description: &str) {
         self.engine.disconnect(reason, description);
         self.last_gasp().await;
     }

@@ -11,6 +11,8 @@ pub enum Error {
     Io(io::Error),
     /// The SSH transport failed; the DISCONNECT it implies has been sent.
     Transport(sshwire_transport::Error),
+    /// User authentication failed; the DISCONNECT it implies has been sent.
+    Auth(sshwire_auth::AuthError),
     /// Connecting took longer than allowed.
     Timeout,
 }
@@ -20,6 +22,7 @@ impl fmt::Display for Error {
         match self {
             Error::Io(e) => write!(f, "{e}"),
             Error::Transport(e) => write!(f, "{e}"),
+            Error::Auth(e) => write!(f, "{e}"),
             Error::Timeout => f.write_str("connection timed out"),
         }
     }
@@ -30,6 +33,7 @@ impl std::error::Error for Error {
         match self {
             Error::Io(e) => Some(e),
             Error::Transport(e) => Some(e),
+            Error::Auth(e) => Some(e),
             Error::Timeout => None,
         }
     }

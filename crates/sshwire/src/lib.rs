@@ -13,9 +13,13 @@ mod driver;
 mod error;
 mod rng;
 pub mod server;
+mod server_auth;
 
 pub use driver::Driver;
 pub use error::Error;
 pub use rng::{SystemRng, system_rng};
+pub use server_auth::{Authenticated, Authenticator, authenticate};
+pub use sshwire_auth as auth;
+pub use sshwire_connection as connection;
 pub use sshwire_keys as keys;
 pub use sshwire_transport as transport;

@@ -1,0 +1,194 @@
+//! User authentication on the server side: the `ssh-userauth` service driven over a
+//! [`Driver`], with credentials decided by an [`Authenticator`].
+
+use std::sync::Arc;
+
+use sshwire_auth::{AuthMethod, ServerAuth, ServerEvent, ServerPolicy, Verdict};
+use sshwire_keys::PublicKey;
+use sshwire_transport::{DisconnectReason, Event};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Instant;
+
+use crate::{Driver, Error};
+
+/// Decides whose credentials are good.
+///
+/// Both checks must answer unknown users exactly as known users with a wrong credential, after
+/// the same work: the engine already makes the replies and their timing identical.
+pub trait Authenticator: Send + Sync + 'static {
+    /// Whether `key` may log in as `user`.
+    ///
+    /// Asked for key queries and for requests whose signature the engine has verified.
+    fn public_key(&self, user: &str, key: &PublicKey) -> bool;
+
+    /// Whether `password` is `user`'s. It runs on a blocking thread: hashing may be slow.
+    fn password(&self, user: &str, password: &[u8]) -> bool;
+}
+
+/// Who logged in, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    /// The user name.
+    pub user: String,
+    /// The methods that succeeded, in order.
+    pub methods: Vec<AuthMethod>,
+    /// The keys that signed (never one only queried).
+    pub public_keys: Vec<PublicKey>,
+}
+
+/// The prompt of the keyboard-interactive challenge, which asks for the password.
+const PASSWORD_PROMPT: &str = "Password: ";
+
+/// Runs the `ssh-userauth` service on an established server connection until a user is in.
+///
+/// Any other service request before success is refused with `SERVICE_NOT_AVAILABLE`, and
+/// connection-layer messages before success are a protocol error (RFC 4252 §6). On failure the
+/// engine's DISCONNECT has been sent.
+pub async fn authenticate<S: AsyncRead + AsyncWrite>(
+    driver: &mut Driver<S>,
+    policy: Arc<ServerPolicy>,
+    authenticator: Arc<dyn Authenticator>,
+) -> Result<Authenticated, Error> {
+    let mut auth: Option<ServerAuth> = None;
+    loop {
+        let deadline = auth.as_ref().and_then(ServerAuth::poll_timeout);
+        let event = tokio::select! {
+            ev = driver.next_event() => Some(ev?),
+            () = sleep_until(deadline.map(Instant::from_std)) => None,
+        };
+        let now = Instant::now().into_std();
+        let step = match (event, auth.as_mut()) {
+            (None, Some(a)) => a.handle_timeout(now),
+            (Some(Event::ServiceRequest(name)), None) if name == "ssh-userauth" => {
+                driver.engine().accept_service(&name)?;
+                let session_id = driver.engine().session_id().unwrap_or_default().to_vec();
+                auth = Some(ServerAuth::new(policy.clone(), &session_id, now));
+                Ok(())
+            }
+            (Some(Event::ServiceRequest(name)), _) => {
+                let why = format!("service {name} is not available");
+                driver
+                    .disconnect_in_place(DisconnectReason::SERVICE_NOT_AVAILABLE, &why)
+                    .await;
+                return Err(sshwire_transport::Error::LocallyClosed {
+                    reason: DisconnectReason::SERVICE_NOT_AVAILABLE,
+                    description: why,
+                }
+                .into());
+            }
+            (Some(Event::Message(m)), Some(a)) => a.handle_message(now, &m),
+            (Some(Event::Message(_)), None) => {
+                let why = "message before the ssh-userauth service";
+                driver
+                    .disconnect_in_place(DisconnectReason::PROTOCOL_ERROR, why)
+                    .await;
+                return Err(sshwire_transport::Error::PeerMisbehaved(why).into());
+            }
+            _ => Ok(()),
+        };
+        let Some(a) = auth.as_mut() else {
+            continue;
+        };
+        if let Err(e) = step {
+            return Err(fail(driver, e).await);
+        }
+        // Answer questions; each answer may produce more output and more questions.
+        while let Some(ev) = a.poll_event() {
+            let now = Instant::now().into_std();
+            let (id, verdict) = match ev {
+                ServerEvent::CheckPublicKey { id, user, key, .. } => {
+                    (id, verdict(authenticator.public_key(&user, &key)))
+                }
+                ServerEvent::CheckPassword {
+                    id, user, password, ..
+                } => {
+                    let ok =
+                        check_password(&authenticator, user, password.expose().as_bytes()).await;
+                    (id, verdict(ok))
+                }
+                ServerEvent::KeyboardInteractive { id, .. } => (
+                    id,
+                    Verdict::Challenge {
+                        name: String::new(),
+                        instruction: String::new(),
+                        prompts: vec![(PASSWORD_PROMPT.to_owned(), false)],
+                    },
+                ),
+                ServerEvent::KeyboardInteractiveResponses {
+                    id,
+                    user,
+                    responses,
+                } => {
+                    let ok = match responses.as_slice() {
+                        [one] => {
+                            check_password(&authenticator, user, one.expose().as_bytes()).await
+                        }
+                        _ => false,
+                    };
+                    (id, verdict(ok))
+                }
+                ServerEvent::Success {
+                    user,
+                    methods,
+                    public_keys,
+                } => {
+                    flush(driver, a)?;
+                    driver.flush().await?;
+                    // The SUCCESS is out: delayed compression may start now.
+                    driver.engine().auth_succeeded();
+                    return Ok(Authenticated {
+                        user,
+                        methods,
+                        public_keys,
+                    });
+                }
+                _ => continue,
+            };
+            if let Err(e) = a.decide(now, id, verdict) {
+                return Err(fail(driver, e).await);
+            }
+        }
+        flush(driver, a)?;
+    }
+}
+
+fn verdict(ok: bool) -> Verdict {
+    if ok { Verdict::Accept } else { Verdict::Reject }
+}
+
+/// Runs the password check on a blocking thread.
+async fn check_password(auth: &Arc<dyn Authenticator>, user: String, password: &[u8]) -> bool {
+    let auth = auth.clone();
+    let password = zeroize::Zeroizing::new(password.to_vec());
+    tokio::task::spawn_blocking(move || auth.password(&user, &password))
+        .await
+        .unwrap_or(false)
+}
+
+/// Hands the engine's output to the transport.
+fn flush<S: AsyncRead + AsyncWrite>(
+    driver: &mut Driver<S>,
+    auth: &mut ServerAuth,
+) -> Result<(), Error> {
+    while let Some(payload) = auth.poll_transmit() {
+        driver.engine().send(&payload)?;
+    }
+    Ok(())
+}
+
+/// Sends the DISCONNECT an authentication error implies and returns the error.
+async fn fail<S: AsyncRead + AsyncWrite>(
+    driver: &mut Driver<S>,
+    e: sshwire_auth::AuthError,
+) -> Error {
+    let (reason, description) = e.disconnect();
+    driver.disconnect_in_place(reason, &description).await;
+    Error::Auth(e)
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
