@@ -44,9 +44,18 @@ fn setup() -> Setup {
         .iter()
         .map(|k| std::fs::read_to_string(format!("{}.pub", k.display())).unwrap())
         .collect();
-    let mut rng = *sshwire::system_rng();
-    let line = sshwire::auth::hash_password(b"correct horse", &mut rng).unwrap();
-    let passwords = format!("alice:{line}\n");
+    // The password file line comes from `sshwire passwd`, fed the password on stdin.
+    let mut passwd = Command::new(PROGRAM)
+        .args(["passwd", "alice"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut passwd.stdin.take().unwrap(), b"correct horse\n").unwrap();
+    let out = passwd.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let passwords = String::from_utf8(out.stdout).unwrap();
+    assert!(passwords.starts_with("alice:$argon2id$"), "{passwords}");
     let serve = Serve::start_with_users(
         Path::new(PROGRAM),
         &[host],

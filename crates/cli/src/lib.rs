@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 mod keygen;
+mod passwd;
 mod paths;
 mod serve;
 
@@ -27,6 +28,8 @@ enum Command {
     Keygen(keygen::Args),
     /// Run an SSH server for SFTP on loopback, with defaults that just work.
     Serve(serve::Args),
+    /// Read a password and print its argon2id hash for `serve --password-file`.
+    Passwd(passwd::Args),
 }
 
 /// Runs the command with the process's arguments.
@@ -35,6 +38,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Keygen(args) => keygen::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Passwd(args) => passwd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
