@@ -50,7 +50,11 @@ fuzz_target!(|input: &[u8]| {
             while let Some(ev) = server.poll_event() {
                 let accept = verdicts >> (i % 8) & 1 == 1;
                 i += 1;
-                let verdict = if accept { Verdict::Accept } else { Verdict::Reject };
+                let verdict = if accept {
+                    Verdict::Accept
+                } else {
+                    Verdict::Reject
+                };
                 let id = match ev {
                     ServerEvent::CheckPassword { id, .. }
                     | ServerEvent::CheckPublicKey { id, .. }

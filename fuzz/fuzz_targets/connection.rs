@@ -15,7 +15,11 @@ fuzz_target!(|input: &[u8]| {
     let Some((&flags, mut rest)) = input.split_first() else {
         return;
     };
-    let role = if flags & 1 == 1 { Role::Server } else { Role::Client };
+    let role = if flags & 1 == 1 {
+        Role::Server
+    } else {
+        Role::Client
+    };
     let config = Config::openssh();
     let window = config.initial_window as usize;
     let mut conn = Connection::new(role, config);
@@ -53,13 +57,18 @@ fuzz_target!(|input: &[u8]| {
                 } => {
                     let _ = conn.reply(channel, id, false);
                 }
-                Event::GlobalRequest { reply: Some(id), .. } => {
+                Event::GlobalRequest {
+                    reply: Some(id), ..
+                } => {
                     let _ = conn.reply_global(id, false, &[]);
                 }
                 Event::Readable { channel } => {
                     for stream in [Stream::Data, Stream::Stderr] {
                         if let Ok(n) = conn.recv_len(channel, stream) {
-                            assert!(n <= window, "buffered {n} bytes over a {window}-byte window");
+                            assert!(
+                                n <= window,
+                                "buffered {n} bytes over a {window}-byte window"
+                            );
                             let _ = conn.consume(channel, stream, n);
                         }
                     }

@@ -5,52 +5,16 @@
 //! conversation between two engines and have a fuzz target's engine, built with the same seed,
 //! accept the recorded peer bytes all the way through key exchange into encrypted packets.
 
-use std::convert::Infallible;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use sshwire_keys::rand_core::{TryCryptoRng, TryRng};
 use sshwire_keys::{KeyType, PrivateKey, SignatureAlgorithm};
 use sshwire_transport::cipher::{CipherAlg, DirectionKeys, MacAlg, PacketOpener, PacketSealer};
 use sshwire_transport::kex::{GexRequest, KexAlg};
 use sshwire_transport::{Config, Error, Event, Transport};
 
 /// A deterministic generator (SplitMix64). Not secure; fuzzing and seed making only.
-#[derive(Debug, Clone)]
-pub struct FuzzRng(u64);
-
-impl FuzzRng {
-    /// A generator whose output depends only on `seed`.
-    pub fn new(seed: u64) -> Self {
-        FuzzRng(seed)
-    }
-}
-
-impl TryRng for FuzzRng {
-    type Error = Infallible;
-
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        Ok(self.try_next_u64()? as u32)
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Ok(z ^ (z >> 31))
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(8) {
-            let v = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-impl TryCryptoRng for FuzzRng {}
+pub use sshwire_keys::testing::TestRng as FuzzRng;
 
 /// Seed of the client engine, in `transport_client` and in the recorded conversation.
 pub const CLIENT_SEED: u64 = 0xc11e_0001;

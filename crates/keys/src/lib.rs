@@ -74,6 +74,8 @@ mod openssh_file;
 mod private;
 mod public;
 mod rsa;
+#[cfg(feature = "testing")]
+pub mod testing;
 #[cfg(test)]
 mod tests;
 

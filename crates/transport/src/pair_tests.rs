@@ -1,11 +1,9 @@
 //! Whole-connection tests: a client engine and a server engine wired together in memory,
 //! with a fake clock.
 
-use std::convert::Infallible;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use rand_core::{TryCryptoRng, TryRng};
 use sshwire_keys::{KeyType, PrivateKey, SignatureAlgorithm};
 use sshwire_wire::Writer;
 
@@ -15,34 +13,7 @@ use crate::kex::KexAlg;
 use crate::msg::{DisconnectReason, MessageNumber};
 use crate::{Config, Error, Event, Transport};
 
-/// A deterministic generator for tests (SplitMix64); never used outside them.
-pub(crate) struct TestRng(pub(crate) u64);
-
-impl TryRng for TestRng {
-    type Error = Infallible;
-
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        Ok(self.try_next_u64()? as u32)
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Ok(z ^ (z >> 31))
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(8) {
-            let v = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-impl TryCryptoRng for TestRng {}
+pub(crate) use sshwire_keys::testing::TestRng;
 
 pub(crate) fn rng(seed: u64) -> Box<TestRng> {
     Box::new(TestRng(seed))
