@@ -47,7 +47,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod authorized_keys;
 mod client;
 mod error;
 pub mod messages;
@@ -55,12 +54,12 @@ pub mod password_file;
 mod policy;
 mod server;
 
-pub use authorized_keys::{AuthorizedKey, AuthorizedKeys, KeyOption};
 pub use client::{ClientAuth, ClientEvent};
 pub use error::{AuthError, Blame};
 pub use password_file::{PasswordFile, PasswordFileError, hash_password};
 pub use policy::{AuthMethod, PolicyError, ServerPolicy};
 pub use server::{MAX_QUEUED_MESSAGES, QuestionId, Secret, ServerAuth, ServerEvent, Verdict};
+pub use sshwire_keys::authorized_keys::{AuthorizedKey, AuthorizedKeys, KeyOption};
 
 #[cfg(test)]
 mod session_tests;

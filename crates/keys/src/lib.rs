@@ -65,16 +65,18 @@
 #![warn(missing_docs)]
 
 mod algorithm;
+pub mod authorized_keys;
 mod ecdsa;
 mod ed25519;
 mod error;
 mod fingerprint;
 pub mod known_hosts;
 mod openssh_file;
+mod pattern;
 mod private;
 mod public;
 mod rsa;
-#[cfg(feature = "testing")]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 #[cfg(test)]
 mod tests;
