@@ -6,22 +6,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use sshwire::server::Server;
-use sshwire::{Authenticator, Driver, authenticate, system_rng};
+use sshwire::server::{Handler, Server, ServerSettings};
+use sshwire::{Authenticated, Authenticator, Channel, system_rng};
 use sshwire_auth::{AuthMethod, AuthorizedKeys, PasswordFile, ServerPolicy};
-use sshwire_connection::{
-    self as connection, ChannelRequestType, ChannelType, Connection, OpenFailureReason,
-    messages::EXTENDED_DATA_STDERR,
-};
 use sshwire_keys::{KeyType, PrivateKey, PublicKey};
-use sshwire_transport::{Config, Event};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 use crate::paths;
 
-/// OpenSSH's LoginGraceTime default; the auth engine enforces it too, this bounds the key
-/// exchange before it.
-const LOGIN_GRACE: Duration = Duration::from_secs(120);
+/// How long sessions may go on after SIGTERM before they are disconnected.
+const DRAIN_TIME: Duration = Duration::from_secs(30);
 
 /// Arguments of `sshwire serve`.
 #[derive(Parser)]
@@ -95,141 +89,69 @@ async fn serve(
     }
     println!("{}", credentials.summary);
     println!("connect with: sftp -P {} {}", local.port(), local.ip());
-    let server = Server::new(Arc::new(Config::default()), host_keys);
-    let policy = Arc::new(credentials.policy());
+    let mut settings = ServerSettings::new(host_keys);
+    settings.policy = Arc::new(credentials.policy());
+    let server = Server::with_settings(settings);
     let authenticator: Arc<dyn Authenticator> = Arc::new(credentials);
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("sshwire serve: accept failed: {e}");
-                continue;
-            }
-        };
-        let server = server.clone();
-        let (policy, authenticator) = (policy.clone(), authenticator.clone());
-        tokio::spawn(async move {
-            if let Err(e) = connection(&server, stream, policy, authenticator).await {
-                eprintln!("sshwire serve: {peer}: {e}");
-            }
-        });
-    }
-}
-
-/// One connection: key exchange, user authentication, then the session channels.
-async fn connection(
-    server: &Server,
-    stream: TcpStream,
-    policy: Arc<ServerPolicy>,
-    authenticator: Arc<dyn Authenticator>,
-) -> Result<(), sshwire::Error> {
-    let mut driver = tokio::time::timeout(LOGIN_GRACE, server.handshake_tcp(stream))
+    let log: Arc<dyn Fn(&str) + Send + Sync> =
+        Arc::new(|line: &str| eprintln!("sshwire serve: {line}"));
+    server
+        .serve(
+            listener,
+            authenticator,
+            Arc::new(Subsystems),
+            shutdown_signal(),
+            DRAIN_TIME,
+            log,
+        )
         .await
-        .map_err(|_| sshwire::Error::Timeout)??;
-    let who = authenticate(&mut driver, policy, authenticator).await?;
-    eprintln!(
-        "sshwire serve: {} logged in ({})",
-        who.user,
-        who.methods
-            .iter()
-            .map(|m| m.name())
-            .collect::<Vec<_>>()
-            .join(",")
-    );
-    channels(&mut driver).await
+        .map_err(|e| e.to_string())?;
+    eprintln!("sshwire serve: stopped");
+    Ok(())
 }
 
-/// The connection layer: session channels are accepted, but `sshwire serve` runs no commands
-/// and, until the SFTP server lands, serves no subsystem; each request is refused with a line
-/// on the channel's stderr saying so.
-async fn channels(driver: &mut Driver<TcpStream>) -> Result<(), sshwire::Error> {
-    let mut conn = Connection::server(connection::Config::openssh());
-    loop {
-        while let Some(p) = conn.poll_transmit() {
-            driver.engine().send(&p)?;
-        }
-        let event = match driver.next_event().await {
-            Ok(e) => e,
-            // The client hung up, with or without a DISCONNECT: the session is over.
-            Err(sshwire::Error::Transport(sshwire_transport::Error::PeerDisconnected {
-                ..
-            })) => {
-                return Ok(());
-            }
-            Err(sshwire::Error::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                return Ok(());
-            }
-            Err(e) => return Err(e),
-        };
-        let Event::Message(m) = event else {
-            continue;
-        };
-        let mut handled = conn.handle_message(&m);
-        if matches!(handled, Err(connection::Error::OutputFull)) {
-            // The engine holds back input while its output queue is full: drain, then retry.
-            while let Some(p) = conn.poll_transmit() {
-                driver.engine().send(&p)?;
-            }
-            handled = conn.handle_message(&m);
-        }
-        if let Err(e) = handled
-            && let Some((reason, description)) = e.disconnect()
-        {
-            driver.disconnect_in_place(reason, &description).await;
-            return Err(sshwire_transport::Error::LocallyClosed {
-                reason,
-                description,
-            }
-            .into());
-        }
-        while let Some(ev) = conn.poll_event() {
-            match ev {
-                connection::Event::ChannelOpenRequest {
-                    channel,
-                    channel_type: ChannelType::Session,
-                } => {
-                    let _ = conn.accept_channel(channel);
-                }
-                connection::Event::ChannelOpenRequest { channel, .. } => {
-                    let _ = conn.reject_channel(
-                        channel,
-                        OpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
-                        "sshwire serve only opens session channels",
-                    );
-                }
-                connection::Event::ChannelRequest {
-                    channel,
-                    request,
-                    reply,
-                } => {
-                    let refusal = match &request {
-                        ChannelRequestType::Exec { .. } | ChannelRequestType::Shell => {
-                            Some("sshwire serve runs no commands; it serves SFTP.\r\n".to_owned())
-                        }
-                        ChannelRequestType::Subsystem { name } => Some(format!(
-                            "sshwire serve: the {name} subsystem is not available in this build.\r\n"
-                        )),
-                        _ => None,
-                    };
-                    if let Some(text) = refusal {
-                        let _ =
-                            conn.send_extended_data(channel, EXTENDED_DATA_STDERR, text.as_bytes());
-                    }
-                    if let Some(id) = reply {
-                        let _ = conn.reply(channel, id, false);
-                    }
-                }
-                connection::Event::Eof { channel } | connection::Event::Closed { channel } => {
-                    let _ = conn.close(channel);
-                }
-                connection::Event::GlobalRequest {
-                    reply: Some(id), ..
-                } => {
-                    let _ = conn.reply_global(id, false, &[]);
-                }
-                _ => {}
+/// Completes on SIGINT or SIGTERM: the server stops accepting and drains its sessions.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
             }
         }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    eprintln!("sshwire serve: shutting down; sessions have {DRAIN_TIME:?} to finish");
+}
+
+/// `sshwire serve` runs no commands and, until the SFTP server lands, serves no subsystem:
+/// each request is refused with a line on the channel's stderr saying so.
+struct Subsystems;
+
+impl Handler for Subsystems {
+    fn subsystem(
+        &self,
+        _user: &Arc<Authenticated>,
+        name: &str,
+        channel: Channel,
+    ) -> Result<(), Channel> {
+        let text =
+            format!("sshwire serve: the {name} subsystem is not available in this build.\r\n");
+        let _ = channel.try_write_stderr(text.as_bytes());
+        Err(channel)
+    }
+
+    fn exec(
+        &self,
+        _user: &Arc<Authenticated>,
+        _command: &[u8],
+        channel: Channel,
+    ) -> Result<(), Channel> {
+        let _ = channel.try_write_stderr(b"sshwire serve runs no commands; it serves SFTP.\r\n");
+        Err(channel)
     }
 }
 

@@ -153,6 +153,22 @@ impl Connection {
         self.transmit.pop_front()
     }
 
+    /// Payloads waiting in [`Connection::poll_transmit`]'s queue.
+    ///
+    /// A writer that keeps this small (by waiting while it is large) keeps the memory held
+    /// for a slow peer small, whatever window the peer advertises.
+    pub fn queued_transmits(&self) -> usize {
+        self.transmit.len()
+    }
+
+    /// The length of the payload [`Connection::poll_transmit`] would return next.
+    ///
+    /// Lets a caller whose transport can take only so much (during a key exchange) leave the
+    /// payload queued instead of taking it.
+    pub fn next_transmit_len(&self) -> Option<usize> {
+        self.transmit.front().map(Vec::len)
+    }
+
     /// Whether [`Connection::poll_transmit`] has something.
     pub fn wants_transmit(&self) -> bool {
         !self.transmit.is_empty()

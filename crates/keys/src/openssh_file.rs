@@ -324,6 +324,13 @@ pub(crate) fn is_encrypted(text: &[u8]) -> Result<bool, KeyError> {
     Ok(read_header(&mut r)? != "none")
 }
 
+/// The public key stored in the clear in a key file, encrypted or not.
+pub(crate) fn public_key(text: &[u8]) -> Result<PublicKey, KeyError> {
+    let binary = dearmor(text)?;
+    let container = parse_container(&binary)?;
+    PublicKey::from_blob(container.public)
+}
+
 /// Decodes a key file; see [`PrivateKey::from_openssh`].
 pub(crate) fn decode(
     text: &[u8],

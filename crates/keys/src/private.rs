@@ -153,6 +153,15 @@ impl PrivateKey {
         openssh_file::encode(self, comment, passphrase, rng)
     }
 
+    /// The public key an OpenSSH private key file holds in the clear.
+    ///
+    /// PROTOCOL.key stores the public keys outside the (possibly encrypted) private section,
+    /// so a client can offer a key to a server before asking for its passphrase. The file's
+    /// private section is not checked: [`PrivateKey::from_openssh`] does that when it is used.
+    pub fn openssh_public_key(text: &[u8]) -> Result<PublicKey, KeyError> {
+        openssh_file::public_key(text)
+    }
+
     /// Whether an OpenSSH private key file is encrypted (its cipher is not `none`).
     pub fn openssh_is_encrypted(text: &[u8]) -> Result<bool, KeyError> {
         openssh_file::is_encrypted(text)

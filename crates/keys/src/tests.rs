@@ -727,6 +727,8 @@ proptest! {
         let (loaded, c) = PrivateKey::from_openssh(file.as_bytes(), Some(&passphrase)).unwrap();
         prop_assert_eq!(loaded.public_key(), key.public_key());
         prop_assert_eq!(c, comment);
+        // The public key is readable without the passphrase.
+        prop_assert_eq!(PrivateKey::openssh_public_key(file.as_bytes()).unwrap(), key.public_key());
         let alg = key.public_key().signature_algorithms()[0];
         let sig = loaded.sign(alg, b"d", &mut rng()).unwrap();
         prop_assert!(key.public_key().verify(alg, b"d", &sig).is_ok());

@@ -1,13 +1,15 @@
-//! Connecting to an SSH server over TCP.
+//! The client endpoint: connect, verify the host key, log in, open channels.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use sshwire_keys::PublicKey;
-use sshwire_transport::{Config, Event, Transport};
+use sshwire_transport::{Config, DisconnectReason, Event, Transport};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, ToSocketAddrs};
 
-use crate::{Driver, Error, system_rng};
+pub use crate::client_auth::{AuthOptions, Identity, LoggedIn, NoPrompts, Prompter, authenticate};
+use crate::{Channel, Driver, Error, Session, SessionConfig, system_rng};
 
 /// Decides whether to trust a server's host key, and hears the server's pre-identification
 /// banner.
@@ -67,5 +69,155 @@ pub async fn handshake<S: tokio::io::AsyncRead + tokio::io::AsyncWrite>(
             Event::KexComplete { first: true, .. } => return Ok(()),
             _ => {}
         }
+    }
+}
+
+/// Settings of a client connection.
+#[derive(Clone)]
+pub struct ClientConfig {
+    /// Algorithms and rekey limits of the transport.
+    pub transport: Arc<Config>,
+    /// The connection layer and keepalives (`ServerAliveInterval`, `ServerAliveCountMax`).
+    ///
+    /// Against an sshwire server the windows and packets are raised to
+    /// [`sshwire_connection::Config::sshwire`]'s unless `keep_windows` is set.
+    pub session: SessionConfig,
+    /// Keep `session`'s windows whatever the server is.
+    pub keep_windows: bool,
+    /// Bound on the TCP connect, key exchange and authentication together
+    /// (`ConnectTimeout`); `None` waits as long as the OS does.
+    pub connect_timeout: Option<Duration>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            transport: Arc::new(Config::default()),
+            session: SessionConfig::default(),
+            keep_windows: false,
+            connect_timeout: None,
+        }
+    }
+}
+
+/// An authenticated client connection.
+///
+/// Derefs to its [`Session`] for channels; [`Client::exec`] and [`Client::subsystem`] open a
+/// session channel and make the request in one go.
+pub struct Client {
+    session: Session,
+    task: tokio::task::JoinHandle<Result<(), Error>>,
+    logged_in: LoggedIn,
+}
+
+impl Client {
+    /// Connects to `host:port`, checks the host key with `verifier`, and logs in.
+    pub async fn connect(
+        host: &str,
+        port: u16,
+        config: &ClientConfig,
+        verifier: &mut dyn HostKeyVerifier,
+        auth: &AuthOptions,
+        prompter: &mut dyn Prompter,
+    ) -> Result<Client, Error> {
+        let work = async {
+            let stream = TcpStream::connect((host, port)).await?;
+            stream.set_nodelay(true)?;
+            Self::over(stream, host, config, verifier, auth, prompter).await
+        };
+        match config.connect_timeout {
+            // The timeout covers the prompts too; OpenSSH's covers only the connect, but a
+            // server that stalls during authentication must not hang a batch job.
+            Some(t) => tokio::time::timeout(t, work)
+                .await
+                .map_err(|_| Error::Timeout)?,
+            None => work.await,
+        }
+    }
+
+    /// As [`Client::connect`], over a stream that is already connected (a proxy, a pipe).
+    pub async fn over<S>(
+        stream: S,
+        host: &str,
+        config: &ClientConfig,
+        verifier: &mut dyn HostKeyVerifier,
+        auth: &AuthOptions,
+        prompter: &mut dyn Prompter,
+    ) -> Result<Client, Error>
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let mut driver = Driver::new(
+            stream,
+            Transport::client(config.transport.clone(), system_rng()),
+        );
+        handshake(&mut driver, verifier).await?;
+        let logged_in = match authenticate(&mut driver, host, auth, prompter).await {
+            Ok(l) => l,
+            Err(e) => {
+                if let Error::PermissionDenied { .. } = e {
+                    // As OpenSSH's client says goodbye when it runs out of methods.
+                    driver
+                        .disconnect_in_place(
+                            DisconnectReason::NO_MORE_AUTH_METHODS_AVAILABLE,
+                            "No more authentication methods available",
+                        )
+                        .await;
+                }
+                return Err(e);
+            }
+        };
+        let mut session_config = config.session.clone();
+        let peer_is_sshwire = driver
+            .engine()
+            .peer_identification()
+            .is_some_and(|id| id.starts_with(b"SSH-2.0-sshwire_"));
+        if peer_is_sshwire && !config.keep_windows {
+            session_config.connection = sshwire_connection::Config::sshwire();
+        }
+        let (session, task) = Session::start_client(driver, session_config);
+        Ok(Client {
+            session,
+            task,
+            logged_in,
+        })
+    }
+
+    /// How the login went.
+    pub fn logged_in(&self) -> &LoggedIn {
+        &self.logged_in
+    }
+
+    /// The connection, for channels and global requests.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// Opens a session channel and runs `command` on it (like `ssh host command`).
+    pub async fn exec(&self, command: impl AsRef<[u8]>) -> Result<Channel, Error> {
+        let channel = self.session.open_session().await?;
+        channel.exec(command).await?;
+        Ok(channel)
+    }
+
+    /// Opens a session channel and starts the subsystem `name` (such as `sftp`) on it.
+    pub async fn subsystem(&self, name: &str) -> Result<Channel, Error> {
+        let channel = self.session.open_session().await?;
+        channel.subsystem(name).await?;
+        Ok(channel)
+    }
+
+    /// Sends DISCONNECT and waits for the connection to end.
+    pub async fn disconnect(self) {
+        self.session.disconnect().await;
+        let _ = self.task.await;
+    }
+}
+
+impl std::ops::Deref for Client {
+    type Target = Session;
+
+    fn deref(&self) -> &Session {
+        &self.session
     }
 }

@@ -53,7 +53,16 @@ impl<S: AsyncRead + AsyncWrite> Driver<S> {
         &mut self.engine
     }
 
+    /// Bytes the engine has produced that are not written to the stream yet.
+    pub fn queued_output(&mut self) -> usize {
+        self.collect_output();
+        self.wbuf.len() - self.wpos
+    }
+
     /// Runs I/O until the engine reports an event.
+    ///
+    /// Cancel-safe: dropping the future loses no input or output, so it can race against
+    /// other wake-ups in a `select!`.
     pub async fn next_event(&mut self) -> Result<Event, Error> {
         loop {
             if let Some(ev) = self.engine.poll_event() {

@@ -1,24 +1,30 @@
 //! SSH endpoints on tokio, built from the sshwire sans-I/O engines.
 //!
-//! For now this crate holds the transport driver: [`Driver`] runs a
-//! [`sshwire_transport::Transport`] over any `AsyncRead + AsyncWrite` stream, and
-//! [`client::connect`] and [`server::Server`] set one up over TCP. Authentication, channels and
-//! SFTP build on it.
+//! - [`Driver`] runs a [`sshwire_transport::Transport`] over any `AsyncRead + AsyncWrite`
+//!   stream; [`client::connect`] and [`server::Server::handshake`] set one up.
+//! - [`client`] authenticates a client ([`client::Client`]); [`authenticate`] runs the
+//!   server's side of user authentication with an [`Authenticator`].
+//! - [`Session`] is an authenticated connection: channels ([`Channel`], `AsyncRead +
+//!   AsyncWrite`) with their requests, stderr and exit status.
+//! - [`server::Server`] accepts connections and hands channels to a [`server::Handler`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod agent;
 pub mod client;
+mod client_auth;
 mod driver;
 mod error;
 mod rng;
 pub mod server;
 mod server_auth;
+mod session;
 
 pub use driver::Driver;
 pub use error::Error;
 pub use rng::{SystemRng, system_rng};
 pub use server_auth::{Authenticated, Authenticator, authenticate};
+pub use session::{Channel, ChannelStderr, ExitStatus, Session, SessionConfig};
 pub use sshwire_auth as auth;
 pub use sshwire_connection as connection;
 pub use sshwire_keys as keys;

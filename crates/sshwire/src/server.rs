@@ -1,25 +1,124 @@
-//! Accepting SSH connections over TCP.
+//! The server endpoint: an accept loop with one task per connection, authentication through
+//! an [`Authenticator`], channels through a [`Handler`], limits on unauthenticated
+//! connections and a graceful shutdown.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use sshwire_auth::ServerPolicy;
 use sshwire_keys::PrivateKey;
 use sshwire_transport::{Config, Event, Transport};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinSet;
 
-use crate::{Driver, Error, system_rng};
+use crate::session::driver_task::ServerSide;
+use crate::{
+    Authenticated, Authenticator, Channel, Driver, Error, Session, SessionConfig, authenticate,
+    system_rng,
+};
 
-/// What a server needs for every connection: its configuration and host keys.
+/// Decides what the session channels of an authenticated user may do.
+///
+/// Each method gets the channel itself: to accept, keep it (serve it from a task of your own,
+/// for instance with `tokio::spawn`) and return `Ok`; the peer then gets SUCCESS. To refuse,
+/// hand it back with `Err`; the peer gets FAILURE and the channel stays open for another
+/// request. Methods are called from the connection's task and must not block.
+pub trait Handler: Send + Sync + 'static {
+    /// A `subsystem` request (RFC 4254 §6.5), such as `sftp`. Refused by default.
+    fn subsystem(
+        &self,
+        user: &Arc<Authenticated>,
+        name: &str,
+        channel: Channel,
+    ) -> Result<(), Channel> {
+        let _ = (user, name);
+        Err(channel)
+    }
+
+    /// An `exec` request (RFC 4254 §6.5). Refused by default.
+    fn exec(
+        &self,
+        user: &Arc<Authenticated>,
+        command: &[u8],
+        channel: Channel,
+    ) -> Result<(), Channel> {
+        let _ = (user, command);
+        Err(channel)
+    }
+}
+
+/// A handler that refuses every request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RefuseAll;
+
+impl Handler for RefuseAll {}
+
+/// Everything a server needs for every connection.
+#[derive(Clone)]
+pub struct ServerSettings {
+    /// Algorithms and rekey limits of the transport.
+    pub transport: Arc<Config>,
+    /// The host keys offered.
+    pub host_keys: Vec<Arc<PrivateKey>>,
+    /// The authentication policy (methods, attempts, delays, banner).
+    pub policy: Arc<ServerPolicy>,
+    /// The connection layer's windows and limits, and the keepalive (`ClientAliveInterval`).
+    pub session: SessionConfig,
+    /// Time from accept to authentication, after which the connection is dropped (OpenSSH's
+    /// `LoginGraceTime`, 120 s). The userauth engine enforces it too, with a DISCONNECT.
+    pub login_grace_time: Duration,
+    /// Most connections that have not authenticated yet; see [`Server::serve`].
+    pub max_unauthenticated: usize,
+}
+
+impl ServerSettings {
+    /// Defaults for `host_keys`: OpenSSH-compatible windows, 6 attempts, 120 s grace time,
+    /// 100 unauthenticated connections.
+    pub fn new(host_keys: Vec<Arc<PrivateKey>>) -> Self {
+        ServerSettings {
+            transport: Arc::new(Config::default()),
+            host_keys,
+            policy: Arc::new(ServerPolicy::default()),
+            session: SessionConfig::default(),
+            login_grace_time: Duration::from_secs(120),
+            max_unauthenticated: 100,
+        }
+    }
+}
+
+/// A server: settings shared by all its connections.
 #[derive(Clone)]
 pub struct Server {
-    config: Arc<Config>,
-    host_keys: Vec<Arc<PrivateKey>>,
+    settings: Arc<ServerSettings>,
+    startups: Arc<Startups>,
 }
 
 impl Server {
-    /// A server offering `host_keys`.
+    /// A server offering `host_keys` with `config`, and defaults for the rest.
     pub fn new(config: Arc<Config>, host_keys: Vec<Arc<PrivateKey>>) -> Self {
-        Server { config, host_keys }
+        Server::with_settings(ServerSettings {
+            transport: config,
+            ..ServerSettings::new(host_keys)
+        })
+    }
+
+    /// A server with `settings`.
+    pub fn with_settings(settings: ServerSettings) -> Self {
+        let startups = Arc::new(Startups::new(settings.max_unauthenticated));
+        Server {
+            settings: Arc::new(settings),
+            startups,
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &ServerSettings {
+        &self.settings
     }
 
     /// Wraps an accepted TCP connection in a driver and completes the first key exchange.
@@ -33,12 +132,315 @@ impl Server {
         &self,
         stream: S,
     ) -> Result<Driver<S>, Error> {
-        let engine = Transport::server(self.config.clone(), self.host_keys.clone(), system_rng());
+        let engine = Transport::server(
+            self.settings.transport.clone(),
+            self.settings.host_keys.clone(),
+            system_rng(),
+        );
         let mut driver = Driver::new(stream, engine);
         loop {
             if let Event::KexComplete { first: true, .. } = driver.next_event().await? {
                 return Ok(driver);
             }
         }
+    }
+
+    /// Runs one connection from its first byte to its end: key exchange, authentication,
+    /// then the session with `handler`. Returns who logged in.
+    ///
+    /// `on_login` is called once the user is in, before any channel opens.
+    pub async fn serve_connection<S>(
+        &self,
+        stream: S,
+        authenticator: Arc<dyn Authenticator>,
+        handler: Arc<dyn Handler>,
+        on_login: impl FnOnce(&Arc<Authenticated>, &Session),
+    ) -> Result<Arc<Authenticated>, Error>
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        self.serve_stages(stream, authenticator, handler, None, on_login)
+            .await
+    }
+
+    async fn serve_stages<S>(
+        &self,
+        stream: S,
+        authenticator: Arc<dyn Authenticator>,
+        handler: Arc<dyn Handler>,
+        ticket: Option<u64>,
+        on_login: impl FnOnce(&Arc<Authenticated>, &Session),
+    ) -> Result<Arc<Authenticated>, Error>
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let (driver, user) = tokio::time::timeout(self.settings.login_grace_time, async {
+            let mut driver = self.handshake(stream).await?;
+            if let Some(id) = ticket {
+                self.startups.progressed(id);
+            }
+            let user =
+                authenticate(&mut driver, self.settings.policy.clone(), authenticator).await?;
+            Ok::<_, Error>((driver, user))
+        })
+        .await
+        .map_err(|_| Error::Timeout)??;
+        if let Some(id) = ticket {
+            self.startups.leave(id);
+        }
+        let user = Arc::new(user);
+        let (session, task) = Session::start_server(driver, self.settings.session.clone());
+        on_login(&user, &session);
+        drop(session);
+        let side = ServerSide {
+            handler,
+            user: user.clone(),
+        };
+        match task.run(Some(side)).await {
+            Ok(()) => Ok(user),
+            Err(e) if e.is_peer_hangup() => Ok(user),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Accepts connections on `listener` until `shutdown` completes, one task each.
+    ///
+    /// Unauthenticated connections are limited to
+    /// [`ServerSettings::max_unauthenticated`]. Unlike OpenSSH's `MaxStartups`, which refuses
+    /// new connections at random once many are pending (so that a few hundred idle
+    /// connections lock everyone out), a new connection at the limit evicts the oldest
+    /// pending one that has made the least progress: first those still before the end of
+    /// their key exchange, then those in authentication. A client that logs in within the
+    /// time it takes an attacker to open `max_unauthenticated` connections always gets in.
+    ///
+    /// On shutdown the listener closes and connections not yet authenticated are dropped;
+    /// authenticated sessions get `drain` to finish, then are sent a DISCONNECT. `log` hears
+    /// one line per event worth logging (logins, failures).
+    pub async fn serve(
+        &self,
+        listener: TcpListener,
+        authenticator: Arc<dyn Authenticator>,
+        handler: Arc<dyn Handler>,
+        shutdown: impl Future<Output = ()>,
+        drain: Duration,
+        log: Arc<dyn Fn(&str) + Send + Sync>,
+    ) -> Result<(), Error> {
+        let (stop_tx, stop_rx) = watch::channel(Phase::Running);
+        let mut tasks = JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                () = &mut shutdown => break,
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+                accepted = listener.accept() => match accepted {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // Out of file descriptors and the like: say so, and go on.
+                        log(&format!("accept failed: {e}"));
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let ticket = self.startups.admit();
+            let server = self.clone();
+            let (auth, handler, log) = (authenticator.clone(), handler.clone(), log.clone());
+            let stop = stop_rx.clone();
+            tasks.spawn(async move {
+                server
+                    .connection_task(stream, peer, ticket, auth, handler, log, stop)
+                    .await;
+            });
+        }
+        drop(listener);
+        let _ = stop_tx.send(Phase::Draining);
+        let deadline = tokio::time::Instant::now() + drain;
+        loop {
+            match tokio::time::timeout_at(deadline, tasks.join_next()).await {
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(_) => {
+                    // Drain time is over: tell the remaining sessions, and give them a moment
+                    // to say goodbye.
+                    let _ = stop_tx.send(Phase::Disconnect);
+                    let grace = tokio::time::Instant::now() + Duration::from_secs(5);
+                    while let Ok(Some(_)) = tokio::time::timeout_at(grace, tasks.join_next()).await
+                    {
+                    }
+                    tasks.abort_all();
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One accepted connection, watched by the startup limit and the shutdown signal.
+    #[allow(clippy::too_many_arguments)]
+    async fn connection_task(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        mut ticket: Ticket,
+        authenticator: Arc<dyn Authenticator>,
+        handler: Arc<dyn Handler>,
+        log: Arc<dyn Fn(&str) + Send + Sync>,
+        mut stop: watch::Receiver<Phase>,
+    ) {
+        let _ = stream.set_nodelay(true);
+        let session_slot: Arc<Mutex<Option<Session>>> = Arc::new(Mutex::new(None));
+        let slot = session_slot.clone();
+        let login_log = log.clone();
+        let work = self.serve_stages(
+            stream,
+            authenticator,
+            handler,
+            Some(ticket.id),
+            move |who, session| {
+                if let Ok(mut s) = slot.lock() {
+                    *s = Some(session.clone());
+                }
+                login_log(&format!(
+                    "{peer}: {} logged in ({})",
+                    who.user,
+                    who.methods
+                        .iter()
+                        .map(|m| m.name())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ));
+            },
+        );
+        tokio::pin!(work);
+        let mut evicted = ticket.evicted.take();
+        let result = loop {
+            tokio::select! {
+                r = &mut work => break Some(r),
+                fired = async {
+                    match evicted.as_mut() {
+                        // Ok: evicted. Err: the ticket left the list (logged in or gone).
+                        Some(rx) => rx.await.is_ok(),
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    evicted = None;
+                    if fired {
+                        log(&format!("{peer}: dropped: too many unauthenticated connections"));
+                        break None;
+                    }
+                }
+                Ok(()) = stop.changed() => {
+                    let phase = *stop.borrow_and_update();
+                    let session = session_slot.lock().ok().and_then(|s| s.clone());
+                    match (session, phase) {
+                        (None, _) => break None,
+                        (Some(s), Phase::Disconnect) => s.disconnect().await,
+                        (Some(_), _) => {}
+                    }
+                }
+            }
+        };
+        drop(ticket);
+        if let Some(Err(e)) = result {
+            log(&format!("{peer}: {e}"));
+        }
+    }
+}
+
+/// Where a server's shutdown stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Running,
+    Draining,
+    Disconnect,
+}
+
+/// The unauthenticated connections, oldest first, for the startup limit.
+struct Startups {
+    limit: usize,
+    state: Mutex<StartupState>,
+}
+
+#[derive(Default)]
+struct StartupState {
+    next: u64,
+    pending: BTreeMap<u64, Pending>,
+}
+
+struct Pending {
+    /// Whether the key exchange has completed (evicted after those that have not).
+    progressed: bool,
+    evict: Option<oneshot::Sender<()>>,
+}
+
+/// A connection's place among the unauthenticated; dropping it leaves.
+struct Ticket {
+    id: u64,
+    startups: Arc<Startups>,
+    evicted: Option<oneshot::Receiver<()>>,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.startups.leave(self.id);
+    }
+}
+
+impl Startups {
+    fn new(limit: usize) -> Self {
+        Startups {
+            limit: limit.max(1),
+            state: Mutex::new(StartupState::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, StartupState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Admits a new connection, evicting the least advanced pending one at the limit.
+    fn admit(self: &Arc<Self>) -> Ticket {
+        let (tx, rx) = oneshot::channel();
+        let mut s = self.lock();
+        while s.pending.len() >= self.limit {
+            let victim = s
+                .pending
+                .iter()
+                .find(|(_, p)| !p.progressed)
+                .or_else(|| s.pending.iter().next())
+                .map(|(id, _)| *id);
+            let Some(victim) = victim else { break };
+            if let Some(p) = s.pending.remove(&victim)
+                && let Some(evict) = p.evict
+            {
+                let _ = evict.send(());
+            }
+        }
+        let id = s.next;
+        s.next += 1;
+        s.pending.insert(
+            id,
+            Pending {
+                progressed: false,
+                evict: Some(tx),
+            },
+        );
+        Ticket {
+            id,
+            startups: self.clone(),
+            evicted: Some(rx),
+        }
+    }
+
+    /// The connection's key exchange completed.
+    fn progressed(&self, id: u64) {
+        if let Some(p) = self.lock().pending.get_mut(&id) {
+            p.progressed = true;
+        }
+    }
+
+    /// The connection authenticated or ended.
+    fn leave(&self, id: u64) {
+        self.lock().pending.remove(&id);
     }
 }

@@ -1,0 +1,418 @@
+//! Channel handles: a channel's data as `AsyncRead + AsyncWrite`, its stderr, requests and
+//! exit status.
+
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+
+use sshwire_connection::messages::{ChannelRequestType, EXTENDED_DATA_STDERR};
+use sshwire_connection::{ChannelId, Stream};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::oneshot;
+
+use super::{Inner, Shared, Slot};
+use crate::Error;
+
+/// Most data packets one write may queue: with the session-wide queue bound this keeps what
+/// waits for the socket to a few packets, whatever window the peer grants.
+const PACKETS_PER_WRITE: usize = 4;
+
+/// How a remote command ended (RFC 4254 §6.10).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// `exit-status`: the command's exit code.
+    Code(u32),
+    /// `exit-signal`: the command was killed by a signal.
+    Signal {
+        /// The signal name without "SIG", such as `TERM`.
+        name: String,
+        /// Whether it dumped core.
+        core_dumped: bool,
+        /// The server's message (may be empty).
+        message: String,
+    },
+}
+
+/// What one channel's handles share; the last one gone closes the channel.
+struct Core {
+    shared: Arc<Shared>,
+    id: ChannelId,
+    serial: u64,
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        {
+            let mut inner = self.shared.lock();
+            let live = inner.slot(self.id, self.serial).is_some_and(|s| !s.closed);
+            if live && inner.end.is_none() {
+                // RFC 4254 §5.3: a party that is done with a channel sends CLOSE (once the
+                // open is confirmed, if it is still pending); the engine frees the number
+                // when the peer's CLOSE comes back, and later events for it find no slot.
+                let _ = inner.conn.close(self.id);
+            }
+            if inner.slot(self.id, self.serial).is_some() {
+                inner.channels.remove(&self.id);
+            }
+        }
+        self.shared.wake_task.notify_one();
+        self.shared.release_user();
+    }
+}
+
+impl Core {
+    /// Runs `f` on the engine and the channel's slot, or fails when the channel or the
+    /// connection is gone.
+    fn with<R>(
+        &self,
+        f: impl FnOnce(&mut Inner, ChannelId) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let mut inner = self.shared.lock();
+        inner.check()?;
+        if inner.slot(self.id, self.serial).is_none_or(|s| s.closed) {
+            return Err(Error::Closed("the channel is closed".to_owned()));
+        }
+        let r = f(&mut inner, self.id);
+        drop(inner);
+        self.shared.wake_task.notify_one();
+        r
+    }
+
+    /// Sends a channel request and waits for its reply.
+    async fn request(&self, request: &ChannelRequestType<'_>, what: &str) -> Result<(), Error> {
+        let (tx, rx) = oneshot::channel();
+        self.with(|inner, id| {
+            let rid = inner.conn.request(id, request, true)?;
+            if let (Some(rid), Some(slot)) = (rid, inner.slot(id, self.serial)) {
+                slot.replies.insert(rid, tx);
+            }
+            Ok(())
+        })?;
+        match rx.await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Error::RequestRefused(what.to_owned())),
+            Err(_) => Err(self.gone()),
+        }
+    }
+
+    /// Why a reply never came: the connection's end, or the channel's.
+    fn gone(&self) -> Error {
+        self.shared
+            .lock()
+            .end
+            .clone()
+            .unwrap_or_else(|| Error::Closed("the channel was closed".to_owned()))
+    }
+
+    fn poll_read(
+        &self,
+        cx: &mut Context<'_>,
+        stream: Stream,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let mut inner = self.shared.lock();
+        let serial = self.serial;
+        let Some(slot) = inner.slot(self.id, serial) else {
+            // Our use of the number is over (and it may serve another channel now).
+            return Poll::Ready(Ok(()));
+        };
+        let (eof, closed) = (slot.eof, slot.closed);
+        let n = match inner.conn.read(self.id, stream, buf.initialize_unfilled()) {
+            Ok(n) => n,
+            // The engine released the number after the last byte was read: end of stream.
+            Err(sshwire_connection::Error::UnknownChannel(_)) => 0,
+            Err(e) => return Poll::Ready(Err(Error::from(e).into())),
+        };
+        if n > 0 {
+            buf.advance(n);
+            let adjust = inner.conn.wants_transmit();
+            drop(inner);
+            if adjust {
+                self.shared.wake_task.notify_one();
+            }
+            return Poll::Ready(Ok(()));
+        }
+        if eof || closed {
+            return Poll::Ready(Ok(()));
+        }
+        if let Some(e) = inner.end.clone() {
+            return Poll::Ready(Err(e.into()));
+        }
+        if let Some(slot) = inner.slot(self.id, serial) {
+            let waker = match stream {
+                Stream::Data => &mut slot.read,
+                Stream::Stderr => &mut slot.stderr,
+            };
+            *waker = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    fn poll_write(
+        &self,
+        cx: &mut Context<'_>,
+        data_type: Option<u32>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let mut inner = self.shared.lock();
+        if let Some(e) = inner.end.clone() {
+            return Poll::Ready(Err(e.into()));
+        }
+        if inner.slot(self.id, self.serial).is_none_or(|s| s.closed) {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the channel is closed",
+            )));
+        }
+        if inner.queue_full() {
+            inner.queue_waiters.push(cx.waker().clone());
+            drop(inner);
+            self.shared.wake_task.notify_one();
+            return Poll::Pending;
+        }
+        let max = inner
+            .conn
+            .max_send_packet(self.id)
+            .unwrap_or(0)
+            .saturating_mul(PACKETS_PER_WRITE)
+            .max(1);
+        let chunk = buf.get(..max).unwrap_or(buf);
+        let sent = match data_type {
+            None => inner.conn.send_data(self.id, chunk),
+            Some(t) => inner.conn.send_extended_data(self.id, t, chunk),
+        };
+        match sent {
+            Ok(0) => {
+                if let Some(slot) = inner.slot(self.id, self.serial) {
+                    slot.write = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+            Ok(n) => {
+                drop(inner);
+                self.shared.wake_task.notify_one();
+                Poll::Ready(Ok(n))
+            }
+            Err(e) => Poll::Ready(Err(Error::from(e).into())),
+        }
+    }
+
+    fn poll_exit(&self, cx: &mut Context<'_>) -> Poll<Option<ExitStatus>> {
+        let mut inner = self.shared.lock();
+        let ended = inner.end.is_some();
+        match inner.slot(self.id, self.serial) {
+            None => Poll::Ready(None),
+            Some(Slot { exit: Some(e), .. }) => Poll::Ready(Some(e.clone())),
+            Some(s) if s.closed || ended => Poll::Ready(None),
+            Some(s) => {
+                s.exit_waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// A channel: its data stream as `AsyncRead + AsyncWrite`, and its requests.
+///
+/// Reading returns the peer's data until its EOF (then `Ok(0)`); writing sends data within
+/// the peer's window, waiting while it is shut; [`AsyncWrite::poll_shutdown`] sends EOF.
+/// Dropping the channel (and its [`ChannelStderr`]) closes it. Read the channel, or it stalls:
+/// the peer may not send more than the window we advertise, and only reading opens it again.
+/// Use `tokio::io::split` to read and write from different tasks.
+pub struct Channel {
+    core: Arc<Core>,
+    eof_sent: bool,
+}
+
+impl Channel {
+    pub(super) fn new(shared: Arc<Shared>, id: ChannelId, serial: u64) -> Self {
+        shared.users.fetch_add(1, Ordering::Relaxed);
+        Channel {
+            core: Arc::new(Core { shared, id, serial }),
+            eof_sent: false,
+        }
+    }
+
+    /// Drops the handle of a channel that never opened, without closing anything.
+    pub(super) fn forget(self) {
+        let mut inner = self.core.shared.lock();
+        if inner
+            .channels
+            .get(&self.core.id)
+            .is_some_and(|s| s.serial == self.core.serial)
+        {
+            inner.channels.remove(&self.core.id);
+        }
+    }
+
+    pub(super) fn serial(&self) -> u64 {
+        self.core.serial
+    }
+
+    /// The channel's number on our side.
+    pub fn id(&self) -> ChannelId {
+        self.core.id
+    }
+
+    /// Asks the server to run `command` (RFC 4254 §6.5 `exec`) and waits for its consent.
+    pub async fn exec(&self, command: impl AsRef<[u8]>) -> Result<(), Error> {
+        let request = ChannelRequestType::Exec {
+            command: command.as_ref().into(),
+        };
+        self.core.request(&request, "the exec request").await
+    }
+
+    /// Asks the server to start a subsystem such as `sftp` (RFC 4254 §6.5).
+    pub async fn subsystem(&self, name: &str) -> Result<(), Error> {
+        let request = ChannelRequestType::Subsystem { name: name.into() };
+        self.core
+            .request(&request, &format!("the {name} subsystem"))
+            .await
+    }
+
+    /// Asks the server to set an environment variable for the command (RFC 4254 §6.4); servers
+    /// usually refuse all but a few (OpenSSH's `AcceptEnv`).
+    pub async fn set_env(&self, name: &str, value: &str) -> Result<(), Error> {
+        let request = ChannelRequestType::Env {
+            name: name.as_bytes().into(),
+            value: value.as_bytes().into(),
+        };
+        self.core
+            .request(&request, &format!("the variable {name}"))
+            .await
+    }
+
+    /// Sends any channel request and waits for the reply.
+    pub async fn request(&self, request: &ChannelRequestType<'_>) -> Result<(), Error> {
+        let what = format!("the {} request", request.name());
+        self.core.request(request, &what).await
+    }
+
+    /// A second handle on the channel's stderr (extended data type 1): read the peer's, or
+    /// (on a server) write ours.
+    ///
+    /// Stderr shares the channel's window: read it too, or the channel stalls once the window
+    /// holds only unread stderr.
+    pub fn stderr(&self) -> ChannelStderr {
+        ChannelStderr {
+            core: self.core.clone(),
+        }
+    }
+
+    /// Waits for the command's exit status or signal (RFC 4254 §6.10); `None` when the
+    /// channel closed without either.
+    pub async fn exit_status(&self) -> Option<ExitStatus> {
+        poll_fn(|cx| self.core.poll_exit(cx)).await
+    }
+
+    /// Sends `exit-status` (server side).
+    pub fn send_exit_status(&self, status: u32) -> Result<(), Error> {
+        self.core
+            .with(|inner, id| Ok(inner.conn.exit_status(id, status)?))
+    }
+
+    /// Sends `exit-signal` (server side).
+    pub fn send_exit_signal(
+        &self,
+        signal: &str,
+        core_dumped: bool,
+        message: &str,
+    ) -> Result<(), Error> {
+        self.core
+            .with(|inner, id| Ok(inner.conn.exit_signal(id, signal, core_dumped, message)?))
+    }
+
+    /// Queues as much of `data` as the window allows on stderr, without waiting; returns how
+    /// much. For short messages from code that cannot wait, such as a [`crate::server::Handler`]
+    /// explaining a refusal.
+    pub fn try_write_stderr(&self, data: &[u8]) -> Result<usize, Error> {
+        self.core.with(|inner, id| {
+            Ok(inner
+                .conn
+                .send_extended_data(id, EXTENDED_DATA_STDERR, data)?)
+        })
+    }
+
+    /// Sends EOF (once): we send no more data. Requests such as `exit-status` may follow.
+    pub fn send_eof(&mut self) -> Result<(), Error> {
+        if self.eof_sent {
+            return Ok(());
+        }
+        self.eof_sent = true;
+        self.core.with(|inner, id| Ok(inner.conn.send_eof(id)?))
+    }
+
+    /// Closes the channel now (it also closes when the last handle is dropped).
+    pub fn close(&self) -> Result<(), Error> {
+        self.core.with(|inner, id| Ok(inner.conn.close(id)?))
+    }
+}
+
+impl AsyncRead for Channel {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.core.poll_read(cx, Stream::Data, buf)
+    }
+}
+
+impl AsyncWrite for Channel {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.core.poll_write(cx, None, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Written data is already in the connection's hands.
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        Poll::Ready(this.send_eof().map_err(io::Error::from))
+    }
+}
+
+/// A channel's stderr: the peer's to read, or ours to write (extended data type 1).
+pub struct ChannelStderr {
+    core: Arc<Core>,
+}
+
+impl AsyncRead for ChannelStderr {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.core.poll_read(cx, Stream::Stderr, buf)
+    }
+}
+
+impl AsyncWrite for ChannelStderr {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.core.poll_write(cx, Some(EXTENDED_DATA_STDERR), buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}

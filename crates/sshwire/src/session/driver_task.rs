@@ -1,0 +1,391 @@
+//! The connection task: moves messages between the socket and the connection engine, and
+//! turns the engine's events into wake-ups of the handles (and, on a server, calls of the
+//! channel handler).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use sshwire_connection::messages::{ChannelRequestType, ChannelType, OpenFailureReason};
+use sshwire_connection::{ChannelId, Event as ConnEvent, GlobalRequest, RequestId};
+use sshwire_transport::{DisconnectReason, Event};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Instant;
+
+use super::{
+    Channel, ExitStatus, Incoming, MAX_QUEUED_OUTPUT, MAX_QUEUED_PAYLOADS, SessionConfig, Shared,
+    open_failed,
+};
+use crate::server::Handler;
+use crate::{Authenticated, Driver, Error};
+
+/// A server's channel handler and the user it serves.
+pub(crate) struct ServerSide {
+    pub(crate) handler: Arc<dyn Handler>,
+    pub(crate) user: Arc<Authenticated>,
+}
+
+/// One connection's task; see [`super::Session`].
+pub(crate) struct Task<S> {
+    driver: Driver<S>,
+    shared: Arc<Shared>,
+    config: SessionConfig,
+    /// Our keepalive requests awaiting a reply.
+    keepalives: HashSet<RequestId>,
+    /// When we last heard from the peer.
+    last_heard: Instant,
+    /// Server side: session channels not handed to the handler (yet).
+    parked: HashMap<ChannelId, Channel>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Send + 'static> Task<S> {
+    pub(super) fn new(driver: Driver<S>, shared: Arc<Shared>, config: SessionConfig) -> Self {
+        Task {
+            driver,
+            shared,
+            config,
+            keepalives: HashSet::new(),
+            last_heard: Instant::now(),
+            parked: HashMap::new(),
+        }
+    }
+
+    /// Runs the connection until it ends, and tells every handle why.
+    pub(crate) async fn run(mut self, server: Option<ServerSide>) -> Result<(), Error> {
+        let result = self.run_inner(server.as_ref()).await;
+        let end = match &result {
+            Ok(()) => Error::Closed("disconnected".to_owned()),
+            Err(e) if e.is_peer_hangup() => Error::Closed(e.to_string()),
+            Err(e) => e.clone(),
+        };
+        self.parked.clear();
+        self.shared.lock().end(end);
+        self.shared.ended.notify_waiters();
+        result
+    }
+
+    async fn run_inner(&mut self, server: Option<&ServerSide>) -> Result<(), Error> {
+        loop {
+            self.pump()?;
+            let disconnect = self.shared.lock().disconnect.take();
+            if let Some((reason, description)) = disconnect {
+                self.driver.disconnect_in_place(reason, &description).await;
+                return Ok(());
+            }
+            let keepalive_at = self.config.keepalive_interval.map(|i| self.last_heard + i);
+            let event = tokio::select! {
+                ev = self.driver.next_event() => ev,
+                () = self.shared.wake_task.notified() => continue,
+                () = sleep_until(keepalive_at) => {
+                    self.keepalive().await?;
+                    continue;
+                }
+            };
+            // Key exchanges, pings, debug messages are the transport's business.
+            if let Event::Message(m) = event? {
+                self.last_heard = Instant::now();
+                self.handle_message(&m, server).await?;
+            }
+        }
+    }
+
+    /// Moves the connection engine's output into the transport while the socket keeps up,
+    /// and wakes writers once the queue has room.
+    fn pump(&mut self) -> Result<(), Error> {
+        let mut inner = self.shared.lock();
+        while self.driver.queued_output() < MAX_QUEUED_OUTPUT {
+            let capacity = self.driver.engine().send_capacity();
+            match inner.conn.next_transmit_len() {
+                None => break,
+                // A key exchange is in flight and its queue is full: the payload waits.
+                Some(len) if len > capacity => break,
+                Some(_) => {}
+            }
+            if let Some(next) = inner.conn.poll_transmit() {
+                self.driver.engine().send(&next)?;
+            }
+        }
+        if inner.conn.queued_transmits() < MAX_QUEUED_PAYLOADS {
+            for w in inner.queue_waiters.drain(..) {
+                w.wake();
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends `keepalive@openssh.com`, or gives up after too many went unanswered.
+    async fn keepalive(&mut self) -> Result<(), Error> {
+        self.last_heard = Instant::now();
+        if self.keepalives.len() >= self.config.keepalive_count_max.max(1) as usize {
+            let why = "Timeout, peer not responding";
+            self.driver
+                .disconnect_in_place(DisconnectReason::BY_APPLICATION, why)
+                .await;
+            return Err(Error::Timeout);
+        }
+        let request = GlobalRequest {
+            name: GlobalRequest::KEEPALIVE.into(),
+            want_reply: true,
+            data: (&[][..]).into(),
+        };
+        let id = self.shared.lock().conn.global_request(&request)?;
+        self.keepalives.extend(id);
+        Ok(())
+    }
+
+    async fn handle_message(&mut self, m: &[u8], server: Option<&ServerSide>) -> Result<(), Error> {
+        loop {
+            let r = self.shared.lock().conn.handle_message(m);
+            match r {
+                Err(sshwire_connection::Error::OutputFull) => {
+                    // The peer sends faster than it reads our answers: stop reading until
+                    // what we owe it is written.
+                    self.pump()?;
+                    self.driver.flush().await?;
+                }
+                Err(e) => {
+                    if let Some((reason, description)) = e.disconnect() {
+                        self.driver.disconnect_in_place(reason, &description).await;
+                    }
+                    return Err(e.into());
+                }
+                Ok(()) => break,
+            }
+        }
+        let incoming = self.dispatch_events(server.is_some());
+        if let Some(server) = server {
+            for i in incoming {
+                self.serve(server, i);
+            }
+        }
+        Ok(())
+    }
+
+    /// Acts on the engine's events; returns what the server's handler must decide.
+    fn dispatch_events(&mut self, is_server: bool) -> Vec<Incoming> {
+        let mut incoming = Vec::new();
+        let mut inner = self.shared.lock();
+        let inner = &mut *inner;
+        while let Some(event) = inner.conn.poll_event() {
+            match event {
+                ConnEvent::Readable { channel } => {
+                    if let Some(s) = inner.channels.get_mut(&channel) {
+                        wake(&mut s.read);
+                        wake(&mut s.stderr);
+                    }
+                }
+                ConnEvent::Writable { channel } => {
+                    if let Some(s) = inner.channels.get_mut(&channel) {
+                        wake(&mut s.write);
+                    }
+                }
+                ConnEvent::Eof { channel } => {
+                    if let Some(s) = inner.channels.get_mut(&channel) {
+                        s.eof = true;
+                        wake(&mut s.read);
+                        wake(&mut s.stderr);
+                    }
+                }
+                ConnEvent::Closed { channel } => {
+                    if let Some(s) = inner.channels.get_mut(&channel) {
+                        s.closed = true;
+                        for w in [&mut s.read, &mut s.stderr, &mut s.write, &mut s.exit_waker] {
+                            wake(w);
+                        }
+                        s.replies.clear();
+                        if is_server {
+                            incoming.push(Incoming::Closed(channel, s.serial));
+                        }
+                    }
+                }
+                ConnEvent::ChannelOpened { channel } => {
+                    if let Some(tx) = inner
+                        .channels
+                        .get_mut(&channel)
+                        .and_then(|s| s.opened.take())
+                    {
+                        let _ = tx.send(Ok(()));
+                    }
+                }
+                ConnEvent::ChannelOpenFailed {
+                    channel,
+                    reason,
+                    description,
+                } => {
+                    if let Some(tx) = inner
+                        .channels
+                        .get_mut(&channel)
+                        .and_then(|s| s.opened.take())
+                    {
+                        let _ = tx.send(Err(open_failed(reason, description)));
+                    }
+                }
+                ConnEvent::ChannelRequestReply {
+                    channel,
+                    id,
+                    success,
+                } => {
+                    if let Some(tx) = inner
+                        .channels
+                        .get_mut(&channel)
+                        .and_then(|s| s.replies.remove(&id))
+                    {
+                        let _ = tx.send(success);
+                    }
+                }
+                ConnEvent::GlobalRequestReply { id, success, data } => {
+                    // Any answer to a keepalive, even a failure, shows the peer is alive.
+                    self.keepalives.remove(&id);
+                    if let Some(tx) = inner.globals.remove(&id) {
+                        let _ = tx.send(Ok((success, data)));
+                    }
+                }
+                ConnEvent::GlobalRequest {
+                    reply: Some(id), ..
+                } => {
+                    // No port forwarding: every other global request is refused
+                    // (RFC 4254 §4: "SSH_MSG_REQUEST_FAILURE" for requests not recognized or
+                    // not supported).
+                    let _ = inner.conn.reply_global(id, false, &[]);
+                }
+                ConnEvent::ChannelOpenRequest {
+                    channel,
+                    channel_type,
+                } => {
+                    if is_server && channel_type == ChannelType::Session {
+                        if inner.conn.accept_channel(channel).is_ok() {
+                            let serial = inner.new_slot(channel);
+                            incoming.push(Incoming::SessionOpened(channel, serial));
+                        }
+                    } else {
+                        let _ = inner.conn.reject_channel(
+                            channel,
+                            OpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
+                            "channel type not supported",
+                        );
+                    }
+                }
+                ConnEvent::ChannelRequest {
+                    channel,
+                    request,
+                    reply,
+                } => {
+                    let Some(slot) = inner.channels.get_mut(&channel) else {
+                        if let Some(id) = reply {
+                            let _ = inner.conn.reply(channel, id, false);
+                        }
+                        continue;
+                    };
+                    match (&request, is_server) {
+                        (ChannelRequestType::ExitStatus { status }, false) => {
+                            slot.exit = Some(ExitStatus::Code(*status));
+                            wake(&mut slot.exit_waker);
+                        }
+                        (
+                            ChannelRequestType::ExitSignal {
+                                signal,
+                                core_dumped,
+                                message,
+                                ..
+                            },
+                            false,
+                        ) => {
+                            slot.exit = Some(ExitStatus::Signal {
+                                name: signal.to_string(),
+                                core_dumped: *core_dumped,
+                                message: message.to_string(),
+                            });
+                            wake(&mut slot.exit_waker);
+                        }
+                        (_, true) => {
+                            incoming.push(Incoming::Request {
+                                channel,
+                                serial: slot.serial,
+                                request,
+                                reply,
+                            });
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    if let Some(id) = reply {
+                        let _ = inner.conn.reply(channel, id, false);
+                    }
+                }
+                _ => {}
+            }
+        }
+        incoming
+    }
+
+    /// Server side: hands a channel to the handler, or answers for it.
+    fn serve(&mut self, server: &ServerSide, incoming: Incoming) {
+        match incoming {
+            Incoming::SessionOpened(channel, serial) => {
+                let handle = Channel::new(self.shared.clone(), channel, serial);
+                self.parked.insert(channel, handle);
+            }
+            Incoming::Closed(channel, serial) => {
+                if self
+                    .parked
+                    .get(&channel)
+                    .is_some_and(|c| c.serial() == serial)
+                {
+                    self.parked.remove(&channel);
+                }
+            }
+            Incoming::Request {
+                channel,
+                serial,
+                request,
+                reply,
+            } => {
+                let parked = self
+                    .parked
+                    .remove(&channel)
+                    .filter(|c| c.serial() == serial);
+                let accepted = match (parked, &request) {
+                    (Some(handle), ChannelRequestType::Subsystem { name }) => {
+                        self.offer(handle, |h| server.handler.subsystem(&server.user, name, h))
+                    }
+                    (Some(handle), ChannelRequestType::Exec { command }) => {
+                        self.offer(handle, |h| server.handler.exec(&server.user, command, h))
+                    }
+                    (Some(handle), _) => {
+                        // pty-req, env, shell, signals: not offered to the handler.
+                        self.parked.insert(channel, handle);
+                        false
+                    }
+                    // Requests on a channel the handler already serves.
+                    (None, _) => false,
+                };
+                if let Some(id) = reply {
+                    let _ = self.shared.lock().conn.reply(channel, id, accepted);
+                }
+            }
+        }
+    }
+
+    /// Offers a channel to the handler; a refused one stays parked.
+    fn offer(&mut self, handle: Channel, f: impl FnOnce(Channel) -> Result<(), Channel>) -> bool {
+        match f(handle) {
+            Ok(()) => true,
+            Err(handle) => {
+                self.parked.insert(handle.id(), handle);
+                false
+            }
+        }
+    }
+}
+
+fn wake(w: &mut Option<std::task::Waker>) {
+    if let Some(w) = w.take() {
+        w.wake();
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
