@@ -178,16 +178,10 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
-#[tokio::test(start_paused = true)]
-async fn exec_cat_round_trips_data_and_exit_status() {
-    let pair = Pair::new();
-    let (client, server) = pair.client(Arc::new(Commands)).await;
-    assert_eq!(client.logged_in().methods, ["publickey"]);
-    assert_eq!(client.logged_in().key, Some(pair.client_key.public_key()));
-    let channel = client.exec("cat").await.unwrap();
-    let data = pattern(8 * 1024 * 1024 + 17, 5);
+/// Writes `data` to a channel running `cat` (then EOF) while reading what comes back.
+async fn echo(channel: Channel, data: &[u8]) -> (Vec<u8>, Channel) {
     let (mut r, mut w) = tokio::io::split(channel);
-    let sent = data.clone();
+    let sent = data.to_vec();
     let writer = tokio::spawn(async move {
         w.write_all(&sent).await.unwrap();
         w.shutdown().await.unwrap();
@@ -196,8 +190,19 @@ async fn exec_cat_round_trips_data_and_exit_status() {
     let mut back = Vec::new();
     r.read_to_end(&mut back).await.unwrap();
     let w = writer.await.unwrap();
+    (back, r.unsplit(w))
+}
+
+#[tokio::test(start_paused = true)]
+async fn exec_cat_round_trips_data_and_exit_status() {
+    let pair = Pair::new();
+    let (client, server) = pair.client(Arc::new(Commands)).await;
+    assert_eq!(client.logged_in().methods, ["publickey"]);
+    assert_eq!(client.logged_in().key, Some(pair.client_key.public_key()));
+    let channel = client.exec("cat").await.unwrap();
+    let data = pattern(8 * 1024 * 1024 + 17, 5);
+    let (back, channel) = echo(channel, &data).await;
     assert!(back == data, "echoed data differs");
-    let channel = r.unsplit(w);
     assert_eq!(channel.exit_status().await, Some(ExitStatus::Code(0)));
     // The identity the server saw is the key that signed.
     client.disconnect().await;
@@ -241,16 +246,7 @@ async fn many_channels_at_once() {
         tasks.push(tokio::spawn(async move {
             let ch = client.exec("cat").await.unwrap();
             let data = pattern(100_000 + usize::from(i) * 1000, i);
-            let (mut r, mut w) = tokio::io::split(ch);
-            let sent = data.clone();
-            let writer = tokio::spawn(async move {
-                w.write_all(&sent).await.unwrap();
-                w.shutdown().await.unwrap();
-            });
-            let mut back = Vec::new();
-            r.read_to_end(&mut back).await.unwrap();
-            writer.await.unwrap();
-            back == data
+            echo(ch, &data).await.0 == data
         }));
     }
     for t in tasks {

@@ -100,11 +100,7 @@ impl Core {
 
     /// Why a reply never came: the connection's end, or the channel's.
     fn gone(&self) -> Error {
-        self.shared
-            .lock()
-            .end
-            .clone()
-            .unwrap_or_else(|| Error::Closed("the channel was closed".to_owned()))
+        self.shared.end_error("the channel was closed")
     }
 
     fn poll_read(

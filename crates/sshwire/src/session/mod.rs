@@ -158,6 +158,14 @@ impl Shared {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Why the connection ended, or `otherwise` while it has not.
+    fn end_error(&self, otherwise: &str) -> Error {
+        self.lock()
+            .end
+            .clone()
+            .unwrap_or_else(|| Error::Closed(otherwise.to_owned()))
+    }
+
     fn release_user(&self) {
         if self.users.fetch_sub(1, Ordering::AcqRel) == 1 && self.side == Side::Client {
             let mut inner = self.lock();
@@ -410,11 +418,7 @@ impl Session {
     }
 
     fn end_error(&self) -> Error {
-        self.shared
-            .lock()
-            .end
-            .clone()
-            .unwrap_or_else(|| Error::Closed("the connection task stopped".to_owned()))
+        self.shared.end_error("the connection task stopped")
     }
 }
 
