@@ -11,6 +11,7 @@ pub mod agent;
 pub mod client;
 mod driver;
 mod error;
+pub mod known_hosts;
 mod rng;
 pub mod server;
 mod server_auth;
