@@ -8,6 +8,9 @@
 mod keygen;
 mod passwd;
 mod paths;
+// Used by the client commands (sftp, exec, cp) for passwords, passphrases and host keys.
+#[allow(dead_code)]
+mod prompt;
 mod serve;
 
 use std::process::ExitCode;

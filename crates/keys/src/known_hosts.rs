@@ -149,6 +149,21 @@ impl KnownHosts {
             other_types_known: for_host.iter().any(|e| e.marker == Marker::None),
         }
     }
+
+    /// The other names `key` is known by: entries with this very key that are not for `host`
+    /// on `port`.
+    ///
+    /// Returns each entry's line number and its host names as written, or `[hashed name]`
+    /// for a hashed entry. OpenSSH shows these when it asks about an unknown host key, so
+    /// that a user can see the key already belongs to another name of the same machine.
+    pub fn other_names(&self, host: &str, port: u16, key: &PublicKey) -> Vec<(usize, String)> {
+        let name = host_name_for(host, port);
+        self.entries
+            .iter()
+            .filter(|e| e.marker == Marker::None && e.key == *key && !e.hosts.matches(&name))
+            .map(|e| (e.line, e.hosts.to_string()))
+            .collect()
+    }
 }
 
 /// A line to append to known_hosts for `host` on `port`.
@@ -220,6 +235,16 @@ fn parse_hosts(field: &str) -> Result<Hosts, KeyError> {
         return Err(KeyError::Malformed("empty host pattern"));
     }
     Ok(Hosts::Patterns(patterns))
+}
+
+impl core::fmt::Display for Hosts {
+    /// The host names as written, or `[hashed name]`, as OpenSSH shows a hashed entry.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Hosts::Hashed { .. } => f.write_str("[hashed name]"),
+            Hosts::Patterns(patterns) => f.write_str(&patterns.join(",")),
+        }
+    }
 }
 
 impl Hosts {
@@ -432,6 +457,31 @@ mod tests {
         );
         assert_eq!(kh.len(), 1);
         assert_eq!(kh.check("h", 22, &a), HostKeyStatus::Trusted { line: 5 });
+    }
+
+    #[test]
+    fn other_names_of_a_key() {
+        let (a, b) = (key(1), key(2));
+        let hashed = known_hosts_line("alias.example", 22, &a, Some(&[3u8; 20]));
+        let text = format!(
+            "{}\n{}\n{hashed}\n{}\n@revoked gone {}\n",
+            line("h", &a),
+            line("h.example,10.0.0.1", &a),
+            line("other", &b),
+            a.to_openssh("")
+        );
+        let (kh, skipped) = KnownHosts::parse(&text);
+        assert!(skipped.is_empty(), "{skipped:?}");
+        assert_eq!(
+            kh.other_names("h", 22, &a),
+            [
+                (2, "h.example,10.0.0.1".to_owned()),
+                (3, "[hashed name]".to_owned())
+            ]
+        );
+        // On another port, even the entry for `h` is another name.
+        assert_eq!(kh.other_names("h", 2222, &a).len(), 3);
+        assert!(kh.other_names("h", 22, &key(9)).is_empty());
     }
 
     proptest! {

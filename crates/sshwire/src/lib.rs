@@ -15,6 +15,7 @@ pub mod client;
 mod client_auth;
 mod driver;
 mod error;
+pub mod known_hosts;
 mod rng;
 pub mod server;
 mod server_auth;
