@@ -147,12 +147,16 @@ impl Sshd {
         for attempt in 0..5 {
             let port = free_port();
             let config = dir.path().join("sshd_config");
+            // sshd takes the first value of an option: `extra` may set its own LogLevel.
             let mut text = format!(
                 "Port {port}\nListenAddress 127.0.0.1\nPidFile none\nUsePAM no\nStrictModes no\n\
-                 LogLevel VERBOSE\nAuthorizedKeysFile {}/authorized_keys\n\
+                 AuthorizedKeysFile {}/authorized_keys\n\
                  Subsystem sftp /usr/lib/openssh/sftp-server\n",
                 dir.path().display()
             );
+            if !extra.contains("LogLevel") {
+                text.push_str("LogLevel VERBOSE\n");
+            }
             for (_, _, file) in Self::HOST_KEYS {
                 text.push_str(&format!("HostKey {}\n", dir.path().join(file).display()));
             }
@@ -288,6 +292,48 @@ impl Sshd {
             .unwrap();
         writeln!(f, "{public_line}").unwrap();
     }
+}
+
+/// An OpenSSH `ssh-agent -D`, killed on drop.
+pub struct AgentProcess(Child);
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `ssh-agent -D` on a socket in `dir`; returns once it has said it listens.
+pub fn start_agent(dir: &Path) -> (AgentProcess, PathBuf) {
+    let sock = dir.join("agent.sock");
+    let mut child = Command::new("ssh-agent")
+        .args(["-D", "-a"])
+        .arg(&sock)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ssh-agent");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("SSH_AUTH_SOCK="), "{first}");
+    (AgentProcess(child), sock)
+}
+
+/// Loads a key file into the agent at `sock` with `ssh-add`.
+pub fn ssh_add(sock: &Path, key_file: &Path) {
+    let out = Command::new("ssh-add")
+        .arg(key_file)
+        .env("SSH_AUTH_SOCK", sock)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ssh-add: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The user the tests run as, whom a private sshd lets in with an authorized key.

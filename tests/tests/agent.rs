@@ -1,39 +1,9 @@
 //! Our ssh-agent client against OpenSSH's `ssh-agent`: it lists the keys `ssh-add` loaded and
 //! gets valid signatures for every algorithm.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
 use sshwire::agent::{Agent, AgentError};
 use sshwire::keys::{PrivateKey, PublicKey, SignatureAlgorithm};
-use sshwire_tests::{openssh_available, ssh_keygen};
-
-struct AgentProcess(std::process::Child);
-
-impl Drop for AgentProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `ssh-agent -D` on a socket in `dir`; returns once it has said it listens.
-fn start_agent(dir: &std::path::Path) -> (AgentProcess, std::path::PathBuf) {
-    let sock = dir.join("agent.sock");
-    let mut child = Command::new("ssh-agent")
-        .args(["-D", "-a"])
-        .arg(&sock)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("ssh-agent");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    assert!(first.starts_with("SSH_AUTH_SOCK="), "{first}");
-    (AgentProcess(child), sock)
-}
+use sshwire_tests::{openssh_available, ssh_add, ssh_keygen, start_agent};
 
 #[tokio::test]
 async fn lists_and_signs_with_openssh_agent() {
@@ -63,16 +33,7 @@ async fn lists_and_signs_with_openssh_agent() {
             "-f",
             file.to_str().unwrap(),
         ]);
-        let out = Command::new("ssh-add")
-            .arg(&file)
-            .env("SSH_AUTH_SOCK", &sock)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        ssh_add(&sock, &file);
         let public = std::fs::read_to_string(format!("{}.pub", file.display())).unwrap();
         expected.push(PublicKey::from_openssh(&public).unwrap().0);
     }

@@ -5,13 +5,15 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod connect;
+mod exec;
 mod keygen;
 mod passwd;
 mod paths;
 // Used by the client commands (sftp, exec, cp) for passwords, passphrases and host keys.
-#[allow(dead_code)]
 mod prompt;
 mod serve;
+mod ssh_options;
 
 use std::process::ExitCode;
 
@@ -33,6 +35,8 @@ enum Command {
     Serve(serve::Args),
     /// Read a password and print its argon2id hash for `serve --password-file`.
     Passwd(passwd::Args),
+    /// Run a command on a server, like `ssh host command`.
+    Exec(exec::Args),
 }
 
 /// Runs the command with the process's arguments.
@@ -42,6 +46,7 @@ pub fn main() -> ExitCode {
         Command::Keygen(args) => keygen::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Passwd(args) => passwd::run(args),
+        Command::Exec(args) => return exec::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -46,6 +46,19 @@ pub fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), String> 
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
+/// The invoking user's login name: `$USER`, `$LOGNAME`, else `id -un`.
+pub fn current_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(|| {
+            let out = std::process::Command::new("id").arg("-un").output().ok()?;
+            Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        })
+        .unwrap_or_else(|| "root".to_owned())
+}
+
 /// `user@host`, the comment ssh-keygen gives new keys.
 pub fn default_comment() -> String {
     let user = std::env::var("USER")

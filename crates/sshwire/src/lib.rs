@@ -25,7 +25,9 @@ pub use driver::Driver;
 pub use error::Error;
 pub use rng::{SystemRng, system_rng};
 pub use server_auth::{Authenticated, Authenticator, authenticate};
-pub use session::{Channel, ChannelStderr, ExitStatus, Session, SessionConfig};
+pub use session::{
+    Channel, ChannelReader, ChannelStderr, ChannelWriter, ExitStatus, Session, SessionConfig,
+};
 pub use sshwire_auth as auth;
 pub use sshwire_connection as connection;
 pub use sshwire_keys as keys;

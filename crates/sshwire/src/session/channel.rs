@@ -307,6 +307,16 @@ impl Channel {
         poll_fn(|cx| self.core.poll_exit(cx)).await
     }
 
+    /// Splits the channel into a reader and a writer that can live in different tasks; both
+    /// can wait for the exit status.
+    pub fn split(self) -> (ChannelReader, ChannelWriter) {
+        let reader = ChannelReader {
+            core: self.core.clone(),
+        };
+        let writer = ChannelWriter { channel: self };
+        (reader, writer)
+    }
+
     /// Sends `exit-status` (server side).
     pub fn send_exit_status(&self, status: u32) -> Result<(), Error> {
         self.core
@@ -410,5 +420,57 @@ impl AsyncWrite for ChannelStderr {
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+/// The reading half of a [`Channel::split`]: the peer's data.
+pub struct ChannelReader {
+    core: Arc<Core>,
+}
+
+impl ChannelReader {
+    /// As [`Channel::exit_status`].
+    pub async fn exit_status(&self) -> Option<ExitStatus> {
+        poll_fn(|cx| self.core.poll_exit(cx)).await
+    }
+}
+
+impl AsyncRead for ChannelReader {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.core.poll_read(cx, Stream::Data, buf)
+    }
+}
+
+/// The writing half of a [`Channel::split`]: shutting it down sends EOF.
+pub struct ChannelWriter {
+    channel: Channel,
+}
+
+impl ChannelWriter {
+    /// As [`Channel::exit_status`].
+    pub async fn exit_status(&self) -> Option<ExitStatus> {
+        self.channel.exit_status().await
+    }
+}
+
+impl AsyncWrite for ChannelWriter {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().channel).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().channel).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().channel).poll_shutdown(cx)
     }
 }

@@ -28,7 +28,7 @@ use sshwire_transport::DisconnectReason;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Notify, oneshot};
 
-pub use channel::{Channel, ChannelStderr, ExitStatus};
+pub use channel::{Channel, ChannelReader, ChannelStderr, ChannelWriter, ExitStatus};
 
 use crate::{Driver, Error};
 
