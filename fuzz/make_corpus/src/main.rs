@@ -14,6 +14,10 @@ use sshwire_fuzz::{
     sealer, server_engine, signing_keys, suites,
 };
 use sshwire_keys::{PrivateKey, SignatureAlgorithm};
+use sshwire_sftp::{
+    Attrs, ExtendedRequest, LimitsReply, NameEntry, OPENSSH_EXTENSIONS, OpenFlags, Owner, Request,
+    Response, StatusCode, StatvfsReply, SymlinkOrder, Times, UsersGroupsReply,
+};
 use sshwire_transport::Config;
 use sshwire_transport::cipher::{CipherAlg, MacAlg, PacketOpener};
 use sshwire_transport::compress::Compression;
@@ -327,6 +331,277 @@ fn kex_peer_values(c: &mut Corpus) {
     c.put("kex_peer_values", "gex_group", &data);
 }
 
+/// One packet of every request and response type, as payloads (type byte first), and a stream
+/// of several whole frames.
+fn sftp_packet(c: &mut Corpus) {
+    let full = Attrs {
+        size: Some(1 << 33),
+        owner: Some(Owner {
+            uid: 1000,
+            gid: 100,
+        }),
+        permissions: Some(0o100644),
+        times: Some(Times {
+            atime: 1_700_000_000,
+            mtime: 1_700_000_001,
+        }),
+        extended: vec![(b"acl@example.com".to_vec(), b"rw".to_vec())],
+    };
+    let mode = Attrs {
+        permissions: Some(0o755),
+        ..Attrs::default()
+    };
+    let path = |p: &str| p.as_bytes().to_vec();
+    let handle = b"\x00\x00\x00\x01".to_vec();
+    let ext = |id: u32, request: ExtendedRequest| Request::Extended { id, request };
+    let requests = [
+        Request::Init {
+            version: 3,
+            extensions: vec![],
+        },
+        Request::Open {
+            id: 1,
+            path: path("/tmp/file"),
+            flags: OpenFlags::WRITE | OpenFlags::CREAT | OpenFlags::TRUNC,
+            attrs: mode.clone(),
+        },
+        Request::Close {
+            id: 2,
+            handle: handle.clone(),
+        },
+        Request::Read {
+            id: 3,
+            handle: handle.clone(),
+            offset: 0,
+            len: 32768,
+        },
+        Request::Write {
+            id: 4,
+            handle: handle.clone(),
+            offset: 4096,
+            data: b"some file data".to_vec(),
+        },
+        Request::Lstat {
+            id: 5,
+            path: path("link"),
+        },
+        Request::Fstat {
+            id: 6,
+            handle: handle.clone(),
+        },
+        Request::Setstat {
+            id: 7,
+            path: path("file"),
+            attrs: full.clone(),
+        },
+        Request::Fsetstat {
+            id: 8,
+            handle: handle.clone(),
+            attrs: full.clone(),
+        },
+        Request::Opendir {
+            id: 9,
+            path: path("."),
+        },
+        Request::Readdir {
+            id: 10,
+            handle: handle.clone(),
+        },
+        Request::Remove {
+            id: 11,
+            path: path("old"),
+        },
+        Request::Mkdir {
+            id: 12,
+            path: path("dir"),
+            attrs: mode.clone(),
+        },
+        Request::Rmdir {
+            id: 13,
+            path: path("dir"),
+        },
+        Request::Realpath {
+            id: 14,
+            path: path("."),
+        },
+        Request::Stat {
+            id: 15,
+            path: path("/etc/passwd"),
+        },
+        Request::Rename {
+            id: 16,
+            old_path: path("a"),
+            new_path: path("b"),
+        },
+        Request::Readlink {
+            id: 17,
+            path: path("link"),
+        },
+        Request::Symlink {
+            id: 18,
+            link_path: path("link"),
+            target_path: path("target"),
+        },
+        ext(
+            19,
+            ExtendedRequest::PosixRename {
+                old_path: path("a"),
+                new_path: path("b"),
+            },
+        ),
+        ext(20, ExtendedRequest::Statvfs { path: path("/") }),
+        ext(
+            21,
+            ExtendedRequest::Fstatvfs {
+                handle: handle.clone(),
+            },
+        ),
+        ext(
+            22,
+            ExtendedRequest::Hardlink {
+                old_path: path("a"),
+                new_path: path("b"),
+            },
+        ),
+        ext(
+            23,
+            ExtendedRequest::Fsync {
+                handle: handle.clone(),
+            },
+        ),
+        ext(
+            24,
+            ExtendedRequest::Lsetstat {
+                path: path("link"),
+                attrs: full.clone(),
+            },
+        ),
+        ext(25, ExtendedRequest::Limits),
+        ext(26, ExtendedRequest::ExpandPath { path: path("~/x") }),
+        ext(
+            27,
+            ExtendedRequest::CopyData {
+                read_handle: handle.clone(),
+                read_offset: 0,
+                read_length: 0,
+                write_handle: b"\x00\x00\x00\x02".to_vec(),
+                write_offset: 0,
+            },
+        ),
+        ext(
+            28,
+            ExtendedRequest::HomeDirectory {
+                username: path("root"),
+            },
+        ),
+        ext(
+            29,
+            ExtendedRequest::UsersGroupsById {
+                uids: vec![0, 1000],
+                gids: vec![0],
+            },
+        ),
+        ext(
+            30,
+            ExtendedRequest::Unknown {
+                name: path("foo@example.com"),
+                data: b"\x00\x00\x00\x01x".to_vec(),
+            },
+        ),
+    ];
+    let mut stream = Vec::new();
+    for (i, r) in requests.iter().enumerate() {
+        let mut out = Vec::new();
+        r.encode(&mut out);
+        c.put("sftp_packet", &format!("request_{i:02}"), &out[4..]);
+        stream.extend_from_slice(&out);
+    }
+    let mut draft = Vec::new();
+    requests[18].encode_with(SymlinkOrder::Draft, &mut draft);
+    c.put("sftp_packet", "request_symlink_draft", &draft[4..]);
+
+    let users = UsersGroupsReply {
+        user_names: vec![path("root"), Vec::new()],
+        group_names: vec![path("wheel")],
+    };
+    let responses = [
+        Response::Version {
+            version: 3,
+            extensions: OPENSSH_EXTENSIONS
+                .iter()
+                .map(|(n, v)| (path(n), path(v)))
+                .collect(),
+        },
+        Response::status(1, StatusCode::NO_SUCH_FILE),
+        Response::Handle {
+            id: 2,
+            handle: handle.clone(),
+        },
+        Response::Data {
+            id: 3,
+            data: b"file contents".to_vec(),
+        },
+        Response::Name {
+            id: 4,
+            entries: vec![
+                NameEntry {
+                    filename: path("."),
+                    longname: path("drwxr-xr-x    2 u g 4096 Jan  1 00:00 ."),
+                    attrs: full.clone(),
+                },
+                NameEntry {
+                    filename: path("a.txt"),
+                    longname: path("-rw-r--r--    1 u g    5 Jan  1 00:00 a.txt"),
+                    attrs: mode.clone(),
+                },
+            ],
+        },
+        Response::Attrs {
+            id: 5,
+            attrs: full.clone(),
+        },
+        Response::ExtendedReply {
+            id: 6,
+            data: StatvfsReply {
+                bsize: 4096,
+                frsize: 4096,
+                blocks: 1 << 20,
+                bfree: 1 << 19,
+                bavail: 1 << 19,
+                files: 1 << 16,
+                ffree: 1 << 15,
+                favail: 1 << 15,
+                fsid: 42,
+                flag: StatvfsReply::NOSUID,
+                namemax: 255,
+            }
+            .to_bytes(),
+        },
+        Response::ExtendedReply {
+            id: 7,
+            data: LimitsReply {
+                max_packet_length: 262_144,
+                max_read_length: 261_120,
+                max_write_length: 261_120,
+                max_open_handles: 1024,
+            }
+            .to_bytes(),
+        },
+        Response::ExtendedReply {
+            id: 8,
+            data: users.to_bytes(),
+        },
+    ];
+    for (i, r) in responses.iter().enumerate() {
+        let mut out = Vec::new();
+        r.encode(&mut out);
+        c.put("sftp_packet", &format!("response_{i:02}"), &out[4..]);
+        stream.extend_from_slice(&out);
+    }
+    c.put("sftp_packet", "reply_users_groups", &users.to_bytes());
+    c.put("sftp_packet", "stream", &stream);
+}
+
 /// Runs a client and a server against each other, each reacting to events as the fuzz
 /// targets do, and returns every byte each sent (client to server, server to client).
 fn converse(client_config: Arc<Config>, server_config: Arc<Config>) -> (Vec<u8>, Vec<u8>) {
@@ -488,5 +763,6 @@ fn main() {
     private_key(&mut c);
     kex_peer_values(&mut c);
     transport(&mut c);
+    sftp_packet(&mut c);
     println!("wrote {} seeds under {}", c.count, c.root.display());
 }
