@@ -51,6 +51,7 @@
 mod attrs;
 mod extensions;
 mod fields;
+pub mod fs;
 mod packet;
 mod request;
 mod response;
