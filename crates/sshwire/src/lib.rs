@@ -24,7 +24,7 @@ mod session;
 pub use driver::Driver;
 pub use error::Error;
 pub use rng::{SystemRng, system_rng};
-pub use server_auth::{Authenticated, Authenticator, authenticate};
+pub use server_auth::{AnyOf, Authenticated, Authenticator, authenticate};
 pub use session::{
     Channel, ChannelReader, ChannelStderr, ChannelWriter, ExitStatus, Session, SessionConfig,
 };

@@ -25,6 +25,46 @@ pub trait Authenticator: Send + Sync + 'static {
     fn password(&self, user: &str, password: &[u8]) -> bool;
 }
 
+/// An authorized_keys file whose keys log in under any user name (as `sshwire serve` uses
+/// it); passwords are refused.
+///
+/// For keys per user, keep one `AuthorizedKeys` per user and implement [`Authenticator`]
+/// over the map. Key options (`from=`, `command=` ...) are not applied here.
+impl Authenticator for sshwire_keys::authorized_keys::AuthorizedKeys {
+    fn public_key(&self, _user: &str, key: &PublicKey) -> bool {
+        self.find(key).is_some()
+    }
+
+    fn password(&self, _user: &str, _password: &[u8]) -> bool {
+        false
+    }
+}
+
+/// A password file (`user:$argon2id$...` lines, as `sshwire passwd` prints them); keys are
+/// refused.
+impl Authenticator for sshwire_auth::PasswordFile {
+    fn public_key(&self, _user: &str, _key: &PublicKey) -> bool {
+        false
+    }
+
+    fn password(&self, user: &str, password: &[u8]) -> bool {
+        self.verify(user, password)
+    }
+}
+
+/// Accepts what any of its authenticators accepts.
+pub struct AnyOf(pub Vec<Arc<dyn Authenticator>>);
+
+impl Authenticator for AnyOf {
+    fn public_key(&self, user: &str, key: &PublicKey) -> bool {
+        self.0.iter().any(|a| a.public_key(user, key))
+    }
+
+    fn password(&self, user: &str, password: &[u8]) -> bool {
+        self.0.iter().any(|a| a.password(user, password))
+    }
+}
+
 /// Who logged in, and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authenticated {

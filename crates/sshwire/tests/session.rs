@@ -405,3 +405,73 @@ async fn dropping_the_client_disconnects() {
     let who = server.await.unwrap().unwrap();
     assert_eq!(who.user, "alice");
 }
+
+/// Logs in to a server that decides with `authenticator`.
+async fn login_with(
+    authenticator: Arc<dyn Authenticator>,
+    auth: AuthOptions,
+    prompter: &mut dyn Prompter,
+) -> Result<Client, Error> {
+    let server = Server::with_settings(ServerSettings::new(vec![key(KeyType::Ed25519)]));
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(async move {
+        let _ = server
+            .serve_connection(b, authenticator, Arc::new(RefuseAll), |_, _| {})
+            .await;
+    });
+    let mut trust = |_: &PublicKey| true;
+    Client::over(
+        a,
+        "t",
+        &ClientConfig::default(),
+        &mut trust,
+        &auth,
+        prompter,
+    )
+    .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn ready_made_authenticators_from_files() {
+    use sshwire::AnyOf;
+    use sshwire::auth::password_file::password_file_line;
+    use sshwire::auth::{AuthorizedKeys, PasswordFile};
+    let alice = key(KeyType::Ed25519);
+    let keys = AuthorizedKeys::parse(&format!(
+        "# a comment\n{}\n",
+        alice.public_key().to_openssh("alice@laptop")
+    ));
+    let line = password_file_line("bob", b"hunter2", &mut *system_rng()).unwrap();
+    let passwords = PasswordFile::parse(&line).unwrap();
+    let files: Arc<dyn Authenticator> = Arc::new(AnyOf(vec![Arc::new(keys), Arc::new(passwords)]));
+    let with_key = |k: &Arc<PrivateKey>, user: &str| {
+        let mut auth = AuthOptions::new(user);
+        auth.use_agent = false;
+        auth.preferred = vec!["publickey".into()];
+        auth.identities = vec![Identity::Key(k.clone(), "k".into())];
+        auth
+    };
+    // A listed key logs in under any name; another key does not.
+    let c = login_with(files.clone(), with_key(&alice, "anyone"), &mut NoPrompts).await;
+    assert_eq!(c.unwrap().logged_in().methods, ["publickey"]);
+    let stranger = key(KeyType::Ed25519);
+    let c = login_with(files.clone(), with_key(&stranger, "anyone"), &mut NoPrompts).await;
+    assert!(matches!(c, Err(Error::PermissionDenied { .. })));
+    // Bob's password, and only Bob's.
+    let mut by_password = AuthOptions::new("bob");
+    by_password.use_agent = false;
+    by_password.preferred = vec!["password".into()];
+    let mut right = Answers {
+        passwords: vec!["hunter2"],
+        ..Answers::default()
+    };
+    let c = login_with(files.clone(), by_password.clone(), &mut right).await;
+    assert_eq!(c.unwrap().logged_in().methods, ["password"]);
+    by_password.user = "alice".into();
+    let mut wrong_user = Answers {
+        passwords: vec!["hunter2"],
+        ..Answers::default()
+    };
+    let c = login_with(files, by_password, &mut wrong_user).await;
+    assert!(matches!(c, Err(Error::PermissionDenied { .. })));
+}
