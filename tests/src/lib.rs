@@ -150,10 +150,13 @@ impl Sshd {
             // sshd takes the first value of an option: `extra` may set its own LogLevel.
             let mut text = format!(
                 "Port {port}\nListenAddress 127.0.0.1\nPidFile none\nUsePAM no\nStrictModes no\n\
-                 AuthorizedKeysFile {}/authorized_keys\n\
-                 Subsystem sftp /usr/lib/openssh/sftp-server\n",
+                 AuthorizedKeysFile {}/authorized_keys\n",
                 dir.path().display()
             );
+            // sshd refuses a second Subsystem line: `extra` may name its own sftp server.
+            if !extra.contains("Subsystem sftp") {
+                text.push_str("Subsystem sftp /usr/lib/openssh/sftp-server\n");
+            }
             if !extra.contains("LogLevel") {
                 text.push_str("LogLevel VERBOSE\n");
             }

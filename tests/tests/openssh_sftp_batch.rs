@@ -1,0 +1,452 @@
+//! OpenSSH's `sftp -b` runs one batch with every command of its own against three servers:
+//! (a) `sshwire serve`, (b) OpenSSH's sshd with `sshwire sftp-server` as its subsystem, and
+//! (c) OpenSSH's sshd with its own sftp-server. The listings, the server trees and the
+//! downloaded files must be the same. Escapes through `sftp` reveal and change nothing
+//! outside the root, and a read-only server keeps its tree byte-identical.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+use std::collections::BTreeMap;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use sshwire_tests::{Serve, Sshd, openssh_available, ssh_keygen};
+
+const PROGRAM: &str = env!("CARGO_BIN_EXE_sshwire-under-test");
+
+/// Where the client side keeps its key, its local files and the batch.
+struct Client {
+    dir: tempfile::TempDir,
+    key: PathBuf,
+}
+
+impl Client {
+    fn new() -> Client {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("id");
+        ssh_keygen(&["-q", "-t", "ed25519", "-N", "", "-f", key.to_str().unwrap()]);
+        let c = Client { dir, key };
+        c.make_local_files();
+        c
+    }
+
+    fn public_key(&self) -> String {
+        std::fs::read_to_string(format!("{}.pub", self.key.display())).unwrap()
+    }
+
+    fn local(&self) -> PathBuf {
+        self.dir.path().join("local")
+    }
+
+    /// Files to upload, with fixed contents, modes and times so that `-p` has something to
+    /// preserve.
+    fn make_local_files(&self) {
+        let l = self.local();
+        std::fs::create_dir_all(l.join("tree/sub")).unwrap();
+        std::fs::write(l.join("a.txt"), "alpha\n").unwrap();
+        std::fs::write(l.join("tree/one.txt"), "one\n").unwrap();
+        std::fs::write(l.join("tree/sub/two.bin"), pattern(100_000)).unwrap();
+        std::fs::write(l.join("big.bin"), pattern(3_000_000)).unwrap();
+        // Halves, for reget and reput.
+        std::fs::write(l.join("big.half"), &pattern(3_000_000)[..1_234_567]).unwrap();
+        for (p, mode) in [
+            ("a.txt", 0o640),
+            ("tree/one.txt", 0o600),
+            ("tree/sub/two.bin", 0o644),
+        ] {
+            std::fs::set_permissions(l.join(p), std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let status = Command::new("touch")
+            .args(["-h", "-d", "2021-03-04 05:06:07"])
+            .arg(l.join("a.txt"))
+            .arg(l.join("tree/one.txt"))
+            .arg(l.join("tree/sub/two.bin"))
+            .arg(l.join("big.bin"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::fs::create_dir_all(self.dir.path().join("out")).unwrap();
+    }
+
+    /// Runs `sftp -b` with `batch` against `port`, as the current user.
+    fn sftp(&self, port: u16, batch: &str, extra: &[&str]) -> Output {
+        let file = self.dir.path().join("batch");
+        std::fs::write(&file, batch).unwrap();
+        Command::new("sftp")
+            .args(extra)
+            .arg("-b")
+            .arg(&file)
+            .args(["-P", &port.to_string(), "-i"])
+            .arg(&self.key)
+            .args([
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "LogLevel=ERROR",
+                "127.0.0.1",
+            ])
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+}
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 255) as u8).collect()
+}
+
+/// The batch: every command of OpenSSH's sftp that touches the server, starting in `start`.
+fn full_batch(start: &str, local: &Path, out: &Path) -> String {
+    let l = local.display();
+    let o = out.display();
+    format!(
+        "cd {start}
+mkdir work
+cd work
+pwd
+put -p {l}/a.txt
+put -r -p {l}/tree
+put {l}/big.half big.bin
+reput {l}/big.bin big.bin
+ls -1
+ls -l
+ls -la tree
+ls -l tree/sub
+mkdir empty
+rmdir empty
+rename a.txt b.txt
+ln b.txt hard.txt
+ln -s b.txt soft.txt
+symlink tree linked-tree
+chmod 600 b.txt
+chmod 755 tree/sub
+df
+copy b.txt copied.txt
+cp tree/one.txt one-copy.txt
+get -p b.txt {o}/b.txt
+get -r -p tree {o}/tree
+get soft.txt {o}/through-link.txt
+get big.bin {o}/big.bin
+get linked-tree/one.txt {o}/via-dir-link.txt
+rm hard.txt
+-rm does-not-exist
+ls -l
+ls -1 linked-tree
+lls {o}
+"
+    )
+}
+
+/// Replaces what legitimately differs between servers: the start directory in the echoed
+/// commands, and the times in `ls -l` lines (directories get the time they were made).
+fn normalize(output: &str, start: &str) -> String {
+    output
+        .lines()
+        .filter(|l| !l.starts_with("Filesystem") && !l.trim_start().starts_with(char::is_numeric))
+        .map(|l| l.replace(start, "START"))
+        .map(|l| {
+            let fields: Vec<&str> = l.split_whitespace().collect();
+            // ls -l: mode links owner group size month day time|year name...
+            if fields.len() >= 9 && fields[0].len() == 10 && fields[0].starts_with(['-', 'd', 'l'])
+            {
+                let mut f = fields.clone();
+                if !f[0].starts_with('d') {
+                    // Directory sizes and link counts are the filesystem's business.
+                } else {
+                    f[1] = "N";
+                    f[4] = "SIZE";
+                }
+                f[5] = "MON";
+                f[6] = "DAY";
+                f[7] = "TIME";
+                f.join(" ")
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Every file and directory below `root`: path -> (kind, mode, size, contents hash).
+fn tree(root: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let path = e.path();
+        let rel = path.strip_prefix(root).unwrap().display().to_string();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        let desc = if meta.file_type().is_symlink() {
+            format!("link -> {}", std::fs::read_link(&path).unwrap().display())
+        } else if meta.is_dir() {
+            walk(root, &path, out);
+            format!("dir {:o}", meta.mode() & 0o7777)
+        } else {
+            let data = std::fs::read(&path).unwrap();
+            let sum: u64 = data
+                .iter()
+                .enumerate()
+                .map(|(i, b)| (i as u64 + 1) * u64::from(*b))
+                .sum();
+            format!(
+                "file {:o} {} {sum} nlink={} mtime={}",
+                meta.mode() & 0o7777,
+                data.len(),
+                meta.nlink(),
+                if meta.mtime() < 1_700_000_000 {
+                    meta.mtime().to_string()
+                } else {
+                    "now".into()
+                }
+            )
+        };
+        out.insert(rel, desc);
+    }
+}
+
+struct Run {
+    listing: String,
+    server_tree: BTreeMap<String, String>,
+    downloaded: BTreeMap<String, String>,
+}
+
+fn run_batch(port: u16, start: &Path, server_root: &Path, client: &Client) -> Run {
+    let _ = std::fs::remove_dir_all(client.dir.path().join("out"));
+    std::fs::create_dir_all(client.dir.path().join("out")).unwrap();
+    let start_text = start.display().to_string();
+    let batch = full_batch(&start_text, &client.local(), &client.dir.path().join("out"));
+    let out = client.sftp(port, &batch, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "batch failed:\n{stdout}\nstderr:\n{stderr}"
+    );
+    Run {
+        listing: normalize(&stdout, &start_text)
+            .replace(&client.dir.path().display().to_string(), "CLIENT"),
+        server_tree: tree(server_root),
+        downloaded: tree(&client.dir.path().join("out")),
+    }
+}
+
+/// sshd with `subsystem` as its sftp server.
+fn sshd_with(subsystem: &str, client: &Client) -> Sshd {
+    let sshd = Sshd::start(&format!("Subsystem sftp {subsystem}\n"));
+    sshd.authorize(&client.public_key());
+    sshd
+}
+
+fn assert_same(what: &str, ours: &Run, reference: &Run) {
+    assert_eq!(ours.listing, reference.listing, "{what}: listings differ");
+    assert_eq!(
+        ours.server_tree, reference.server_tree,
+        "{what}: server trees differ"
+    );
+    assert_eq!(
+        ours.downloaded, reference.downloaded,
+        "{what}: downloads differ"
+    );
+}
+
+#[test]
+fn one_batch_same_results_on_three_servers() {
+    if !openssh_available("one_batch_same_results_on_three_servers") {
+        return;
+    }
+    let client = Client::new();
+    // (c) the reference: OpenSSH's own sftp-server.
+    let reference = {
+        let sshd = sshd_with("/usr/lib/openssh/sftp-server", &client);
+        let area = tempfile::tempdir().unwrap();
+        run_batch(sshd.port, area.path(), area.path(), &client)
+    };
+    if std::env::var_os("SFTP_BATCH_DEBUG").is_some() {
+        eprintln!(
+            "{}\n{:#?}\n{:#?}",
+            reference.listing, reference.server_tree, reference.downloaded
+        );
+    }
+    // (b) sshd with `sshwire sftp-server`.
+    let via_sshd = {
+        let sshd = sshd_with(&format!("{PROGRAM} sftp-server"), &client);
+        let area = tempfile::tempdir().unwrap();
+        run_batch(sshd.port, area.path(), area.path(), &client)
+    };
+    assert_same("sshd + sshwire sftp-server", &via_sshd, &reference);
+    // (a) `sshwire serve`, whose root is the top of the tree.
+    let host = client.dir.path().join("host_key");
+    ssh_keygen(&[
+        "-q",
+        "-t",
+        "ed25519",
+        "-N",
+        "",
+        "-f",
+        host.to_str().unwrap(),
+    ]);
+    let serve =
+        Serve::start_with_users(Path::new(PROGRAM), &[host], &client.public_key(), None, &[]);
+    let root = serve.dir.path().join("root");
+    let ours = run_batch(serve.port, Path::new("/"), &root, &client);
+    // The start directory differs ("/" against a temporary directory): compare from work/.
+    assert_same("sshwire serve", &ours, &reference);
+}
+
+/// `sshwire serve` for `client`, with a secret file next to (outside) its root.
+fn serve_with_secret(client: &Client, extra: &[&str]) -> (Serve, PathBuf) {
+    let host = client.dir.path().join("host_key");
+    if !host.exists() {
+        ssh_keygen(&[
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-f",
+            host.to_str().unwrap(),
+        ]);
+    }
+    let serve = Serve::start_with_users(
+        Path::new(PROGRAM),
+        &[host],
+        &client.public_key(),
+        None,
+        extra,
+    );
+    let secret = serve.dir.path().join("secret.txt");
+    std::fs::write(&secret, "the secret\n").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    (serve, secret)
+}
+
+#[test]
+fn escapes_through_sftp_reveal_and_change_nothing_outside_the_root() {
+    if !openssh_available("escapes_through_sftp_reveal_and_change_nothing_outside_the_root") {
+        return;
+    }
+    let client = Client::new();
+    let (serve, secret) = serve_with_secret(&client, &[]);
+    let root = serve.dir.path().join("root");
+    std::fs::write(root.join("inside.txt"), "inside\n").unwrap();
+    let outside_before = tree(serve.dir.path());
+    let o = client.dir.path().join("out");
+    let l = client.local();
+    let batch = format!(
+        "-get ../secret.txt {o}/1
+-get /../secret.txt {o}/2
+-get ../../../../etc/passwd {o}/3
+-get /etc/passwd {o}/3b
+-cd ..
+-get secret.txt {o}/4
+-symlink ../secret.txt s1
+-get s1 {o}/5
+-symlink /etc/passwd s2
+-get s2 {o}/6
+-symlink .. up
+-get up/secret.txt {o}/7
+-ln ../secret.txt h1
+-put {l}/a.txt ../planted.txt
+-put {l}/a.txt up/planted.txt
+-mkdir ../planted-dir
+-rename inside.txt ../moved.txt
+-chmod 777 ../secret.txt
+-chmod 777 s1
+-rm ../secret.txt
+-rm up/secret.txt
+-ls -l ..
+-ls -l /..
+-ls -l up/
+-df ..
+get inside.txt {o}/inside.txt
+",
+        o = o.display(),
+        l = l.display()
+    );
+    let out = client.sftp(serve.port, &batch, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Nothing outside was read: only the inside file came down.
+    let downloaded = tree(&o);
+    assert_eq!(
+        downloaded.keys().collect::<Vec<_>>(),
+        ["inside.txt"],
+        "{downloaded:?}"
+    );
+    assert!(
+        !stdout.contains("secret"),
+        "a listing revealed the outside:\n{stdout}"
+    );
+    // Nothing outside changed (the root itself may have new links).
+    let mut outside_after = tree(serve.dir.path());
+    outside_after.retain(|k, _| !k.starts_with("root"));
+    let mut before = outside_before;
+    before.retain(|k, _| !k.starts_with("root"));
+    assert_eq!(outside_after, before);
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "the secret\n");
+}
+
+#[test]
+fn a_read_only_server_keeps_its_tree_byte_identical() {
+    if !openssh_available("a_read_only_server_keeps_its_tree_byte_identical") {
+        return;
+    }
+    let client = Client::new();
+    let (serve, _) = serve_with_secret(&client, &["--read-only"]);
+    let root = serve.dir.path().join("root");
+    std::fs::create_dir_all(root.join("dir")).unwrap();
+    std::fs::write(root.join("dir/file.txt"), "keep me\n").unwrap();
+    let before = tree(&root);
+    let o = client.dir.path().join("out");
+    let l = client.local();
+    let batch = format!(
+        "-put {l}/a.txt new.txt
+-put {l}/a.txt dir/file.txt
+-reput {l}/big.bin dir/file.txt
+-mkdir newdir
+-rmdir dir
+-rm dir/file.txt
+-rename dir/file.txt moved.txt
+-chmod 777 dir/file.txt
+-ln dir/file.txt hard.txt
+-ln -s dir/file.txt soft.txt
+-copy dir/file.txt copy.txt
+-put -r {l}/tree
+get dir/file.txt {o}/file.txt
+ls -l dir
+",
+        o = o.display(),
+        l = l.display()
+    );
+    let out = client.sftp(serve.port, &batch, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(tree(&root), before);
+    assert_eq!(
+        std::fs::read_to_string(o.join("file.txt")).unwrap(),
+        "keep me\n"
+    );
+    // The refusals say why.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Permission denied"), "{stderr}");
+}
