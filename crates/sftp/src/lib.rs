@@ -49,6 +49,7 @@
 #![warn(missing_docs)]
 
 mod attrs;
+pub mod client;
 mod extensions;
 mod fields;
 pub mod fs;

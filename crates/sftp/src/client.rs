@@ -1,0 +1,483 @@
+//! The client engine: request ids, many requests in flight, replies matched out of order.
+//!
+//! Sans-I/O like the SSH engines: hand it the bytes that arrive ([`ClientEngine::handle_input`]),
+//! send what [`ClientEngine::poll_transmit`] yields, and take replies from
+//! [`ClientEngine::poll_reply`]. The engine opens the session with `SSH_FXP_INIT` and reports
+//! the server's version and extensions when they come. Requests made before `VERSION` are
+//! held until it arrives, as OpenSSH's client waits for it: the version and the extensions
+//! decide what may be sent.
+
+use std::collections::{HashSet, VecDeque};
+
+use crate::extensions::LimitsReply;
+use crate::fields::ExtensionPair;
+use crate::packet::{Frame, MAX_PACKET, decode_frame};
+use crate::request::{Request, SymlinkOrder};
+use crate::response::Response;
+use crate::types::VERSION;
+
+/// Why the engine stopped. Every error is final: the session is over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The server sent something that does not decode, or a packet longer than allowed.
+    Malformed(String),
+    /// The server sent something that decodes but makes no sense now (a reply to no request,
+    /// a second VERSION, a version below 3).
+    Protocol(String),
+    /// The caller asked for something impossible (all request ids in use).
+    ApiMisuse(&'static str),
+}
+
+impl core::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ClientError::Malformed(w) => write!(f, "malformed SFTP reply: {w}"),
+            ClientError::Protocol(w) => write!(f, "SFTP protocol error: {w}"),
+            ClientError::ApiMisuse(w) => write!(f, "SFTP client misuse: {w}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+/// What the server said about itself in `SSH_FXP_VERSION`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServerInfo {
+    /// The protocol version (3).
+    pub version: u32,
+    /// Extension names and their data (OpenSSH puts a version number there).
+    pub extensions: Vec<ExtensionPair>,
+}
+
+impl ServerInfo {
+    /// Whether the server announced extension `name` with data `version`.
+    pub fn supports(&self, name: &str, version: &str) -> bool {
+        self.extensions
+            .iter()
+            .any(|(n, v)| n == name.as_bytes() && v == version.as_bytes())
+    }
+}
+
+/// Block sizes and limits the client works with: the server's `limits@openssh.com` answer, or
+/// conservative defaults for servers that do not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransferLimits {
+    /// Largest READ length to ask for.
+    pub read_len: u32,
+    /// Largest WRITE data to send.
+    pub write_len: u32,
+    /// Most handles to hold open at once (0: unknown).
+    pub open_handles: u64,
+}
+
+impl TransferLimits {
+    /// 32 KiB blocks: what every server accepts (filexfer-02 §3 says 34000 bytes per packet
+    /// must be accepted; OpenSSH's client uses 32 KiB without `limits@openssh.com`).
+    pub const CONSERVATIVE: TransferLimits = TransferLimits {
+        read_len: 32 * 1024,
+        write_len: 32 * 1024,
+        open_handles: 0,
+    };
+
+    /// The limits from a `limits@openssh.com` reply, capped by what we accept ourselves.
+    pub fn from_reply(reply: &LimitsReply) -> TransferLimits {
+        let ours = u64::from(crate::packet::MAX_DATA);
+        let pick = |server: u64| -> u32 {
+            let v = if server == 0 { ours } else { server.min(ours) };
+            u32::try_from(v).unwrap_or(crate::packet::MAX_DATA)
+        };
+        TransferLimits {
+            read_len: pick(reply.max_read_length),
+            write_len: pick(reply.max_write_length),
+            open_handles: reply.max_open_handles,
+        }
+    }
+}
+
+/// Settings of a client engine.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientConfig {
+    /// Largest reply accepted (the `length` field), default [`MAX_PACKET`].
+    pub max_packet: u32,
+    /// The SYMLINK argument order to send (OpenSSH's, by default).
+    pub symlink_order: SymlinkOrder,
+    /// Most requests in flight; further [`ClientEngine::send`] calls fail with `ApiMisuse`
+    /// (callers pace themselves with [`ClientEngine::in_flight`]).
+    pub max_in_flight: usize,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            max_packet: MAX_PACKET,
+            symlink_order: SymlinkOrder::OpenSsh,
+            max_in_flight: 1024,
+        }
+    }
+}
+
+/// The SFTP client engine; see the [module documentation](self).
+#[derive(Debug)]
+pub struct ClientEngine {
+    config: ClientConfig,
+    server: Option<ServerInfo>,
+    /// INIT, then (once VERSION has come) the requests.
+    transmit: Vec<u8>,
+    /// Requests waiting for VERSION.
+    held: Vec<u8>,
+    input: Vec<u8>,
+    next_id: u32,
+    in_flight: HashSet<u32>,
+    replies: VecDeque<Response>,
+    version_reported: bool,
+    error: Option<ClientError>,
+}
+
+impl ClientEngine {
+    /// A new session: `SSH_FXP_INIT` (version 3) is the first thing to send.
+    pub fn new(config: ClientConfig) -> Self {
+        let mut transmit = Vec::new();
+        Request::Init {
+            version: VERSION,
+            extensions: Vec::new(),
+        }
+        .encode(&mut transmit);
+        ClientEngine {
+            config,
+            server: None,
+            transmit,
+            held: Vec::new(),
+            input: Vec::new(),
+            next_id: 0,
+            in_flight: HashSet::new(),
+            replies: VecDeque::new(),
+            version_reported: false,
+            error: None,
+        }
+    }
+
+    /// The server's version and extensions, once `VERSION` has arrived.
+    pub fn server(&self) -> Option<&ServerInfo> {
+        self.server.as_ref()
+    }
+
+    /// The fatal error, if any.
+    pub fn error(&self) -> Option<&ClientError> {
+        self.error.as_ref()
+    }
+
+    /// Requests sent (or queued) and not answered yet.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Queues a request built by `make` with a fresh id; returns the id.
+    ///
+    /// Ids are unique among the requests in flight (filexfer-02 §3: "the client MUST NOT send
+    /// multiple requests with the same ID" while they are outstanding).
+    pub fn send(&mut self, make: impl FnOnce(u32) -> Request) -> Result<u32, ClientError> {
+        self.check()?;
+        if self.in_flight.len() >= self.config.max_in_flight {
+            return Err(ClientError::ApiMisuse("too many requests in flight"));
+        }
+        let mut id = self.next_id;
+        while self.in_flight.contains(&id) {
+            id = id.wrapping_add(1);
+        }
+        self.next_id = id.wrapping_add(1);
+        let request = make(id);
+        if request.id() != Some(id) {
+            return Err(ClientError::ApiMisuse(
+                "the request must carry the id it was given",
+            ));
+        }
+        let out = if self.server.is_some() {
+            &mut self.transmit
+        } else {
+            &mut self.held
+        };
+        request.encode_with(self.config.symlink_order, out);
+        self.in_flight.insert(id);
+        Ok(id)
+    }
+
+    /// Queues a WRITE without copying `data` into the engine: writes the packet's header into
+    /// `out`, which the caller sends followed by `data` itself (after anything
+    /// [`ClientEngine::poll_transmit`] yields first). Returns the id.
+    pub fn send_write_header(
+        &mut self,
+        handle: &[u8],
+        offset: u64,
+        data_len: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<u32, ClientError> {
+        self.check()?;
+        if self.server.is_none() {
+            return Err(ClientError::ApiMisuse("WRITE before the server's VERSION"));
+        }
+        if self.in_flight.len() >= self.config.max_in_flight {
+            return Err(ClientError::ApiMisuse("too many requests in flight"));
+        }
+        let mut id = self.next_id;
+        while self.in_flight.contains(&id) {
+            id = id.wrapping_add(1);
+        }
+        self.next_id = id.wrapping_add(1);
+        Request::encode_write_header(id, handle, offset, data_len, out);
+        self.in_flight.insert(id);
+        Ok(id)
+    }
+
+    /// Appends the bytes to send to `out`.
+    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) {
+        out.append(&mut self.transmit);
+    }
+
+    /// Whether there is something to send.
+    pub fn wants_transmit(&self) -> bool {
+        !self.transmit.is_empty()
+    }
+
+    /// Takes the bytes that arrived from the server: every whole reply is decoded and
+    /// queued; a partial one waits for the rest (buffered up to the packet limit).
+    pub fn handle_input(&mut self, data: &[u8]) -> Result<(), ClientError> {
+        self.check()?;
+        self.input.extend_from_slice(data);
+        let r = self.drain_input();
+        if let Err(e) = &r {
+            self.error = Some(e.clone());
+        }
+        r
+    }
+
+    /// The next reply, in the order the server sent them (not the order of the requests).
+    ///
+    /// The first is the server's `VERSION`, once; after it, replies carry the id of their
+    /// request.
+    pub fn poll_reply(&mut self) -> Option<Response> {
+        self.replies.pop_front()
+    }
+
+    fn check(&self) -> Result<(), ClientError> {
+        match &self.error {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    fn drain_input(&mut self) -> Result<(), ClientError> {
+        let mut start = 0;
+        loop {
+            let rest = self.input.get(start..).unwrap_or_default();
+            let (payload, consumed) = match decode_frame(rest, self.config.max_packet) {
+                Ok(Frame::Complete { payload, consumed }) => (payload, consumed),
+                Ok(Frame::Incomplete { .. }) => break,
+                Err(e) => return Err(ClientError::Malformed(e.to_string())),
+            };
+            let reply =
+                Response::decode(payload).map_err(|e| ClientError::Malformed(e.to_string()))?;
+            start += consumed;
+            self.accept(reply)?;
+        }
+        self.input.drain(..start);
+        Ok(())
+    }
+
+    fn accept(&mut self, reply: Response) -> Result<(), ClientError> {
+        match (&reply, reply.id()) {
+            (
+                Response::Version {
+                    version,
+                    extensions,
+                },
+                _,
+            ) => {
+                if self.version_reported {
+                    return Err(ClientError::Protocol("a second VERSION".into()));
+                }
+                // filexfer-02 §4: the server replies with "the lowest of its own and the
+                // client's version"; below 3 we cannot talk.
+                if *version < VERSION {
+                    return Err(ClientError::Protocol(format!(
+                        "server speaks SFTP version {version}; version 3 is needed"
+                    )));
+                }
+                self.version_reported = true;
+                self.server = Some(ServerInfo {
+                    version: VERSION,
+                    extensions: extensions.clone(),
+                });
+                self.transmit.append(&mut self.held);
+            }
+            (_, Some(id)) => {
+                if !self.version_reported {
+                    return Err(ClientError::Protocol("a reply before VERSION".into()));
+                }
+                if !self.in_flight.remove(&id) {
+                    return Err(ClientError::Protocol(format!(
+                        "a reply to request {id}, which is not outstanding"
+                    )));
+                }
+            }
+            (_, None) => {
+                return Err(ClientError::Protocol(format!(
+                    "an unexpected packet of type {}",
+                    reply.packet_type()
+                )));
+            }
+        }
+        self.replies.push_back(reply);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::StatusCode;
+
+    fn frames(responses: &[Response]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for r in responses {
+            r.encode(&mut out);
+        }
+        out
+    }
+
+    fn version() -> Response {
+        Response::Version {
+            version: 3,
+            extensions: vec![(b"limits@openssh.com".to_vec(), b"1".to_vec())],
+        }
+    }
+
+    fn ready() -> ClientEngine {
+        let mut c = ClientEngine::new(ClientConfig::default());
+        let mut init = Vec::new();
+        c.poll_transmit(&mut init);
+        assert_eq!(init, [0, 0, 0, 5, 1, 0, 0, 0, 3]);
+        c.handle_input(&frames(&[version()])).unwrap();
+        assert_eq!(c.poll_reply(), Some(version()));
+        assert!(c.server().unwrap().supports("limits@openssh.com", "1"));
+        c
+    }
+
+    #[test]
+    fn requests_wait_for_version_then_replies_match_out_of_order() {
+        let mut c = ClientEngine::new(ClientConfig::default());
+        let a = c
+            .send(|id| Request::Stat {
+                id,
+                path: b"/a".to_vec(),
+            })
+            .unwrap();
+        let mut out = Vec::new();
+        c.poll_transmit(&mut out);
+        // Only INIT goes out before VERSION.
+        assert_eq!(out.len(), 9);
+        c.handle_input(&frames(&[version()])).unwrap();
+        let b = c
+            .send(|id| Request::Stat {
+                id,
+                path: b"/b".to_vec(),
+            })
+            .unwrap();
+        assert_ne!(a, b);
+        out.clear();
+        c.poll_transmit(&mut out);
+        assert!(!out.is_empty());
+        assert_eq!(c.in_flight(), 2);
+        let replies = frames(&[
+            Response::status(b, StatusCode::OK),
+            Response::status(a, StatusCode::NO_SUCH_FILE),
+        ]);
+        // Byte by byte: partial frames wait.
+        for byte in &replies {
+            c.handle_input(std::slice::from_ref(byte)).unwrap();
+        }
+        assert_eq!(c.poll_reply(), Some(version()));
+        assert_eq!(c.poll_reply().unwrap().id(), Some(b));
+        assert_eq!(c.poll_reply().unwrap().id(), Some(a));
+        assert_eq!(c.in_flight(), 0);
+    }
+
+    #[test]
+    fn replies_to_nothing_and_second_versions_are_fatal_and_sticky() {
+        let mut c = ready();
+        let e = c
+            .handle_input(&frames(&[Response::status(7, StatusCode::OK)]))
+            .unwrap_err();
+        assert!(matches!(e, ClientError::Protocol(_)));
+        assert_eq!(
+            c.send(|id| Request::Stat { id, path: vec![] }).unwrap_err(),
+            e
+        );
+        let mut c = ready();
+        assert!(c.handle_input(&frames(&[version()])).is_err());
+        let mut c = ClientEngine::new(ClientConfig::default());
+        let old = Response::Version {
+            version: 2,
+            extensions: vec![],
+        };
+        assert!(c.handle_input(&frames(&[old])).is_err());
+    }
+
+    #[test]
+    fn oversized_and_garbage_replies_are_errors_not_panics() {
+        let mut c = ready();
+        assert!(c.handle_input(&[0xff, 0xff, 0xff, 0xff]).is_err());
+        let mut c = ready();
+        assert!(c.handle_input(&[0, 0, 0, 1, 250]).is_err());
+        let mut c = ready();
+        assert!(c.handle_input(&[0, 0, 0, 0]).is_err());
+    }
+
+    #[test]
+    fn ids_in_flight_are_never_reused() {
+        let mut c = ClientEngine::new(ClientConfig {
+            max_in_flight: 3,
+            ..ClientConfig::default()
+        });
+        c.handle_input(&frames(&[version()])).unwrap();
+        let ids: Vec<u32> = (0..3)
+            .map(|_| c.send(|id| Request::Stat { id, path: vec![] }).unwrap())
+            .collect();
+        assert!(c.send(|id| Request::Stat { id, path: vec![] }).is_err());
+        c.handle_input(&frames(&[Response::status(ids[1], StatusCode::OK)]))
+            .unwrap();
+        let next = c.send(|id| Request::Stat { id, path: vec![] }).unwrap();
+        assert!(next != ids[0] && next != ids[2]);
+    }
+
+    #[test]
+    fn limits_pick_the_smaller_and_default_when_unknown() {
+        let l = TransferLimits::from_reply(&LimitsReply {
+            max_packet_length: 1 << 20,
+            max_read_length: 1 << 20,
+            max_write_length: 64 * 1024,
+            max_open_handles: 100,
+        });
+        assert_eq!(l.read_len, crate::packet::MAX_DATA);
+        assert_eq!(l.write_len, 64 * 1024);
+        let zero = TransferLimits::from_reply(&LimitsReply {
+            max_packet_length: 0,
+            max_read_length: 0,
+            max_write_length: 0,
+            max_open_handles: 0,
+        });
+        assert_eq!(zero.read_len, crate::packet::MAX_DATA);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_input_never_panics(chunks in proptest::collection::vec(
+            proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300), 0..8)) {
+            let mut c = ClientEngine::new(ClientConfig::default());
+            for chunk in chunks {
+                let _ = c.handle_input(&chunk);
+                while c.poll_reply().is_some() {}
+            }
+        }
+    }
+}
