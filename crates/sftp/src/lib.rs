@@ -56,6 +56,7 @@ pub mod fs;
 mod packet;
 mod request;
 mod response;
+pub mod transfer;
 mod types;
 
 #[cfg(test)]
