@@ -20,6 +20,7 @@ mod rng;
 pub mod server;
 mod server_auth;
 mod session;
+pub mod sftp_client;
 
 pub use driver::Driver;
 pub use error::Error;
@@ -31,4 +32,5 @@ pub use session::{
 pub use sshwire_auth as auth;
 pub use sshwire_connection as connection;
 pub use sshwire_keys as keys;
+pub use sshwire_sftp as sftp;
 pub use sshwire_transport as transport;

@@ -1,0 +1,628 @@
+//! The async SFTP client: every request of SFTP v3 and OpenSSH's extensions, many in flight at
+//! once, over any byte stream (an SSH channel's `sftp` subsystem, or a spawned `sftp-server`).
+//!
+//! One task reads replies and hands each to the call that waits for it; calls write their
+//! request under a lock that also assigns its id, so requests go out in the order they were
+//! made and replies come back in any order. A semaphore bounds the requests in flight.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use sshwire_sftp::client::{ClientConfig, ClientEngine, ClientError, ServerInfo, TransferLimits};
+use sshwire_sftp::{
+    Attrs, ExtendedRequest, LimitsReply, NameEntry, OpenFlags, Request, Response, StatusCode,
+    StatvfsReply, UsersGroupsReply,
+};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+/// Why an SFTP call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SftpError {
+    /// The server answered with a status other than OK.
+    Status {
+        /// The `SSH_FX_*` code.
+        code: StatusCode,
+        /// The server's message.
+        message: String,
+    },
+    /// The server broke the protocol, or the session ended.
+    Protocol(String),
+    /// The server does not offer the extension this call needs.
+    Unsupported(&'static str),
+}
+
+impl SftpError {
+    /// Whether this is the server saying the path does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, SftpError::Status { code, .. } if *code == StatusCode::NO_SUCH_FILE)
+    }
+}
+
+impl std::fmt::Display for SftpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SftpError::Status { code, message } if message.is_empty() => write!(f, "{code}"),
+            SftpError::Status { message, .. } => f.write_str(message),
+            SftpError::Protocol(why) => write!(f, "SFTP session failed: {why}"),
+            SftpError::Unsupported(what) => write!(f, "the server does not support {what}"),
+        }
+    }
+}
+
+impl std::error::Error for SftpError {}
+
+impl From<SftpError> for io::Error {
+    fn from(e: SftpError) -> Self {
+        let kind = match &e {
+            SftpError::Status { code, .. } if *code == StatusCode::NO_SUCH_FILE => {
+                io::ErrorKind::NotFound
+            }
+            SftpError::Status { code, .. } if *code == StatusCode::PERMISSION_DENIED => {
+                io::ErrorKind::PermissionDenied
+            }
+            SftpError::Unsupported(_) => io::ErrorKind::Unsupported,
+            _ => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, e)
+    }
+}
+
+type Waiter = oneshot::Sender<Result<Response, SftpError>>;
+
+/// What the calls and the reader task share.
+struct Shared {
+    engine: ClientEngine,
+    waiting: HashMap<u32, Waiter>,
+    /// Why the session ended, once it has.
+    end: Option<SftpError>,
+}
+
+/// An SFTP session; cheap to clone, every clone shares it.
+#[derive(Clone)]
+pub struct SftpClient {
+    shared: Arc<Mutex<Shared>>,
+    out: mpsc::UnboundedSender<Vec<u8>>,
+    slots: Arc<Semaphore>,
+    info: ServerInfo,
+    limits: TransferLimits,
+}
+
+/// Requests in flight at once, by default (OpenSSH's sftp uses 64).
+pub const DEFAULT_IN_FLIGHT: usize = 64;
+
+impl SftpClient {
+    /// Starts a session over `stream`: sends INIT, waits for VERSION, and asks for
+    /// `limits@openssh.com` when offered.
+    pub async fn new<S>(stream: S) -> Result<SftpClient, SftpError>
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        Self::with_in_flight(stream, DEFAULT_IN_FLIGHT).await
+    }
+
+    /// As [`SftpClient::new`], with at most `in_flight` requests outstanding.
+    pub async fn with_in_flight<S>(stream: S, in_flight: usize) -> Result<SftpClient, SftpError>
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let (mut reader, mut writer) = tokio::io::split(stream);
+        let mut engine = ClientEngine::new(ClientConfig::default());
+        let mut init = Vec::new();
+        engine.poll_transmit(&mut init);
+        writer.write_all(&init).await.map_err(io_failed)?;
+        writer.flush().await.map_err(io_failed)?;
+        // VERSION first, read here before the reader task exists.
+        let mut buf = vec![0u8; 64 * 1024];
+        let info = loop {
+            let n = reader.read(&mut buf).await.map_err(io_failed)?;
+            if n == 0 {
+                return Err(SftpError::Protocol(
+                    "the server closed the session before VERSION".into(),
+                ));
+            }
+            engine
+                .handle_input(buf.get(..n).unwrap_or_default())
+                .map_err(protocol)?;
+            if let Some(Response::Version { .. }) = engine.poll_reply()
+                && let Some(info) = engine.server()
+            {
+                break info.clone();
+            }
+        };
+        let shared = Arc::new(Mutex::new(Shared {
+            engine,
+            waiting: HashMap::new(),
+            end: None,
+        }));
+        let (out, mut out_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+        let writer_shared = shared.clone();
+        tokio::spawn(async move {
+            while let Some(bytes) = out_rx.recv().await {
+                if let Err(e) = writer.write_all(&bytes).await {
+                    end(
+                        &writer_shared,
+                        SftpError::Protocol(format!("write failed: {e}")),
+                    );
+                    return;
+                }
+            }
+            let _ = writer.shutdown().await;
+        });
+        let reader_shared = shared.clone();
+        tokio::spawn(async move {
+            let why = loop {
+                let n = match reader.read(&mut buf).await {
+                    Ok(0) => break SftpError::Protocol("the server closed the session".into()),
+                    Ok(n) => n,
+                    Err(e) => break SftpError::Protocol(format!("read failed: {e}")),
+                };
+                let mut s = lock(&reader_shared);
+                if let Err(e) = s.engine.handle_input(buf.get(..n).unwrap_or_default()) {
+                    drop(s);
+                    break protocol(e);
+                }
+                while let Some(reply) = s.engine.poll_reply() {
+                    if let Some(tx) = reply.id().and_then(|id| s.waiting.remove(&id)) {
+                        let _ = tx.send(Ok(reply));
+                    }
+                }
+            };
+            end(&reader_shared, why);
+        });
+        let mut client = SftpClient {
+            shared,
+            out,
+            slots: Arc::new(Semaphore::new(in_flight.max(1))),
+            info,
+            limits: TransferLimits::CONSERVATIVE,
+        };
+        if client.info.supports(ExtendedRequest::LIMITS, "1") {
+            let reply = client.limits().await?;
+            client.limits = TransferLimits::from_reply(&reply);
+        }
+        Ok(client)
+    }
+
+    /// The server's version and extensions.
+    pub fn server(&self) -> &ServerInfo {
+        &self.info
+    }
+
+    /// The block sizes in use: the server's `limits@openssh.com`, or 32 KiB.
+    pub fn transfer_limits(&self) -> TransferLimits {
+        self.limits
+    }
+
+    /// Sends one request and waits for its reply.
+    pub async fn call(
+        &self,
+        make: impl FnOnce(u32) -> Request + Send,
+    ) -> Result<Response, SftpError> {
+        let _permit = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| SftpError::Protocol("the session is closed".into()))?;
+        let rx = {
+            let mut s = lock(&self.shared);
+            if let Some(e) = &s.end {
+                return Err(e.clone());
+            }
+            let id = s.engine.send(make).map_err(protocol)?;
+            let (tx, rx) = oneshot::channel();
+            s.waiting.insert(id, tx);
+            let mut bytes = Vec::new();
+            s.engine.poll_transmit(&mut bytes);
+            // Sent under the lock, so requests leave in the order their ids were given.
+            if self.out.send(bytes).is_err() {
+                s.waiting.remove(&id);
+                return Err(SftpError::Protocol("the session is closed".into()));
+            }
+            rx
+        };
+        rx.await
+            .unwrap_or_else(|_| Err(SftpError::Protocol("the session is closed".into())))
+    }
+
+    async fn status(&self, make: impl FnOnce(u32) -> Request + Send) -> Result<(), SftpError> {
+        expect_ok(self.call(make).await?)
+    }
+
+    async fn extended(&self, request: ExtendedRequest) -> Result<Response, SftpError> {
+        self.call(|id| Request::Extended { id, request }).await
+    }
+
+    fn require(&self, name: &'static str, version: &str) -> Result<(), SftpError> {
+        if self.info.supports(name, version) {
+            Ok(())
+        } else {
+            Err(SftpError::Unsupported(name))
+        }
+    }
+
+    /// Opens a file; returns its handle.
+    pub async fn open(
+        &self,
+        path: &[u8],
+        flags: OpenFlags,
+        attrs: Attrs,
+    ) -> Result<Vec<u8>, SftpError> {
+        let path = path.to_vec();
+        expect_handle(
+            self.call(|id| Request::Open {
+                id,
+                path,
+                flags,
+                attrs,
+            })
+            .await?,
+        )
+    }
+
+    /// Opens a directory; returns its handle.
+    pub async fn opendir(&self, path: &[u8]) -> Result<Vec<u8>, SftpError> {
+        let path = path.to_vec();
+        expect_handle(self.call(|id| Request::Opendir { id, path }).await?)
+    }
+
+    /// Closes a handle.
+    pub async fn close(&self, handle: &[u8]) -> Result<(), SftpError> {
+        let handle = handle.to_vec();
+        self.status(|id| Request::Close { id, handle }).await
+    }
+
+    /// Reads up to `len` bytes at `offset`; `None` at the end of the file.
+    pub async fn read(
+        &self,
+        handle: &[u8],
+        offset: u64,
+        len: u32,
+    ) -> Result<Option<Vec<u8>>, SftpError> {
+        let handle = handle.to_vec();
+        match self
+            .call(|id| Request::Read {
+                id,
+                handle,
+                offset,
+                len,
+            })
+            .await?
+        {
+            Response::Data { data, .. } => Ok(Some(data)),
+            Response::Status { code, .. } if code == StatusCode::EOF => Ok(None),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Writes `data` at `offset`.
+    pub async fn write(&self, handle: &[u8], offset: u64, data: Vec<u8>) -> Result<(), SftpError> {
+        let handle = handle.to_vec();
+        self.status(|id| Request::Write {
+            id,
+            handle,
+            offset,
+            data,
+        })
+        .await
+    }
+
+    /// The next entries of an open directory; `None` at its end.
+    pub async fn readdir(&self, handle: &[u8]) -> Result<Option<Vec<NameEntry>>, SftpError> {
+        let handle = handle.to_vec();
+        match self.call(|id| Request::Readdir { id, handle }).await? {
+            Response::Name { entries, .. } => Ok(Some(entries)),
+            Response::Status { code, .. } if code == StatusCode::EOF => Ok(None),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Every entry of a directory, `.` and `..` included when the server lists them.
+    pub async fn list(&self, path: &[u8]) -> Result<Vec<NameEntry>, SftpError> {
+        let handle = self.opendir(path).await?;
+        let mut all = Vec::new();
+        let result = loop {
+            match self.readdir(&handle).await {
+                Ok(Some(mut entries)) => all.append(&mut entries),
+                Ok(None) => break Ok(all),
+                Err(e) => break Err(e),
+            }
+        };
+        let closed = self.close(&handle).await;
+        let all = result?;
+        closed?;
+        Ok(all)
+    }
+
+    /// Attributes, following links.
+    pub async fn stat(&self, path: &[u8]) -> Result<Attrs, SftpError> {
+        let path = path.to_vec();
+        expect_attrs(self.call(|id| Request::Stat { id, path }).await?)
+    }
+
+    /// Attributes of a link itself.
+    pub async fn lstat(&self, path: &[u8]) -> Result<Attrs, SftpError> {
+        let path = path.to_vec();
+        expect_attrs(self.call(|id| Request::Lstat { id, path }).await?)
+    }
+
+    /// Attributes of an open file.
+    pub async fn fstat(&self, handle: &[u8]) -> Result<Attrs, SftpError> {
+        let handle = handle.to_vec();
+        expect_attrs(self.call(|id| Request::Fstat { id, handle }).await?)
+    }
+
+    /// Changes attributes, following links.
+    pub async fn setstat(&self, path: &[u8], attrs: Attrs) -> Result<(), SftpError> {
+        let path = path.to_vec();
+        self.status(|id| Request::Setstat { id, path, attrs }).await
+    }
+
+    /// Changes the attributes of an open file.
+    pub async fn fsetstat(&self, handle: &[u8], attrs: Attrs) -> Result<(), SftpError> {
+        let handle = handle.to_vec();
+        self.status(|id| Request::Fsetstat { id, handle, attrs })
+            .await
+    }
+
+    /// Creates a directory.
+    pub async fn mkdir(&self, path: &[u8], attrs: Attrs) -> Result<(), SftpError> {
+        let path = path.to_vec();
+        self.status(|id| Request::Mkdir { id, path, attrs }).await
+    }
+
+    /// Removes an empty directory.
+    pub async fn rmdir(&self, path: &[u8]) -> Result<(), SftpError> {
+        let path = path.to_vec();
+        self.status(|id| Request::Rmdir { id, path }).await
+    }
+
+    /// Removes a file.
+    pub async fn remove(&self, path: &[u8]) -> Result<(), SftpError> {
+        let path = path.to_vec();
+        self.status(|id| Request::Remove { id, path }).await
+    }
+
+    /// Renames; fails if `new` exists (SFTP v3 semantics).
+    pub async fn rename(&self, old: &[u8], new: &[u8]) -> Result<(), SftpError> {
+        let (old_path, new_path) = (old.to_vec(), new.to_vec());
+        self.status(|id| Request::Rename {
+            id,
+            old_path,
+            new_path,
+        })
+        .await
+    }
+
+    /// The canonical absolute path.
+    pub async fn realpath(&self, path: &[u8]) -> Result<Vec<u8>, SftpError> {
+        let path = path.to_vec();
+        expect_one_name(self.call(|id| Request::Realpath { id, path }).await?)
+    }
+
+    /// A link's target.
+    pub async fn readlink(&self, path: &[u8]) -> Result<Vec<u8>, SftpError> {
+        let path = path.to_vec();
+        expect_one_name(self.call(|id| Request::Readlink { id, path }).await?)
+    }
+
+    /// Creates a symbolic link at `link` to `target`.
+    pub async fn symlink(&self, link: &[u8], target: &[u8]) -> Result<(), SftpError> {
+        let (link_path, target_path) = (link.to_vec(), target.to_vec());
+        self.status(|id| Request::Symlink {
+            id,
+            link_path,
+            target_path,
+        })
+        .await
+    }
+
+    /// Renames, replacing `new` (`posix-rename@openssh.com`).
+    pub async fn posix_rename(&self, old: &[u8], new: &[u8]) -> Result<(), SftpError> {
+        self.require(ExtendedRequest::POSIX_RENAME, "1")?;
+        expect_ok(
+            self.extended(ExtendedRequest::PosixRename {
+                old_path: old.to_vec(),
+                new_path: new.to_vec(),
+            })
+            .await?,
+        )
+    }
+
+    /// Creates a hard link `new` to `old` (`hardlink@openssh.com`).
+    pub async fn hardlink(&self, old: &[u8], new: &[u8]) -> Result<(), SftpError> {
+        self.require(ExtendedRequest::HARDLINK, "1")?;
+        expect_ok(
+            self.extended(ExtendedRequest::Hardlink {
+                old_path: old.to_vec(),
+                new_path: new.to_vec(),
+            })
+            .await?,
+        )
+    }
+
+    /// Flushes an open file to stable storage (`fsync@openssh.com`).
+    pub async fn fsync(&self, handle: &[u8]) -> Result<(), SftpError> {
+        self.require(ExtendedRequest::FSYNC, "1")?;
+        expect_ok(
+            self.extended(ExtendedRequest::Fsync {
+                handle: handle.to_vec(),
+            })
+            .await?,
+        )
+    }
+
+    /// Changes a link's own attributes (`lsetstat@openssh.com`).
+    pub async fn lsetstat(&self, path: &[u8], attrs: Attrs) -> Result<(), SftpError> {
+        self.require(ExtendedRequest::LSETSTAT, "1")?;
+        expect_ok(
+            self.extended(ExtendedRequest::Lsetstat {
+                path: path.to_vec(),
+                attrs,
+            })
+            .await?,
+        )
+    }
+
+    /// File system statistics (`statvfs@openssh.com`).
+    pub async fn statvfs(&self, path: &[u8]) -> Result<StatvfsReply, SftpError> {
+        self.require(ExtendedRequest::STATVFS, "2")?;
+        let data = expect_extended(
+            self.extended(ExtendedRequest::Statvfs {
+                path: path.to_vec(),
+            })
+            .await?,
+        )?;
+        StatvfsReply::decode(&data).map_err(|e| SftpError::Protocol(e.to_string()))
+    }
+
+    /// File system statistics of an open file (`fstatvfs@openssh.com`).
+    pub async fn fstatvfs(&self, handle: &[u8]) -> Result<StatvfsReply, SftpError> {
+        self.require(ExtendedRequest::FSTATVFS, "2")?;
+        let data = expect_extended(
+            self.extended(ExtendedRequest::Fstatvfs {
+                handle: handle.to_vec(),
+            })
+            .await?,
+        )?;
+        StatvfsReply::decode(&data).map_err(|e| SftpError::Protocol(e.to_string()))
+    }
+
+    /// The server's limits (`limits@openssh.com`).
+    pub async fn limits(&self) -> Result<LimitsReply, SftpError> {
+        self.require(ExtendedRequest::LIMITS, "1")?;
+        let data = expect_extended(self.extended(ExtendedRequest::Limits).await?)?;
+        LimitsReply::decode(&data).map_err(|e| SftpError::Protocol(e.to_string()))
+    }
+
+    /// Expands `~` and `~user` and canonicalizes (`expand-path@openssh.com`).
+    pub async fn expand_path(&self, path: &[u8]) -> Result<Vec<u8>, SftpError> {
+        self.require(ExtendedRequest::EXPAND_PATH, "1")?;
+        expect_one_name(
+            self.extended(ExtendedRequest::ExpandPath {
+                path: path.to_vec(),
+            })
+            .await?,
+        )
+    }
+
+    /// A user's home directory (`home-directory`).
+    pub async fn home_directory(&self, user: &str) -> Result<Vec<u8>, SftpError> {
+        self.require(ExtendedRequest::HOME_DIRECTORY, "1")?;
+        expect_one_name(
+            self.extended(ExtendedRequest::HomeDirectory {
+                username: user.as_bytes().to_vec(),
+            })
+            .await?,
+        )
+    }
+
+    /// Copies a range between two open files on the server (`copy-data`); a
+    /// `read_length` of 0 copies to the end of the file.
+    pub async fn copy_data(
+        &self,
+        from: &[u8],
+        read_offset: u64,
+        read_length: u64,
+        to: &[u8],
+        write_offset: u64,
+    ) -> Result<(), SftpError> {
+        self.require(ExtendedRequest::COPY_DATA, "1")?;
+        expect_ok(
+            self.extended(ExtendedRequest::CopyData {
+                read_handle: from.to_vec(),
+                read_offset,
+                read_length,
+                write_handle: to.to_vec(),
+                write_offset,
+            })
+            .await?,
+        )
+    }
+
+    /// Names of users and groups by id (`users-groups-by-id@openssh.com`).
+    pub async fn users_groups_by_id(
+        &self,
+        uids: Vec<u32>,
+        gids: Vec<u32>,
+    ) -> Result<UsersGroupsReply, SftpError> {
+        self.require(ExtendedRequest::USERS_GROUPS_BY_ID, "1")?;
+        let data = expect_extended(
+            self.extended(ExtendedRequest::UsersGroupsById { uids, gids })
+                .await?,
+        )?;
+        UsersGroupsReply::decode(&data).map_err(|e| SftpError::Protocol(e.to_string()))
+    }
+}
+
+fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Ends the session: every waiting call learns why.
+fn end(shared: &Mutex<Shared>, why: SftpError) {
+    let mut s = lock(shared);
+    if s.end.is_none() {
+        s.end = Some(why.clone());
+    }
+    for (_, tx) in s.waiting.drain() {
+        let _ = tx.send(Err(why.clone()));
+    }
+}
+
+fn io_failed(e: io::Error) -> SftpError {
+    SftpError::Protocol(e.to_string())
+}
+
+fn protocol(e: ClientError) -> SftpError {
+    SftpError::Protocol(e.to_string())
+}
+
+fn unexpected(r: Response) -> SftpError {
+    match r {
+        Response::Status { code, message, .. } => SftpError::Status { code, message },
+        other => SftpError::Protocol(format!("unexpected reply of type {}", other.packet_type())),
+    }
+}
+
+fn expect_ok(r: Response) -> Result<(), SftpError> {
+    match r {
+        Response::Status { code, .. } if code == StatusCode::OK => Ok(()),
+        other => Err(unexpected(other)),
+    }
+}
+
+fn expect_handle(r: Response) -> Result<Vec<u8>, SftpError> {
+    match r {
+        Response::Handle { handle, .. } => Ok(handle),
+        other => Err(unexpected(other)),
+    }
+}
+
+fn expect_attrs(r: Response) -> Result<Attrs, SftpError> {
+    match r {
+        Response::Attrs { attrs, .. } => Ok(attrs),
+        other => Err(unexpected(other)),
+    }
+}
+
+fn expect_extended(r: Response) -> Result<Vec<u8>, SftpError> {
+    match r {
+        Response::ExtendedReply { data, .. } => Ok(data),
+        other => Err(unexpected(other)),
+    }
+}
+
+fn expect_one_name(r: Response) -> Result<Vec<u8>, SftpError> {
+    match r {
+        Response::Name { mut entries, .. } if entries.len() == 1 => {
+            Ok(entries.pop().map(|e| e.filename).unwrap_or_default())
+        }
+        Response::Name { .. } => Err(SftpError::Protocol(
+            "a NAME reply with other than one name".into(),
+        )),
+        other => Err(unexpected(other)),
+    }
+}

@@ -1,0 +1,234 @@
+//! Our SFTP client against OpenSSH's own `sftp-server`, spawned as a process and spoken to
+//! over its stdin and stdout: every request of SFTP v3 and every OpenSSH extension.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::Stdio;
+
+use sshwire::sftp::{Attrs, OpenFlags, StatusCode, Times};
+use sshwire::sftp_client::{SftpClient, SftpError};
+use sshwire_tests::openssh_available;
+
+const SFTP_SERVER: &str = "/usr/lib/openssh/sftp-server";
+
+async fn spawn_server() -> (SftpClient, tokio::process::Child) {
+    let mut child = tokio::process::Command::new(SFTP_SERVER)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stream = tokio::io::join(child.stdout.take().unwrap(), child.stdin.take().unwrap());
+    (SftpClient::new(stream).await.unwrap(), child)
+}
+
+fn p(path: &Path) -> Vec<u8> {
+    path.to_str().unwrap().as_bytes().to_vec()
+}
+
+#[tokio::test]
+async fn every_request_and_extension_against_openssh_sftp_server() {
+    if !openssh_available("every_request_and_extension_against_openssh_sftp_server")
+        || !Path::new(SFTP_SERVER).exists()
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (sftp, _child) = spawn_server().await;
+    // OpenSSH announces every extension, and limits@openssh.com raised the block sizes.
+    for ext in [
+        "posix-rename@openssh.com",
+        "hardlink@openssh.com",
+        "copy-data",
+    ] {
+        assert!(
+            sftp.server()
+                .extensions
+                .iter()
+                .any(|(n, _)| n == ext.as_bytes()),
+            "{ext}"
+        );
+    }
+    assert!(sftp.transfer_limits().read_len > 32 * 1024);
+
+    // Files: create, write at offsets, read back, EOF, fstat, fsetstat.
+    let file = d.join("f.bin");
+    let h = sftp
+        .open(
+            &p(&file),
+            OpenFlags::WRITE | OpenFlags::READ | OpenFlags::CREAT | OpenFlags::EXCL,
+            Attrs {
+                permissions: Some(0o600),
+                ..Attrs::default()
+            },
+        )
+        .await
+        .unwrap();
+    sftp.write(&h, 0, b"hello ".to_vec()).await.unwrap();
+    sftp.write(&h, 6, b"world".to_vec()).await.unwrap();
+    assert_eq!(
+        sftp.read(&h, 0, 100).await.unwrap().unwrap(),
+        b"hello world"
+    );
+    assert_eq!(sftp.read(&h, 11, 100).await.unwrap(), None);
+    assert_eq!(sftp.fstat(&h).await.unwrap().size, Some(11));
+    sftp.fsetstat(
+        &h,
+        Attrs {
+            times: Some(Times {
+                atime: 1_000_000_000,
+                mtime: 1_000_000_000,
+            }),
+            ..Attrs::default()
+        },
+    )
+    .await
+    .unwrap();
+    sftp.fsync(&h).await.unwrap();
+    let vfs = sftp.fstatvfs(&h).await.unwrap();
+    assert!(vfs.bsize > 0);
+    sftp.close(&h).await.unwrap();
+    assert_eq!(std::fs::metadata(&file).unwrap().mtime(), 1_000_000_000);
+    // EXCL on an existing file fails.
+    let e = sftp
+        .open(
+            &p(&file),
+            OpenFlags::WRITE | OpenFlags::CREAT | OpenFlags::EXCL,
+            Attrs::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, SftpError::Status { .. }), "{e}");
+
+    // Many reads in flight at once, answered by id.
+    let h = sftp
+        .open(&p(&file), OpenFlags::READ, Attrs::default())
+        .await
+        .unwrap();
+    let reads = (0..11u64).map(|i| {
+        let (sftp, h) = (sftp.clone(), h.clone());
+        tokio::spawn(async move { sftp.read(&h, i, 1).await.unwrap().unwrap() })
+    });
+    let mut bytes = Vec::new();
+    for r in reads {
+        bytes.extend(r.await.unwrap());
+    }
+    assert_eq!(bytes, b"hello world");
+    sftp.close(&h).await.unwrap();
+
+    // Paths: stat, lstat, setstat, realpath, symlink, readlink, rename, posix-rename,
+    // hardlink, lsetstat, remove; directories: mkdir, opendir/readdir, rmdir.
+    assert_eq!(sftp.stat(&p(&file)).await.unwrap().size, Some(11));
+    sftp.setstat(
+        &p(&file),
+        Attrs {
+            permissions: Some(0o640),
+            ..Attrs::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(std::fs::metadata(&file).unwrap().mode() & 0o777, 0o640);
+    let dotted = format!("{}/./sub/../f.bin", d.display());
+    std::fs::create_dir(d.join("sub")).unwrap();
+    assert_eq!(
+        sftp.realpath(dotted.as_bytes()).await.unwrap(),
+        p(&file.canonicalize().unwrap())
+    );
+    let link = d.join("link");
+    sftp.symlink(&p(&link), b"f.bin").await.unwrap();
+    assert_eq!(std::fs::read_link(&link).unwrap(), Path::new("f.bin"));
+    assert_eq!(sftp.readlink(&p(&link)).await.unwrap(), b"f.bin");
+    let link_attrs = sftp.lstat(&p(&link)).await.unwrap();
+    assert_eq!(link_attrs.permissions.unwrap() & 0o170000, 0o120000);
+    sftp.lsetstat(
+        &p(&link),
+        Attrs {
+            times: Some(Times { atime: 5, mtime: 5 }),
+            ..Attrs::default()
+        },
+    )
+    .await
+    .unwrap();
+    let renamed = d.join("g.bin");
+    sftp.rename(&p(&file), &p(&renamed)).await.unwrap();
+    let other = d.join("other");
+    std::fs::write(&other, "x").unwrap();
+    // SFTP v3 rename refuses to replace; posix-rename replaces.
+    assert!(sftp.rename(&p(&other), &p(&renamed)).await.is_err());
+    sftp.posix_rename(&p(&other), &p(&renamed)).await.unwrap();
+    assert_eq!(std::fs::read(&renamed).unwrap(), b"x");
+    let hard = d.join("hard");
+    sftp.hardlink(&p(&renamed), &p(&hard)).await.unwrap();
+    assert_eq!(std::fs::metadata(&hard).unwrap().nlink(), 2);
+    sftp.remove(&p(&hard)).await.unwrap();
+    sftp.mkdir(
+        &p(&d.join("newdir")),
+        Attrs {
+            permissions: Some(0o700),
+            ..Attrs::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut names: Vec<Vec<u8>> = sftp
+        .list(&p(d))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.filename)
+        .collect();
+    names.sort();
+    let expected: Vec<&[u8]> = vec![b".", b"..", b"g.bin", b"link", b"newdir", b"sub"];
+    assert_eq!(names, expected);
+    sftp.rmdir(&p(&d.join("newdir"))).await.unwrap();
+    let e = sftp.stat(&p(&d.join("newdir"))).await.unwrap_err();
+    assert!(e.is_not_found(), "{e}");
+
+    // Extensions: statvfs, limits, expand-path, home-directory, copy-data, users-groups.
+    assert!(sftp.statvfs(&p(d)).await.unwrap().blocks > 0);
+    let limits = sftp.limits().await.unwrap();
+    assert!(limits.max_read_length >= 32 * 1024);
+    // Relative paths expand against the server's working directory, which is ours.
+    let expanded = sftp.expand_path(b"./.").await.unwrap();
+    assert_eq!(
+        Path::new(std::str::from_utf8(&expanded).unwrap()),
+        std::env::current_dir().unwrap().canonicalize().unwrap()
+    );
+    let user = String::from_utf8(
+        std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert!(!sftp.home_directory(user.trim()).await.unwrap().is_empty());
+    std::fs::write(d.join("src"), b"0123456789").unwrap();
+    let from = sftp
+        .open(&p(&d.join("src")), OpenFlags::READ, Attrs::default())
+        .await
+        .unwrap();
+    let to = sftp
+        .open(
+            &p(&d.join("dst")),
+            OpenFlags::WRITE | OpenFlags::CREAT,
+            Attrs::default(),
+        )
+        .await
+        .unwrap();
+    sftp.copy_data(&from, 2, 5, &to, 0).await.unwrap();
+    sftp.close(&from).await.unwrap();
+    sftp.close(&to).await.unwrap();
+    assert_eq!(std::fs::read(d.join("dst")).unwrap(), b"23456");
+    let names = sftp.users_groups_by_id(vec![0], vec![0]).await.unwrap();
+    assert_eq!(names.user_names, vec![b"root".to_vec()]);
+
+    // Errors carry the server's status.
+    let e = sftp.stat(b"/no/such/path").await.unwrap_err();
+    assert!(matches!(&e, SftpError::Status { code, .. } if *code == StatusCode::NO_SUCH_FILE));
+    let e = sftp.read(b"bogus-handle", 0, 10).await.unwrap_err();
+    assert!(matches!(e, SftpError::Status { .. }), "{e}");
+}
