@@ -64,7 +64,12 @@ pub struct Connection {
     pending_requests: usize,
     /// The client sent `no-more-sessions@openssh.com`.
     no_more_sessions: bool,
+    /// Payload buffers handed back by [`Connection::recycle`], reused for data packets.
+    spare: Vec<Vec<u8>>,
 }
+
+/// Buffers kept for reuse: enough for the packets of a few writes.
+const MAX_SPARE_BUFFERS: usize = 32;
 
 impl Connection {
     /// An engine for `role` with `config`.
@@ -83,6 +88,7 @@ impl Connection {
             owed_global: VecDeque::new(),
             pending_requests: 0,
             no_more_sessions: false,
+            spare: Vec::new(),
         }
     }
 
@@ -151,6 +157,16 @@ impl Connection {
     /// see [`Connection::wants_transmit`].
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
         self.transmit.pop_front()
+    }
+
+    /// Takes back a payload from [`Connection::poll_transmit`] once the transport has sent
+    /// it, so that later data packets reuse its memory instead of allocating (and faulting
+    /// in) fresh pages for every packet.
+    pub fn recycle(&mut self, mut payload: Vec<u8>) {
+        if self.spare.len() < MAX_SPARE_BUFFERS && payload.capacity() <= 2 * 1024 * 1024 {
+            payload.clear();
+            self.spare.push(payload);
+        }
     }
 
     /// Payloads waiting in [`Connection::poll_transmit`]'s queue.
@@ -816,9 +832,10 @@ impl Connection {
         let mut taken = 0;
         loop {
             let rest = data.get(taken..).unwrap_or_default();
-            let mut out = Vec::new();
+            let mut out = self.spare.pop().unwrap_or_default();
             let n = self.write_packet(id, data_type, rest, &mut out)?;
             if n == 0 {
+                self.recycle(out);
                 break;
             }
             self.transmit.push_back(out);

@@ -77,6 +77,8 @@ pub struct Transport {
     pub(crate) incoming: Incoming,
     payload: Vec<u8>,
     events: VecDeque<Event>,
+    /// Buffers of taken messages handed back by [`Transport::recycle`].
+    spare: Vec<Vec<u8>>,
     pub(crate) kex: Option<Box<KexRun>>,
     session_id: Option<Vec<u8>>,
     strict_kex: bool,
@@ -136,6 +138,7 @@ impl Transport {
             incoming: Incoming::plaintext(),
             payload: Vec::new(),
             events: VecDeque::new(),
+            spare: Vec::new(),
             kex: None,
             session_id: None,
             strict_kex: false,
@@ -174,6 +177,15 @@ impl Transport {
             core::mem::swap(out, &mut self.tx);
         } else {
             out.append(&mut self.tx);
+        }
+    }
+
+    /// Takes back the buffer of an [`Event::Message`] the caller is done with, so that later
+    /// messages reuse its memory instead of allocating a fresh buffer each.
+    pub fn recycle(&mut self, mut message: Vec<u8>) {
+        if self.spare.len() < 16 && message.capacity() <= 512 * 1024 {
+            message.clear();
+            self.spare.push(message);
         }
     }
 
@@ -527,7 +539,9 @@ impl Transport {
             }
             MessageNumber::PONG => Ok(()),
             n if n.is_upper_layer() => {
-                self.events.push_back(Event::Message(payload.to_vec()));
+                let mut message = self.spare.pop().unwrap_or_default();
+                message.extend_from_slice(payload);
+                self.events.push_back(Event::Message(message));
                 Ok(())
             }
             _ => {

@@ -84,6 +84,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Task<S> {
             if let Event::Message(m) = event? {
                 self.last_heard = Instant::now();
                 self.handle_message(&m, server).await?;
+                self.driver.engine().recycle(m);
             }
         }
     }
@@ -102,6 +103,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Task<S> {
             }
             if let Some(next) = inner.conn.poll_transmit() {
                 self.driver.engine().send(&next)?;
+                inner.conn.recycle(next);
             }
         }
         if inner.conn.queued_transmits() < MAX_QUEUED_PAYLOADS {
