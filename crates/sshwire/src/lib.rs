@@ -7,6 +7,7 @@
 //! - [`Session`] is an authenticated connection: channels ([`Channel`], `AsyncRead +
 //!   AsyncWrite`) with their requests, stderr and exit status.
 //! - [`server::Server`] accepts connections and hands channels to a [`server::Handler`].
+//! - [`sftp_local::LocalFs`] serves a local directory over SFTP, jailed to it.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -20,6 +21,7 @@ mod rng;
 pub mod server;
 mod server_auth;
 mod session;
+pub mod sftp_local;
 
 pub use driver::Driver;
 pub use error::Error;
