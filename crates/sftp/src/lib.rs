@@ -13,6 +13,8 @@
 //!   newtypes with named constants, so values this crate does not name survive a round trip.
 //! - [`ExtendedRequest`] types OpenSSH's extended requests; [`StatvfsReply`], [`LimitsReply`]
 //!   and [`UsersGroupsReply`] decode the replies whose layout depends on the request.
+//! - [`fs::Filesystem`] is what an SFTP server serves; [`MemoryFs`] is a backend held in
+//!   memory, for tests and embedding (the jailed local-disk one is `sshwire::sftp_local`).
 //!
 //! Paths, file names and handles are bytes (`Vec<u8>`), never lossily converted text.
 //! `SSH_FXP_SYMLINK` goes in OpenSSH's argument order unless a [`SymlinkOrder`] says otherwise.
@@ -53,6 +55,7 @@ pub mod client;
 mod extensions;
 mod fields;
 pub mod fs;
+pub mod memory;
 mod packet;
 mod request;
 mod response;
@@ -67,6 +70,7 @@ pub use extensions::{
     ExtendedRequest, LimitsReply, OPENSSH_EXTENSIONS, StatvfsReply, UsersGroupsReply,
 };
 pub use fields::{ExtensionPair, MAX_HANDLE_LEN};
+pub use memory::MemoryFs;
 pub use packet::{Frame, LENGTH_LEN, MAX_DATA, MAX_PACKET, decode_frame, peek_id};
 pub use request::{Request, SymlinkOrder};
 pub use response::{DATA_HEADER_LEN, NameEntry, Response};

@@ -7,6 +7,7 @@
 //! - [`Session`] is an authenticated connection: channels ([`Channel`], `AsyncRead +
 //!   AsyncWrite`) with their requests, stderr and exit status.
 //! - [`server::Server`] accepts connections and hands channels to a [`server::Handler`].
+//! - [`sftp_local::LocalFs`] serves a local directory over SFTP, jailed to it.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -21,6 +22,7 @@ pub mod server;
 mod server_auth;
 mod session;
 pub mod sftp_client;
+pub mod sftp_local;
 
 pub use driver::Driver;
 pub use error::Error;
