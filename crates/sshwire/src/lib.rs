@@ -7,6 +7,8 @@
 //! - [`Session`] is an authenticated connection: channels ([`Channel`], `AsyncRead +
 //!   AsyncWrite`) with their requests, stderr and exit status.
 //! - [`server::Server`] accepts connections and hands channels to a [`server::Handler`].
+//! - [`sftp_server`] serves SFTP over a channel (or any byte stream) from a
+//!   [`sftp::fs::Filesystem`]; [`sftp_server::SftpSubsystem`] is the handler for `sftp`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -20,6 +22,7 @@ mod rng;
 pub mod server;
 mod server_auth;
 mod session;
+pub mod sftp_server;
 
 pub use driver::Driver;
 pub use error::Error;
@@ -31,4 +34,5 @@ pub use session::{
 pub use sshwire_auth as auth;
 pub use sshwire_connection as connection;
 pub use sshwire_keys as keys;
+pub use sshwire_sftp as sftp;
 pub use sshwire_transport as transport;
