@@ -13,6 +13,7 @@ mod paths;
 // Used by the client commands (sftp, exec, cp) for passwords, passphrases and host keys.
 mod prompt;
 mod serve;
+mod sftp_server;
 mod ssh_options;
 
 use std::process::ExitCode;
@@ -33,6 +34,10 @@ enum Command {
     Keygen(keygen::Args),
     /// Run an SSH server for SFTP on loopback, with defaults that just work.
     Serve(serve::Args),
+    /// Serve SFTP on standard input and output, like OpenSSH's sftp-server (for sshd's
+    /// `Subsystem sftp` line).
+    #[command(name = "sftp-server")]
+    SftpServer(sftp_server::Args),
     /// Read a password and print its argon2id hash for `serve --password-file`.
     Passwd(passwd::Args),
     /// Run a command on a server, like `ssh host command`.
@@ -45,6 +50,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Keygen(args) => keygen::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::SftpServer(args) => sftp_server::run(args),
         Command::Passwd(args) => passwd::run(args),
         Command::Exec(args) => return exec::run(args),
     };
