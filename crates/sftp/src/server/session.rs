@@ -210,11 +210,15 @@ impl Session {
                 packet_type: other.packet_type(),
             },
             (Phase::Ready, Request::Init { .. }) => ProtocolError::SecondInit,
+            // Only a packet of an unknown type can lack an id: too short to hold one.
             (Phase::Ready, other) if other.id().is_none() => ProtocolError::Malformed {
                 packet_type: Some(other.packet_type()),
                 error: Error::Truncated {
                     needed: 4,
-                    available: 0,
+                    available: match other {
+                        Request::Unknown { data, .. } => data.len(),
+                        _ => 0,
+                    },
                 },
             },
             (Phase::Ready, _) => {
