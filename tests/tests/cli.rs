@@ -123,3 +123,40 @@ fn serve_generates_its_host_key_once_and_keeps_it() {
     assert_eq!(mode, 0o600);
     assert_eq!(serve_fingerprint(dir.path(), &root), first);
 }
+
+/// `sshwire sftp-server -Q requests` names the requests `-p` and `-P` take, as OpenSSH's
+/// `sftp-server -Q requests` does, in the same order.
+#[test]
+fn sftp_server_lists_requests_like_openssh() {
+    let ours = Command::new(PROGRAM)
+        .args(["sftp-server", "-Q", "requests"])
+        .output()
+        .unwrap();
+    assert!(ours.status.success());
+    let ours = String::from_utf8(ours.stdout).unwrap();
+    assert_eq!(ours.lines().count(), 29);
+    assert!(ours.starts_with("open\nclose\nread\nwrite\n"), "{ours}");
+    // Anything else to query is an error, as with OpenSSH.
+    let bad = Command::new(PROGRAM)
+        .args(["sftp-server", "-Q", "cipher"])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!bad.success());
+    if !openssh_available("sftp_server_lists_requests_like_openssh") {
+        return;
+    }
+    let openssh = std::path::Path::new("/usr/lib/openssh/sftp-server");
+    if !openssh.exists() {
+        eprintln!(
+            "sftp_server_lists_requests_like_openssh: no {}",
+            openssh.display()
+        );
+        return;
+    }
+    let theirs = Command::new(openssh)
+        .args(["-Q", "requests"])
+        .output()
+        .unwrap();
+    assert_eq!(ours, String::from_utf8(theirs.stdout).unwrap());
+}

@@ -15,6 +15,7 @@ mod prompt;
 mod serve;
 #[allow(dead_code)] // wired into `serve --config` with the SFTP subsystem
 mod serve_config;
+mod sftp_server;
 mod ssh_options;
 
 use std::process::ExitCode;
@@ -35,6 +36,10 @@ enum Command {
     Keygen(keygen::Args),
     /// Run an SSH server for SFTP on loopback, with defaults that just work.
     Serve(serve::Args),
+    /// Serve SFTP on standard input and output, like OpenSSH's sftp-server (for sshd's
+    /// `Subsystem sftp` line).
+    #[command(name = "sftp-server")]
+    SftpServer(sftp_server::Args),
     /// Read a password and print its argon2id hash for `serve --password-file`.
     Passwd(passwd::Args),
     /// Run a command on a server, like `ssh host command`.
@@ -47,6 +52,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Keygen(args) => keygen::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::SftpServer(args) => sftp_server::run(args),
         Command::Passwd(args) => passwd::run(args),
         Command::Exec(args) => return exec::run(args),
     };

@@ -7,12 +7,15 @@ use std::time::Duration;
 
 use clap::Parser;
 use sshwire::server::{Handler, Server, ServerSettings};
+use sshwire::sftp::fs::Filesystem;
+use sshwire::sftp::server::{AuditEvent, AuditSink, ServerConfig};
+use sshwire::sftp_server::{Log, SftpSubsystem};
 use sshwire::{Authenticated, Authenticator, Channel, system_rng};
 use sshwire_auth::{AuthMethod, AuthorizedKeys, PasswordFile, ServerPolicy};
 use sshwire_keys::{KeyType, PrivateKey, PublicKey};
 use tokio::net::TcpListener;
 
-use crate::paths;
+use crate::{paths, sftp_server};
 
 /// How long sessions may go on after SIGTERM before they are disconnected.
 const DRAIN_TIME: Duration = Duration::from_secs(30);
@@ -37,6 +40,9 @@ pub struct Args {
     /// Password file: lines `user:$argon2id$...` as `sshwire passwd` prints them.
     #[arg(long)]
     password_file: Option<PathBuf>,
+    /// Serve the files read-only: every request that would change them is refused.
+    #[arg(long)]
+    read_only: bool,
 }
 
 pub fn run(args: Args) -> Result<(), String> {
@@ -63,7 +69,17 @@ pub fn run(args: Args) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    runtime.block_on(serve(args.listen, args.root, host_keys, credentials))
+    // Every user gets the root, jailed; a build without the local backend serves no SFTP
+    // (and says so to each client that asks).
+    let files = sftp_server::local_fs(&args.root);
+    let handler = Subsystems::new(files, args.read_only);
+    runtime.block_on(serve(
+        args.listen,
+        args.root,
+        host_keys,
+        credentials,
+        handler,
+    ))
 }
 
 async fn serve(
@@ -71,6 +87,7 @@ async fn serve(
     root: PathBuf,
     host_keys: Vec<Arc<PrivateKey>>,
     credentials: Credentials,
+    handler: Subsystems,
 ) -> Result<(), String> {
     let listener = TcpListener::bind(listen)
         .await
@@ -88,6 +105,11 @@ async fn serve(
         );
     }
     println!("{}", credentials.summary);
+    if let Err(why) = &handler.files {
+        println!("no SFTP in this build: {why}");
+    } else if handler.read_only {
+        println!("serving read-only");
+    }
     println!("connect with: sftp -P {} {}", local.port(), local.ip());
     let mut settings = ServerSettings::new(host_keys);
     settings.policy = Arc::new(credentials.policy());
@@ -99,7 +121,7 @@ async fn serve(
         .serve(
             listener,
             authenticator,
-            Arc::new(Subsystems),
+            Arc::new(handler),
             shutdown_signal(),
             DRAIN_TIME,
             log,
@@ -127,19 +149,63 @@ async fn shutdown_signal() {
     eprintln!("sshwire serve: shutting down; sessions have {DRAIN_TIME:?} to finish");
 }
 
-/// `sshwire serve` runs no commands and, until the SFTP server lands, serves no subsystem:
-/// each request is refused with a line on the channel's stderr saying so.
-struct Subsystems;
+/// What the sftp subsystem serves every user: the root and the policy.
+type Setup =
+    Box<dyn Fn(&Authenticated) -> Option<(Arc<dyn Filesystem>, ServerConfig)> + Send + Sync>;
+
+/// `sshwire serve` serves the `sftp` subsystem and runs no commands: other requests are
+/// refused with a line on the channel's stderr saying so.
+struct Subsystems {
+    files: Result<Arc<dyn Filesystem>, String>,
+    read_only: bool,
+    sftp: Option<SftpSubsystem<Setup>>,
+}
+
+impl Subsystems {
+    fn new(files: Result<Arc<dyn Filesystem>, String>, read_only: bool) -> Subsystems {
+        let sftp = files.as_ref().ok().map(|fs| {
+            let fs = fs.clone();
+            let setup: Setup = Box::new(move |_user: &Authenticated| {
+                let config = ServerConfig {
+                    read_only,
+                    ..ServerConfig::default()
+                };
+                Some((fs.clone(), config))
+            });
+            let log: Log = Arc::new(|line: &str| eprintln!("sshwire serve: {line}"));
+            let audit: Arc<dyn AuditSink> = Arc::new(AuditToStderr);
+            SftpSubsystem::new(setup).with_log(log).with_audit(audit)
+        });
+        Subsystems {
+            files,
+            read_only,
+            sftp,
+        }
+    }
+}
+
+/// The audit log, as text lines on stderr next to the server's other messages.
+struct AuditToStderr;
+
+impl AuditSink for AuditToStderr {
+    fn record(&self, event: &AuditEvent) {
+        eprintln!("sshwire serve: audit: {}", event.to_text());
+    }
+}
 
 impl Handler for Subsystems {
     fn subsystem(
         &self,
-        _user: &Arc<Authenticated>,
+        user: &Arc<Authenticated>,
         name: &str,
         channel: Channel,
     ) -> Result<(), Channel> {
-        let text =
-            format!("sshwire serve: the {name} subsystem is not available in this build.\r\n");
+        let why = match (&self.sftp, &self.files) {
+            (Some(sftp), _) if name == "sftp" => return sftp.subsystem(user, name, channel),
+            (None, Err(why)) if name == "sftp" => why.clone(),
+            _ => "sshwire serve serves only sftp".to_owned(),
+        };
+        let text = format!("sshwire serve: the {name} subsystem is not available: {why}.\r\n");
         let _ = channel.try_write_stderr(text.as_bytes());
         Err(channel)
     }

@@ -18,8 +18,8 @@
 //! # Optional capabilities
 //!
 //! Methods with a default body are optional: the default answers
-//! [`StatusCode::OP_UNSUPPORTED`] and the server then does not advertise the matching
-//! extension (or, for `lsetstat`, falls back as OpenSSH does).
+//! [`StatusCode::OP_UNSUPPORTED`]. A backend that keeps a default says so in
+//! [`Filesystem::supports`], and the server then does not advertise the matching extension.
 
 use core::fmt;
 use core::future::Future;
@@ -116,6 +116,25 @@ pub struct DirEntry {
     pub owner_names: Option<(String, String)>,
 }
 
+/// An optional request of a backend: one whose method has a default body.
+///
+/// [`Filesystem::supports`] tells the server which of them a backend implements, so that it
+/// advertises only those extensions in `SSH_FXP_VERSION`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Capability {
+    /// [`Filesystem::posix_rename`] (`posix-rename@openssh.com`).
+    PosixRename,
+    /// [`Filesystem::statvfs`] and [`File::statvfs`] (`statvfs@openssh.com`,
+    /// `fstatvfs@openssh.com`).
+    Statvfs,
+    /// [`Filesystem::hardlink`] (`hardlink@openssh.com`).
+    Hardlink,
+    /// [`File::sync`] (`fsync@openssh.com`).
+    Fsync,
+    /// [`Filesystem::lsetstat`] (`lsetstat@openssh.com`).
+    Lsetstat,
+}
+
 /// A tree of files that an SFTP server serves.
 ///
 /// See the [module documentation](self) for paths and optional capabilities.
@@ -189,6 +208,16 @@ pub trait Filesystem: Send + Sync + 'static {
     fn statvfs<'a>(&'a self, path: &'a [u8]) -> FsFuture<'a, StatvfsReply> {
         let _ = path;
         ready(Err(FsError::unsupported()))
+    }
+
+    /// Whether this backend implements an optional request, so that the server advertises it.
+    ///
+    /// The default says yes to everything: a backend that keeps the default body of an
+    /// optional method should answer `false` for it here, or clients will be offered an
+    /// extension that then answers `SSH_FX_OP_UNSUPPORTED`.
+    fn supports(&self, capability: Capability) -> bool {
+        let _ = capability;
+        true
     }
 }
 

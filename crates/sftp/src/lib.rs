@@ -3,7 +3,9 @@
 //!
 //! An SFTP session is a byte stream (an SSH channel's `sftp` subsystem, or a pipe to
 //! `sftp-server`) carrying length-prefixed packets. This crate turns the stream into packets and
-//! packets into typed values, and back; it does no I/O and keeps no session state.
+//! packets into typed values, and back; it does no I/O. The [`fs`] module is what a server
+//! serves (the `Filesystem` trait) and the [`server`] module answers requests from it
+//! ([`server::Session`]), still without I/O or a runtime of its own.
 //!
 //! - [`decode_frame`] finds the next whole packet in a buffer and refuses an oversized length
 //!   ([`MAX_PACKET`] by default) from the four length bytes alone.
@@ -59,6 +61,7 @@ pub mod memory;
 mod packet;
 mod request;
 mod response;
+pub mod server;
 pub mod transfer;
 mod types;
 

@@ -8,6 +8,8 @@
 //!   AsyncWrite`) with their requests, stderr and exit status.
 //! - [`server::Server`] accepts connections and hands channels to a [`server::Handler`].
 //! - [`sftp_local::LocalFs`] serves a local directory over SFTP, jailed to it.
+//! - [`sftp_server`] serves SFTP over a channel (or any byte stream) from a
+//!   [`sftp::fs::Filesystem`]; [`sftp_server::SftpSubsystem`] is the handler for `sftp`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -23,6 +25,7 @@ mod server_auth;
 mod session;
 pub mod sftp_client;
 pub mod sftp_local;
+pub mod sftp_server;
 
 pub use driver::Driver;
 pub use error::Error;

@@ -100,10 +100,7 @@ async fn every_request_and_extension_over_memory_fs() {
         b"/d/f",
         Attrs {
             permissions: Some(0o600),
-            times: Some(Times {
-                atime: 7,
-                mtime: 8,
-            }),
+            times: Some(Times { atime: 7, mtime: 8 }),
             ..Attrs::default()
         },
     )
@@ -167,9 +164,16 @@ async fn every_request_and_extension_over_memory_fs() {
     // Extensions.
     assert!(sftp.statvfs(b"/").await.unwrap().bsize > 0);
     assert_eq!(sftp.expand_path(b"~/d").await.unwrap(), b"/d");
-    let from = sftp.open(b"/d/f", OpenFlags::READ, Attrs::default()).await.unwrap();
+    let from = sftp
+        .open(b"/d/f", OpenFlags::READ, Attrs::default())
+        .await
+        .unwrap();
     let to = sftp
-        .open(b"/d/copy", OpenFlags::WRITE | OpenFlags::CREAT, Attrs::default())
+        .open(
+            b"/d/copy",
+            OpenFlags::WRITE | OpenFlags::CREAT,
+            Attrs::default(),
+        )
         .await
         .unwrap();
     sftp.copy_data(&from, 2, 0, &to, 0).await.unwrap();
@@ -195,7 +199,11 @@ async fn read_only_and_deny_lists_refuse_every_write() {
     .await;
     let denied = StatusCode::PERMISSION_DENIED;
     let e = sftp
-        .open(b"/new", OpenFlags::WRITE | OpenFlags::CREAT, Attrs::default())
+        .open(
+            b"/new",
+            OpenFlags::WRITE | OpenFlags::CREAT,
+            Attrs::default(),
+        )
         .await
         .unwrap_err();
     assert_eq!(status(&e), denied);
@@ -212,7 +220,10 @@ async fn read_only_and_deny_lists_refuse_every_write() {
         assert_eq!(status(&e), denied, "{e}");
     }
     // Reads still work, and nothing changed.
-    let h = sftp.open(b"/keep", OpenFlags::READ, Attrs::default()).await.unwrap();
+    let h = sftp
+        .open(b"/keep", OpenFlags::READ, Attrs::default())
+        .await
+        .unwrap();
     assert_eq!(sftp.read(&h, 0, 10).await.unwrap().unwrap(), b"keep");
     assert_eq!(fs.read_file(b"/keep").unwrap(), b"keep");
     assert!(fs.read_file(b"/new").is_err());
@@ -248,7 +259,9 @@ async fn handles_are_capped_and_freed() {
     }
     assert_eq!((handles.len(), refused), (1024, 976));
     sftp.close(&handles.pop().unwrap()).await.unwrap();
-    sftp.open(b"/f", OpenFlags::READ, Attrs::default()).await.unwrap();
+    sftp.open(b"/f", OpenFlags::READ, Attrs::default())
+        .await
+        .unwrap();
     // Forged handles fail like stale ones.
     let e = sftp.read(b"\0\0\0\0forged!!", 0, 1).await.unwrap_err();
     assert_eq!(status(&e), StatusCode::FAILURE);
@@ -266,10 +279,9 @@ async fn bad_input_ends_the_session_without_harm() {
     ] {
         let (mut a, b) = tokio::io::duplex(64 * 1024);
         let fs: Arc<dyn Filesystem> = Arc::new(MemoryFs::new());
-        let server =
-            tokio::spawn(
-                async move { sshwire::sftp_server::serve(b, fs, ServerConfig::default(), None).await },
-            );
+        let server = tokio::spawn(async move {
+            sshwire::sftp_server::serve(b, fs, ServerConfig::default(), None).await
+        });
         a.write_all(&bytes).await.unwrap();
         // The server hangs up: our read ends.
         let mut rest = Vec::new();
@@ -288,7 +300,9 @@ async fn bad_input_ends_the_session_without_harm() {
         })
         .await
         .unwrap();
-    assert!(matches!(reply, sshwire::sftp::Response::Status { code, .. } if code == StatusCode::OP_UNSUPPORTED));
+    assert!(
+        matches!(reply, sshwire::sftp::Response::Status { code, .. } if code == StatusCode::OP_UNSUPPORTED)
+    );
     // Names with NUL never reach the backend.
     let e = sftp.stat(b"/a\0b").await.unwrap_err();
     assert_eq!(status(&e), StatusCode::NO_SUCH_FILE);

@@ -1,0 +1,275 @@
+//! The SFTP server on tokio: [`serve`] runs an SFTP session over any byte stream (an SSH
+//! channel, or stdin and stdout for `sftp-server`), and [`SftpSubsystem`] is the
+//! [`Handler`] that starts one for each `sftp` subsystem request.
+//!
+//! The protocol logic is [`sshwire_sftp::server::Session`]; this module frames packets off the
+//! stream, runs requests as tasks and writes their replies.
+//!
+//! - Up to [`MAX_IN_FLIGHT`] requests run at once, each on its own task, so that a slow
+//!   backend call (a read from a cold disk) does not hold up the others. Replies go out in
+//!   the order they complete: they carry their request's id (filexfer-02 §6.1: "There are no
+//!   restrictions on the order in which responses to outstanding requests are delivered to
+//!   the client"). While that many run, no more input is read, so a client that keeps sending
+//!   meets flow control, as §6.1 suggests: "If the server's queues are full, it should not
+//!   read any more data from the stream, and flow control will prevent the client from
+//!   sending more requests."
+//! - A packet whose length is 0 or above [`MAX_PACKET`], a packet that does not decode, a
+//!   request before `SSH_FXP_INIT` and a second `INIT` end the session with an error, as in
+//!   OpenSSH's `sftp-server`, which exits on all of them: requests already running finish
+//!   and their replies are written first.
+//! - At the end of the input, the requests under way finish, every handle still open is
+//!   closed (and audited as a forced close), and [`serve`] returns `Ok`.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::Arc;
+
+use sshwire_sftp::fs::Filesystem;
+use sshwire_sftp::server::{AuditSink, ProtocolError, ServerConfig, Session};
+use sshwire_sftp::{Frame, MAX_PACKET, Response, StatusCode, decode_frame};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::task::{Id, JoinError, JoinSet};
+
+use crate::server::Handler;
+use crate::{Authenticated, Channel};
+
+/// Requests of one session that run at once, at most.
+pub const MAX_IN_FLIGHT: usize = 64;
+
+/// Bytes read from the stream at a time.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Serves one SFTP session over `stream` until the client's EOF.
+///
+/// `fs` is what the session serves, `config` its policy, `audit` where its audit events go.
+/// Returns `Ok` at the end of the input; an error when the stream fails or the client breaks
+/// the protocol (see the [module documentation](self)).
+pub async fn serve<S>(
+    stream: S,
+    fs: Arc<dyn Filesystem>,
+    config: ServerConfig,
+    audit: Option<Arc<dyn AuditSink>>,
+) -> io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Send,
+{
+    serve_session(stream, Session::new(fs, config, audit)).await
+}
+
+/// As [`serve`], with a session made by the caller.
+pub async fn serve_session<S>(stream: S, session: Session) -> io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Send,
+{
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let mut running = Running {
+        tasks: JoinSet::new(),
+        ids: HashMap::new(),
+    };
+    let result = pump(&mut reader, &mut writer, &session, &mut running).await;
+    // Requests still running when the stream failed have nobody to answer.
+    running.tasks.shutdown().await;
+    session.close_all().await;
+    let _ = writer.shutdown().await;
+    result
+}
+
+/// The requests running, and the request id of each task (for a task that panics).
+struct Running {
+    tasks: JoinSet<Result<Response, ProtocolError>>,
+    ids: HashMap<Id, u32>,
+}
+
+fn protocol_error(e: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+}
+
+/// Reads requests, starts them, writes replies, until the input ends or the session breaks.
+async fn pump<R, W>(
+    reader: &mut R,
+    writer: &mut W,
+    session: &Session,
+    running: &mut Running,
+) -> io::Result<()>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let mut chunk = vec![0u8; READ_CHUNK];
+    let mut out = Vec::new();
+    let mut eof = false;
+    let mut broken: Option<io::Error> = None;
+    loop {
+        // Start every whole request in the input, while there is room.
+        while broken.is_none() && running.tasks.len() < MAX_IN_FLIGHT {
+            match decode_frame(&input, MAX_PACKET) {
+                Ok(Frame::Incomplete { .. }) => break,
+                Ok(Frame::Complete { payload, consumed }) => {
+                    match session.decode(payload) {
+                        Ok(request) => {
+                            let id = request.id();
+                            let task = running.tasks.spawn(session.handle(request));
+                            if let Some(id) = id {
+                                running.ids.insert(task.id(), id);
+                            }
+                        }
+                        Err(e) => broken = Some(protocol_error(e)),
+                    }
+                    input.drain(..consumed);
+                }
+                // filexfer-02 §3 frames every packet with its length; OpenSSH's sftp-server
+                // exits on a length over its SFTP_MAX_MSG_LENGTH.
+                Err(e) => broken = Some(protocol_error(format!("bad SFTP packet length: {e}"))),
+            }
+        }
+        if running.tasks.is_empty() && (eof || broken.is_some()) {
+            break;
+        }
+        let read_more = !eof && broken.is_none() && running.tasks.len() < MAX_IN_FLIGHT;
+        tokio::select! {
+            read = reader.read(&mut chunk), if read_more => match read {
+                Ok(0) => eof = true,
+                Ok(n) => input.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+                Err(e) => broken = Some(e),
+            },
+            Some(done) = running.tasks.join_next_with_id() => {
+                reply(writer, &mut out, running, done, &mut broken).await?;
+                // Write whatever else is ready before flushing.
+                while let Some(done) = running.tasks.try_join_next_with_id() {
+                    reply(writer, &mut out, running, done, &mut broken).await?;
+                }
+                writer.flush().await?;
+            }
+        }
+    }
+    match broken {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Writes the reply of a finished task.
+async fn reply<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    out: &mut Vec<u8>,
+    running: &mut Running,
+    done: Result<(Id, Result<Response, ProtocolError>), JoinError>,
+    broken: &mut Option<io::Error>,
+) -> io::Result<()> {
+    let response = match done {
+        Ok((task, Ok(response))) => {
+            running.ids.remove(&task);
+            response
+        }
+        Ok((task, Err(e))) => {
+            running.ids.remove(&task);
+            if broken.is_none() {
+                *broken = Some(protocol_error(e));
+            }
+            return Ok(());
+        }
+        // A backend that panicked: its request still gets an answer.
+        Err(e) => match running.ids.remove(&e.id()) {
+            Some(id) => Response::Status {
+                id,
+                code: StatusCode::FAILURE,
+                message: "internal error".to_owned(),
+                language: String::new(),
+            },
+            None => return Ok(()),
+        },
+    };
+    out.clear();
+    if let Response::Data { id, data } = &response {
+        // File data goes out as it is, without another copy.
+        Response::encode_data_header(*id, data.len(), out);
+        writer.write_all(out).await?;
+        writer.write_all(data).await
+    } else {
+        response.encode(out);
+        writer.write_all(out).await
+    }
+}
+
+/// What the `sftp` subsystem serves to a user: their filesystem and policy, or `None` to
+/// refuse.
+pub trait SftpSetup:
+    Fn(&Authenticated) -> Option<(Arc<dyn Filesystem>, ServerConfig)> + Send + Sync + 'static
+{
+}
+
+impl<F> SftpSetup for F where
+    F: Fn(&Authenticated) -> Option<(Arc<dyn Filesystem>, ServerConfig)> + Send + Sync + 'static
+{
+}
+
+/// Where [`SftpSubsystem`] reports sessions that end in an error.
+pub type Log = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// A [`Handler`] that serves the `sftp` subsystem, with a filesystem and policy per user.
+///
+/// Other subsystems and `exec` are refused. Each accepted channel runs [`serve`] on a task of
+/// its own; when the session ends, the channel gets exit status 0 (1 after an error) and is
+/// closed. A [`ServerConfig`] whose `user` is empty gets the authenticated user's name.
+pub struct SftpSubsystem<F> {
+    setup: F,
+    audit: Option<Arc<dyn AuditSink>>,
+    log: Option<Log>,
+}
+
+impl<F: SftpSetup> SftpSubsystem<F> {
+    /// A handler that asks `setup` what to serve each user.
+    pub fn new(setup: F) -> Self {
+        SftpSubsystem {
+            setup,
+            audit: None,
+            log: None,
+        }
+    }
+
+    /// Sends every session's audit events to `audit`.
+    pub fn with_audit(mut self, audit: Arc<dyn AuditSink>) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
+    /// Reports sessions that end in an error to `log`.
+    pub fn with_log(mut self, log: Log) -> Self {
+        self.log = Some(log);
+        self
+    }
+}
+
+impl<F: SftpSetup> Handler for SftpSubsystem<F> {
+    fn subsystem(
+        &self,
+        user: &Arc<Authenticated>,
+        name: &str,
+        channel: Channel,
+    ) -> Result<(), Channel> {
+        if name != "sftp" {
+            return Err(channel);
+        }
+        let Some((fs, mut config)) = (self.setup)(user) else {
+            return Err(channel);
+        };
+        if config.user.is_empty() {
+            config.user.clone_from(&user.user);
+        }
+        let audit = self.audit.clone();
+        let log = self.log.clone();
+        let who = user.user.clone();
+        tokio::spawn(async move {
+            let mut channel = channel;
+            let result = serve(&mut channel, fs, config, audit).await;
+            if let (Err(e), Some(log)) = (&result, &log) {
+                log(&format!("sftp session of {who} ended: {e}"));
+            }
+            let _ = channel.send_exit_status(u32::from(result.is_err()));
+            let _ = channel.send_eof();
+            let _ = channel.close();
+        });
+        Ok(())
+    }
+}
