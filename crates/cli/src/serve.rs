@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Parser;
 use sshwire::server::{Handler, Server, ServerSettings};
 use sshwire::sftp::fs::Filesystem;
-use sshwire::sftp::server::{AuditEvent, AuditSink, ServerConfig};
+use sshwire::sftp::server::{AuditEvent, AuditSink, IdNames, ServerConfig};
 use sshwire::sftp_server::{Log, SftpSubsystem};
 use sshwire::{Authenticated, Authenticator, Channel, system_rng};
 use sshwire_auth::{AuthMethod, AuthorizedKeys, PasswordFile, ServerPolicy};
@@ -165,9 +165,12 @@ impl Subsystems {
     fn new(files: Result<Arc<dyn Filesystem>, String>, read_only: bool) -> Subsystems {
         let sftp = files.as_ref().ok().map(|fs| {
             let fs = fs.clone();
-            let setup: Setup = Box::new(move |_user: &Authenticated| {
+            let names: Arc<dyn IdNames> = Arc::new(sftp_server::SystemIds::load());
+            let setup: Setup = Box::new(move |user: &Authenticated| {
                 let config = ServerConfig {
                     read_only,
+                    user: user.user.clone(),
+                    id_names: Some(names.clone()),
                     ..ServerConfig::default()
                 };
                 Some((fs.clone(), config))

@@ -260,13 +260,13 @@ fn current_uid() -> String {
 
 /// User and group names from `/etc/passwd` and `/etc/group` (users that only a directory
 /// service knows get none).
-struct SystemIds {
+pub(crate) struct SystemIds {
     users: HashMap<u32, String>,
     groups: HashMap<u32, String>,
 }
 
 impl SystemIds {
-    fn load() -> SystemIds {
+    pub(crate) fn load() -> SystemIds {
         let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
         SystemIds {
             users: parse_id_file(&read("/etc/passwd")),
