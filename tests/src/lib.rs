@@ -240,13 +240,32 @@ impl Serve {
             .args(["--listen", "127.0.0.1:0", "--root"])
             .arg(dir.path().join("root"))
             .args(["--authorized-keys"])
-            .arg(dir.path().join("authorized_keys"))
-            .env("XDG_CONFIG_HOME", dir.path().join("config"));
+            .arg(dir.path().join("authorized_keys"));
         for k in host_keys {
             cmd.arg("--host-key").arg(k);
         }
+        cmd.args(extra);
+        Self::spawn(cmd, dir)
+    }
+
+    /// Starts `sshwire serve --config` with a configuration of `config` (written into the
+    /// server's temporary directory, whose path replaces `{dir}` in it).
+    pub fn start_config(program: &Path, config: &str, extra: &[&str]) -> Serve {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sshwire.toml");
+        let text = config.replace("{dir}", &dir.path().display().to_string());
+        std::fs::write(&path, text).unwrap();
+        let mut cmd = Command::new(program);
+        cmd.arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--config"])
+            .arg(&path)
+            .args(extra);
+        Self::spawn(cmd, dir)
+    }
+
+    fn spawn(mut cmd: Command, dir: tempfile::TempDir) -> Serve {
         let mut child = cmd
-            .args(extra)
+            .env("XDG_CONFIG_HOME", dir.path().join("config"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

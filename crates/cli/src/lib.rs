@@ -13,7 +13,6 @@ mod paths;
 // Used by the client commands (sftp, exec, cp) for passwords, passphrases and host keys.
 mod prompt;
 mod serve;
-#[allow(dead_code)] // wired into `serve --config` with the SFTP subsystem
 mod serve_config;
 mod sftp_server;
 mod ssh_options;

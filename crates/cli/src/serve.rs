@@ -8,37 +8,45 @@ use std::time::Duration;
 use clap::Parser;
 use sshwire::server::{Handler, Server, ServerSettings};
 use sshwire::sftp::fs::Filesystem;
-use sshwire::sftp::server::{AuditEvent, AuditSink, IdNames, ServerConfig};
+use sshwire::sftp::server::{AuditEvent, AuditFormat, AuditSink, IdNames, LineSink, ServerConfig};
 use sshwire::sftp_server::{Log, SftpSubsystem};
 use sshwire::{Authenticated, Authenticator, Channel, system_rng};
 use sshwire_auth::{AuthMethod, AuthorizedKeys, PasswordFile, ServerPolicy};
 use sshwire_keys::{KeyType, PrivateKey, PublicKey};
 use tokio::net::TcpListener;
 
+use crate::serve_config::{self, ServeConfig};
 use crate::{paths, sftp_server};
 
 /// How long sessions may go on after SIGTERM before they are disconnected.
 const DRAIN_TIME: Duration = Duration::from_secs(30);
 
+/// Where `sshwire serve` listens unless told otherwise.
+const DEFAULT_LISTEN: &str = "127.0.0.1:2222";
+
 /// Arguments of `sshwire serve`.
 #[derive(Parser)]
 pub struct Args {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:2222")]
-    listen: SocketAddr,
+    /// Address to listen on [default: 127.0.0.1:2222].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
     /// Directory to serve (created if missing).
-    #[arg(long, default_value = "sftp-root")]
+    #[arg(long, default_value = "sftp-root", conflicts_with = "config")]
     root: PathBuf,
+    /// Configuration file (TOML): users with their own roots, keys and passwords, limits,
+    /// audit log; see docs/sftp-server.md.
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Host private key file (repeat for several); default: one ed25519 key generated on first
     /// run and kept in ~/.config/sshwire.
     #[arg(long = "host-key")]
     host_keys: Vec<PathBuf>,
     /// authorized_keys file: a key listed there logs in under any user name (default:
     /// ~/.ssh/authorized_keys).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "config")]
     authorized_keys: Option<PathBuf>,
     /// Password file: lines `user:$argon2id$...` as `sshwire passwd` prints them.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "config")]
     password_file: Option<PathBuf>,
     /// Serve the files read-only: every request that would change them is refused.
     #[arg(long)]
@@ -46,21 +54,18 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<(), String> {
-    let host_keys = if args.host_keys.is_empty() {
-        vec![default_host_key()?]
-    } else {
-        args.host_keys
-            .iter()
-            .map(|p| load_host_key(p))
-            .collect::<Result<Vec<_>, _>>()?
-    };
+    if let Some(path) = &args.config {
+        let config = ServeConfig::load(path)?;
+        return run_with_config(&args, config);
+    }
+    let host_keys = host_keys(&args.host_keys)?;
     std::fs::create_dir_all(&args.root).map_err(|e| {
         format!(
             "cannot create the root directory {}: {e}",
             args.root.display()
         )
     })?;
-    let authorized_keys = match args.authorized_keys {
+    let authorized_keys = match args.authorized_keys.clone() {
         Some(p) => p,
         None => paths::home()?.join(".ssh").join("authorized_keys"),
     };
@@ -73,55 +78,143 @@ pub fn run(args: Args) -> Result<(), String> {
     // (and says so to each client that asks).
     let files = sftp_server::local_fs(&args.root);
     let handler = Subsystems::new(files, args.read_only);
+    let listen = listen_address(&args, None)?;
+    let policy = credentials.policy();
+    let mut summary = vec![credentials.summary.clone()];
+    if let Some(why) = &handler.unavailable {
+        summary.push(format!("no SFTP: {why}"));
+    } else if handler.read_only {
+        summary.push("serving read-only".to_owned());
+    }
+    let mut settings = ServerSettings::new(host_keys);
+    settings.policy = Arc::new(policy);
     runtime.block_on(serve(
-        args.listen,
-        args.root,
-        host_keys,
-        credentials,
-        handler,
+        listen,
+        &args.root.display().to_string(),
+        settings,
+        Arc::new(credentials),
+        Arc::new(handler),
+        &summary,
     ))
+}
+
+/// `sshwire serve --config FILE`: every user with a root, keys and password of their own.
+fn run_with_config(args: &Args, config: ServeConfig) -> Result<(), String> {
+    let key_files = if args.host_keys.is_empty() {
+        config.host_keys.clone()
+    } else {
+        args.host_keys.clone()
+    };
+    let host_keys = host_keys(&key_files)?;
+    for user in config.users.values() {
+        std::fs::create_dir_all(&user.root).map_err(|e| {
+            format!(
+                "user {}: cannot create the root directory {}: {e}",
+                user.name,
+                user.root.display()
+            )
+        })?;
+    }
+    let audit: Arc<dyn AuditSink> = match &config.audit {
+        Some((path, format)) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| format!("cannot open the audit log {}: {e}", path.display()))?;
+            let format = match format {
+                serve_config::AuditFormat::Json => AuditFormat::Json,
+                serve_config::AuditFormat::Text => AuditFormat::Text,
+            };
+            Arc::new(LineSink::new(file, format))
+        }
+        None => Arc::new(AuditToStderr),
+    };
+    let mut methods = vec![vec![AuthMethod::PublicKey]];
+    if config.has_passwords() {
+        methods.push(vec![AuthMethod::Password]);
+        methods.push(vec![AuthMethod::KeyboardInteractive]);
+    }
+    let policy = ServerPolicy {
+        methods,
+        max_attempts: config.limits.max_auth_tries,
+        login_grace_time: config.login_grace_time(),
+        banner: config.banner.clone(),
+        ..ServerPolicy::default()
+    };
+    let mut settings = ServerSettings::new(host_keys);
+    settings.policy = Arc::new(policy);
+    settings.login_grace_time = config.login_grace_time();
+    settings.max_unauthenticated = config.limits.max_unauthenticated;
+    let listen = listen_address(args, config.listen)?;
+    let summary = vec![format!(
+        "users: {}",
+        config.users.keys().cloned().collect::<Vec<_>>().join(", ")
+    )];
+    let config = Arc::new(config);
+    let handler = Subsystems::per_user(config.clone(), audit);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(serve(
+        listen,
+        "each user's root",
+        settings,
+        config,
+        Arc::new(handler),
+        &summary,
+    ))
+}
+
+fn listen_address(args: &Args, configured: Option<SocketAddr>) -> Result<SocketAddr, String> {
+    match args.listen.or(configured) {
+        Some(a) => Ok(a),
+        None => DEFAULT_LISTEN.parse().map_err(|e| format!("{e}")),
+    }
+}
+
+/// Host keys from files, or the default one generated once and kept.
+fn host_keys(files: &[PathBuf]) -> Result<Vec<Arc<PrivateKey>>, String> {
+    if files.is_empty() {
+        Ok(vec![default_host_key()?])
+    } else {
+        files.iter().map(|p| load_host_key(p)).collect()
+    }
 }
 
 async fn serve(
     listen: SocketAddr,
-    root: PathBuf,
-    host_keys: Vec<Arc<PrivateKey>>,
-    credentials: Credentials,
-    handler: Subsystems,
+    what: &str,
+    settings: ServerSettings,
+    authenticator: Arc<dyn Authenticator>,
+    handler: Arc<Subsystems>,
+    summary: &[String],
 ) -> Result<(), String> {
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    println!(
-        "sshwire serve: listening on {local}, serving {}",
-        root.display()
-    );
-    for key in &host_keys {
+    println!("sshwire serve: listening on {local}, serving {what}");
+    for key in &settings.host_keys {
         println!(
             "host key: {} {}",
             key.public_key().fingerprint_sha256(),
             key.key_type().name()
         );
     }
-    println!("{}", credentials.summary);
-    if let Err(why) = &handler.files {
-        println!("no SFTP in this build: {why}");
-    } else if handler.read_only {
-        println!("serving read-only");
+    for line in summary {
+        println!("{line}");
     }
     println!("connect with: sftp -P {} {}", local.port(), local.ip());
-    let mut settings = ServerSettings::new(host_keys);
-    settings.policy = Arc::new(credentials.policy());
     let server = Server::with_settings(settings);
-    let authenticator: Arc<dyn Authenticator> = Arc::new(credentials);
     let log: Arc<dyn Fn(&str) + Send + Sync> =
         Arc::new(|line: &str| eprintln!("sshwire serve: {line}"));
     server
         .serve(
             listener,
             authenticator,
-            Arc::new(handler),
+            handler,
             shutdown_signal(),
             DRAIN_TIME,
             log,
@@ -156,7 +249,8 @@ type Setup =
 /// `sshwire serve` serves the `sftp` subsystem and runs no commands: other requests are
 /// refused with a line on the channel's stderr saying so.
 struct Subsystems {
-    files: Result<Arc<dyn Filesystem>, String>,
+    /// Why the sftp subsystem cannot be served, if it cannot.
+    unavailable: Option<String>,
     read_only: bool,
     sftp: Option<SftpSubsystem<Setup>>,
 }
@@ -180,9 +274,34 @@ impl Subsystems {
             SftpSubsystem::new(setup).with_log(log).with_audit(audit)
         });
         Subsystems {
-            files,
+            unavailable: files.err(),
             read_only,
             sftp,
+        }
+    }
+
+    /// Each user of the configuration gets their own root and policy.
+    fn per_user(config: Arc<ServeConfig>, audit: Arc<dyn AuditSink>) -> Subsystems {
+        let names: Arc<dyn IdNames> = Arc::new(sftp_server::SystemIds::load());
+        let max_handles = config.limits.max_handles;
+        let setup: Setup = Box::new(move |who: &Authenticated| {
+            let user = config.users.get(&who.user)?;
+            let fs = sftp_server::local_fs(&user.root).ok()?;
+            let policy = ServerConfig {
+                read_only: user.read_only,
+                umask: user.umask,
+                user: user.name.clone(),
+                id_names: Some(names.clone()),
+                max_handles,
+                ..ServerConfig::default()
+            };
+            Some((fs, policy))
+        });
+        let log: Log = Arc::new(|line: &str| eprintln!("sshwire serve: {line}"));
+        Subsystems {
+            unavailable: None,
+            read_only: false,
+            sftp: Some(SftpSubsystem::new(setup).with_log(log).with_audit(audit)),
         }
     }
 }
@@ -203,9 +322,9 @@ impl Handler for Subsystems {
         name: &str,
         channel: Channel,
     ) -> Result<(), Channel> {
-        let why = match (&self.sftp, &self.files) {
+        let why = match (&self.sftp, &self.unavailable) {
             (Some(sftp), _) if name == "sftp" => return sftp.subsystem(user, name, channel),
-            (None, Err(why)) if name == "sftp" => why.clone(),
+            (None, Some(why)) if name == "sftp" => why.clone(),
             _ => "sshwire serve serves only sftp".to_owned(),
         };
         let text = format!("sshwire serve: the {name} subsystem is not available: {why}.\r\n");
