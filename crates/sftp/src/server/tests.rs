@@ -2256,3 +2256,36 @@ fn lsetstat_refuses_a_size() {
     );
     assert_eq!(c.get(b"/f"), b"x");
 }
+
+/// A reply that would not fit in a packet is a failure instead: the REALPATH of a path of
+/// 200 KiB would be a NAME of 400 KiB (the name and the long name).
+#[test]
+fn replies_that_would_not_fit_in_a_packet_fail() {
+    let mut c = Client::new();
+    let long = vec![b'x'; 200 * 1024];
+    assert_eq!(
+        c.status(|id| Request::Realpath {
+            id,
+            path: long.clone()
+        }),
+        (StatusCode::FAILURE, "reply too long".to_owned())
+    );
+    let short = vec![b'x'; 100 * 1024];
+    assert_eq!(
+        c.name(|id| Request::Realpath { id, path: short }).len(),
+        100 * 1024 + 1
+    );
+    // A configured read length above what fits is MAX_DATA.
+    let mut big = Client::on(
+        new_fs(),
+        ServerConfig {
+            max_read_len: u32::MAX,
+            ..config()
+        },
+    );
+    big.put(b"/f", &vec![1; 300 * 1024]);
+    let h = big.open(b"/f", OpenFlags::READ);
+    assert!(
+        matches!(big.read(&h, 0, u32::MAX), Response::Data { data, .. } if data.len() == MAX_DATA as usize)
+    );
+}
