@@ -148,11 +148,22 @@ impl Session {
 
     /// Decodes a packet payload (from [`Frame::Complete`](crate::Frame::Complete)) with the
     /// session's `SYMLINK` order.
+    ///
+    /// A packet that does not decode ends the session: the error is returned, and from then on
+    /// by every [`Session::handle`].
     pub fn decode(&self, payload: &[u8]) -> Result<Request, ProtocolError> {
         Request::decode_with(payload, self.inner.config.symlink_order).map_err(|error| {
-            ProtocolError::Malformed {
+            let error = ProtocolError::Malformed {
                 packet_type: payload.first().map(|t| PacketType(*t)),
                 error,
+            };
+            let mut phase = lock(&self.inner.phase);
+            match &*phase {
+                Phase::Ended(first) => first.clone(),
+                _ => {
+                    *phase = Phase::Ended(error.clone());
+                    error
+                }
             }
         })
     }

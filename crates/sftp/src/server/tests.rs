@@ -915,12 +915,33 @@ fn malformed_packets_are_protocol_errors() {
         (&open[4..], Some(PacketType::OPEN)),
         (&[][..], None),
     ] {
-        match c.session.decode(payload) {
+        match Client::new().session.decode(payload) {
             Err(ProtocolError::Malformed { packet_type, .. }) => assert_eq!(packet_type, t),
             other => panic!("{other:?}"),
         }
     }
+    // The session has ended: later packets and requests get the first error.
+    assert!(c.session.decode(&[5u8, 0, 0, 0, 1, 0, 0]).is_err());
+    assert!(matches!(
+        c.session.decode(&[]),
+        Err(ProtocolError::Malformed {
+            packet_type: Some(PacketType::READ),
+            ..
+        })
+    ));
+    let after = block_on(c.session.handle(Request::Realpath {
+        id: 5,
+        path: b".".to_vec(),
+    }));
+    assert!(matches!(
+        after,
+        Err(ProtocolError::Malformed {
+            packet_type: Some(PacketType::READ),
+            ..
+        })
+    ));
     // An unknown type too short to hold an id cannot be answered: it ends the session.
+    let c = Client::new();
     let e = block_on(c.session.handle(c.session.decode(&[99, 0, 0]).unwrap())).unwrap_err();
     assert!(matches!(e, ProtocolError::Malformed { .. }), "{e}");
     // The decoder reads SYMLINK in the configured order.
