@@ -5,6 +5,8 @@
 //! conversation between two engines and have a fuzz target's engine, built with the same seed,
 //! accept the recorded peer bytes all the way through key exchange into encrypted packets.
 
+pub mod sftp;
+
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 

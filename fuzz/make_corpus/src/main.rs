@@ -602,6 +602,211 @@ fn sftp_packet(c: &mut Corpus) {
     c.put("sftp_packet", "stream", &stream);
 }
 
+/// A session of the `sftp_server` target recorded against its own filesystem, so the handles
+/// in later requests are the ones the session hands out: every request type and extension.
+/// Seeds with the flags 0 (as recorded), 0xf0 (15 requests admitted before any runs), 0x02
+/// (read-only) and 0x01 (the target adds INIT; the recorded one is a second INIT then).
+fn sftp_server(c: &mut Corpus) {
+    use sshwire_fuzz::sftp::{fuzz_session, poll_once};
+    use std::task::Poll;
+
+    let session = fuzz_session(false);
+    let mut stream = Vec::new();
+    let mut next_id = 0u32;
+    let mut send = |build: &dyn Fn(u32) -> Request| -> Response {
+        next_id += 1;
+        let request = build(next_id);
+        request.encode(&mut stream);
+        let mut reply = Box::pin(session.handle(request));
+        match poll_once(reply.as_mut()) {
+            Poll::Ready(Ok(r)) => r,
+            other => panic!("recording the sftp_server seed: {other:?}"),
+        }
+    };
+    let handle = |r: Response| match r {
+        Response::Handle { handle, .. } => handle,
+        other => panic!("recording the sftp_server seed: expected a handle, got {other:?}"),
+    };
+    let p = |s: &str| s.as_bytes().to_vec();
+    let ext = |id, request| Request::Extended { id, request };
+    let none = Attrs::default;
+    send(&|_| Request::Init {
+        version: 3,
+        extensions: Vec::new(),
+    });
+    let w = handle(send(&|id| Request::Open {
+        id,
+        path: p("a"),
+        flags: OpenFlags::WRITE | OpenFlags::CREAT | OpenFlags::TRUNC,
+        attrs: Attrs {
+            permissions: Some(0o600),
+            ..none()
+        },
+    }));
+    send(&|id| Request::Write {
+        id,
+        handle: w.clone(),
+        offset: 0,
+        data: p("hello, fuzz"),
+    });
+    send(&|id| Request::Fstat {
+        id,
+        handle: w.clone(),
+    });
+    send(&|id| Request::Fsetstat {
+        id,
+        handle: w.clone(),
+        attrs: Attrs {
+            size: Some(5),
+            ..none()
+        },
+    });
+    send(&|id| ext(id, ExtendedRequest::Fsync { handle: w.clone() }));
+    send(&|id| ext(id, ExtendedRequest::Fstatvfs { handle: w.clone() }));
+    let r = handle(send(&|id| Request::Open {
+        id,
+        path: p("/srv/a"),
+        flags: OpenFlags::READ,
+        attrs: none(),
+    }));
+    send(&|id| Request::Read {
+        id,
+        handle: r.clone(),
+        offset: 0,
+        len: 4096,
+    });
+    let b = handle(send(&|id| Request::Open {
+        id,
+        path: p("b"),
+        flags: OpenFlags::READ | OpenFlags::WRITE | OpenFlags::CREAT,
+        attrs: none(),
+    }));
+    send(&|id| {
+        ext(
+            id,
+            ExtendedRequest::CopyData {
+                read_handle: r.clone(),
+                read_offset: 0,
+                read_length: 0,
+                write_handle: b.clone(),
+                write_offset: 2,
+            },
+        )
+    });
+    for h in [&w, &r, &b] {
+        send(&|id| Request::Close {
+            id,
+            handle: h.clone(),
+        });
+    }
+    let d = handle(send(&|id| Request::Opendir { id, path: p(".") }));
+    for _ in 0..2 {
+        send(&|id| Request::Readdir {
+            id,
+            handle: d.clone(),
+        });
+    }
+    send(&|id| Request::Close {
+        id,
+        handle: d.clone(),
+    });
+    send(&|id| Request::Stat { id, path: p("a") });
+    send(&|id| Request::Lstat {
+        id,
+        path: p("/srv/b"),
+    });
+    send(&|id| Request::Setstat {
+        id,
+        path: p("a"),
+        attrs: Attrs {
+            size: Some(1),
+            ..none()
+        },
+    });
+    send(&|id| Request::Realpath { id, path: p(".") });
+    send(&|id| Request::Rename {
+        id,
+        old_path: p("a"),
+        new_path: p("c"),
+    });
+    send(&|id| {
+        ext(
+            id,
+            ExtendedRequest::PosixRename {
+                old_path: p("c"),
+                new_path: p("d"),
+            },
+        )
+    });
+    send(&|id| {
+        ext(
+            id,
+            ExtendedRequest::Hardlink {
+                old_path: p("d"),
+                new_path: p("e"),
+            },
+        )
+    });
+    send(&|id| {
+        ext(
+            id,
+            ExtendedRequest::Lsetstat {
+                path: p("e"),
+                attrs: Attrs {
+                    permissions: Some(0o644),
+                    ..none()
+                },
+            },
+        )
+    });
+    send(&|id| Request::Remove { id, path: p("e") });
+    send(&|id| Request::Mkdir {
+        id,
+        path: p("dir"),
+        attrs: none(),
+    });
+    send(&|id| Request::Rmdir { id, path: p("dir") });
+    send(&|id| Request::Readlink { id, path: p("d") });
+    send(&|id| Request::Symlink {
+        id,
+        link_path: p("l"),
+        target_path: p("d"),
+    });
+    send(&|id| ext(id, ExtendedRequest::Statvfs { path: p("/") }));
+    send(&|id| ext(id, ExtendedRequest::Limits));
+    send(&|id| ext(id, ExtendedRequest::ExpandPath { path: p("~/x") }));
+    send(&|id| ext(id, ExtendedRequest::HomeDirectory { username: p("") }));
+    send(&|id| {
+        ext(
+            id,
+            ExtendedRequest::UsersGroupsById {
+                uids: vec![0, 1000],
+                gids: vec![0],
+            },
+        )
+    });
+    send(&|id| {
+        ext(
+            id,
+            ExtendedRequest::Unknown {
+                name: p("foo@example.com"),
+                data: p("x"),
+            },
+        )
+    });
+    send(&|id| Request::Unknown {
+        packet_type: sshwire_sftp::PacketType(77),
+        data: id.to_be_bytes().to_vec(),
+    });
+    for flags in [0u8, 0xf0, 0x02, 0x01] {
+        c.put(
+            "sftp_server",
+            &format!("session_{flags:02x}"),
+            &cat(&[&[flags], &stream]),
+        );
+    }
+}
+
 /// Runs a client and a server against each other, each reacting to events as the fuzz
 /// targets do, and returns every byte each sent (client to server, server to client).
 fn converse(client_config: Arc<Config>, server_config: Arc<Config>) -> (Vec<u8>, Vec<u8>) {
@@ -764,5 +969,6 @@ fn main() {
     kex_peer_values(&mut c);
     transport(&mut c);
     sftp_packet(&mut c);
+    sftp_server(&mut c);
     println!("wrote {} seeds under {}", c.count, c.root.display());
 }

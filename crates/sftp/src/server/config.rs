@@ -279,7 +279,8 @@ pub struct ServerConfig {
     /// Handles open at once (`OPEN` and `OPENDIR`); default 1024.
     pub max_handles: usize,
     /// The longest `READ` answered in full: longer ones are shortened to this (filexfer-02
-    /// §6.4 lets the server return less). Default [`MAX_DATA`], 255 KiB.
+    /// §6.4 lets the server return less). Default and most [`MAX_DATA`], 255 KiB, so that the
+    /// reply fits in a packet.
     pub max_read_len: u32,
     /// The order of `SSH_FXP_SYMLINK`'s two paths; OpenSSH's by default.
     pub symlink_order: SymlinkOrder,

@@ -148,11 +148,22 @@ impl Session {
 
     /// Decodes a packet payload (from [`Frame::Complete`](crate::Frame::Complete)) with the
     /// session's `SYMLINK` order.
+    ///
+    /// A packet that does not decode ends the session: the error is returned, and from then on
+    /// by every [`Session::handle`].
     pub fn decode(&self, payload: &[u8]) -> Result<Request, ProtocolError> {
         Request::decode_with(payload, self.inner.config.symlink_order).map_err(|error| {
-            ProtocolError::Malformed {
+            let error = ProtocolError::Malformed {
                 packet_type: payload.first().map(|t| PacketType(*t)),
                 error,
+            };
+            let mut phase = lock(&self.inner.phase);
+            match &*phase {
+                Phase::Ended(first) => first.clone(),
+                _ => {
+                    *phase = Phase::Ended(error.clone());
+                    error
+                }
             }
         })
     }
@@ -308,6 +319,21 @@ fn unix_seconds(t: SystemTime) -> i64 {
 /// `O_RDONLY` is no flag at all, and OpenSSH maps `pflags` 0 to it).
 fn readable(flags: OpenFlags) -> bool {
     flags.contains(OpenFlags::READ) || !flags.contains(OpenFlags::WRITE)
+}
+
+/// Bytes of a reply after its length field (what [`MAX_PACKET`] limits), for the replies whose
+/// size the client controls.
+fn reply_len(response: &Response) -> usize {
+    match response {
+        // type, id, count, then each entry.
+        Response::Name { entries, .. } => entries.iter().fold(9, |n, e| {
+            n.saturating_add(8 + e.filename.len() + e.longname.len() + attrs_len(&e.attrs))
+        }),
+        // type, id, data.
+        Response::ExtendedReply { data, .. } => 5 + data.len(),
+        Response::Data { data, .. } => 9 + data.len(),
+        _ => 0,
+    }
 }
 
 /// Bytes of `attrs` on the wire.
@@ -474,7 +500,25 @@ impl Inner {
             // forever. Answer as §8 says for an unknown extended request.
             Request::Unknown { .. } => Err(FsError::unsupported()),
         };
-        result.unwrap_or_else(|e| status(id, e))
+        match result {
+            // The client takes packets of MAX_PACKET bytes at most (OpenSSH's client drops the
+            // connection on a longer one): a NAME or EXTENDED_REPLY that would not fit, such
+            // as the REALPATH of a 200 KiB path, is answered with a failure instead.
+            Ok(response) if reply_len(&response) > MAX_PACKET as usize => Response::Status {
+                id,
+                code: StatusCode::FAILURE,
+                message: "reply too long".to_owned(),
+                language: String::new(),
+            },
+            Ok(response) => response,
+            Err(e) => status(id, e),
+        }
+    }
+
+    /// The longest `READ` answered: the configured length, and never more than fits in a
+    /// packet.
+    fn max_read_len(&self) -> u32 {
+        self.config.max_read_len.clamp(1, MAX_DATA)
     }
 
     async fn extended(&self, id: u32, request: ExtendedRequest) -> Result<Response, FsError> {
@@ -516,7 +560,7 @@ impl Inner {
                 // "at least to 32768" for the read and write lengths.
                 let reply = LimitsReply {
                     max_packet_length: u64::from(MAX_PACKET),
-                    max_read_length: u64::from(self.config.max_read_len),
+                    max_read_length: u64::from(self.max_read_len()),
                     max_write_length: u64::from(MAX_DATA),
                     max_open_handles: u64::try_from(self.config.max_handles).unwrap_or(u64::MAX),
                 };
@@ -840,7 +884,7 @@ impl Inner {
         // filexfer-02 §6.4: "the server will read as many bytes as it can from the file (up
         // to `len')": a long READ is answered with less, as OpenSSH does beyond its
         // max-read-length.
-        let len = len.min(self.config.max_read_len);
+        let len = len.min(self.max_read_len());
         if len == 0 {
             return Ok(Response::Data {
                 id,
@@ -1212,7 +1256,7 @@ impl Inner {
             while left > 0 {
                 let chunk = u32::try_from(left)
                     .unwrap_or(u32::MAX)
-                    .min(self.config.max_read_len.max(1));
+                    .min(self.max_read_len());
                 let mut data = source.file.read_at(from, chunk).await?;
                 if data.is_empty() {
                     // Short of the length asked for: EOF, as OpenSSH answers.

@@ -915,12 +915,33 @@ fn malformed_packets_are_protocol_errors() {
         (&open[4..], Some(PacketType::OPEN)),
         (&[][..], None),
     ] {
-        match c.session.decode(payload) {
+        match Client::new().session.decode(payload) {
             Err(ProtocolError::Malformed { packet_type, .. }) => assert_eq!(packet_type, t),
             other => panic!("{other:?}"),
         }
     }
+    // The session has ended: later packets and requests get the first error.
+    assert!(c.session.decode(&[5u8, 0, 0, 0, 1, 0, 0]).is_err());
+    assert!(matches!(
+        c.session.decode(&[]),
+        Err(ProtocolError::Malformed {
+            packet_type: Some(PacketType::READ),
+            ..
+        })
+    ));
+    let after = block_on(c.session.handle(Request::Realpath {
+        id: 5,
+        path: b".".to_vec(),
+    }));
+    assert!(matches!(
+        after,
+        Err(ProtocolError::Malformed {
+            packet_type: Some(PacketType::READ),
+            ..
+        })
+    ));
     // An unknown type too short to hold an id cannot be answered: it ends the session.
+    let c = Client::new();
     let e = block_on(c.session.handle(c.session.decode(&[99, 0, 0]).unwrap())).unwrap_err();
     assert!(matches!(e, ProtocolError::Malformed { .. }), "{e}");
     // The decoder reads SYMLINK in the configured order.
@@ -2255,4 +2276,37 @@ fn lsetstat_refuses_a_size() {
         StatusCode::BAD_MESSAGE
     );
     assert_eq!(c.get(b"/f"), b"x");
+}
+
+/// A reply that would not fit in a packet is a failure instead: the REALPATH of a path of
+/// 200 KiB would be a NAME of 400 KiB (the name and the long name).
+#[test]
+fn replies_that_would_not_fit_in_a_packet_fail() {
+    let mut c = Client::new();
+    let long = vec![b'x'; 200 * 1024];
+    assert_eq!(
+        c.status(|id| Request::Realpath {
+            id,
+            path: long.clone()
+        }),
+        (StatusCode::FAILURE, "reply too long".to_owned())
+    );
+    let short = vec![b'x'; 100 * 1024];
+    assert_eq!(
+        c.name(|id| Request::Realpath { id, path: short }).len(),
+        100 * 1024 + 1
+    );
+    // A configured read length above what fits is MAX_DATA.
+    let mut big = Client::on(
+        new_fs(),
+        ServerConfig {
+            max_read_len: u32::MAX,
+            ..config()
+        },
+    );
+    big.put(b"/f", &vec![1; 300 * 1024]);
+    let h = big.open(b"/f", OpenFlags::READ);
+    assert!(
+        matches!(big.read(&h, 0, u32::MAX), Response::Data { data, .. } if data.len() == MAX_DATA as usize)
+    );
 }
