@@ -454,3 +454,144 @@ ls -l dir
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("Permission denied"), "{stderr}");
 }
+
+#[test]
+fn a_configured_server_gives_each_user_their_root_keys_password_and_audit_log() {
+    if !openssh_available(
+        "a_configured_server_gives_each_user_their_root_keys_password_and_audit_log",
+    ) {
+        return;
+    }
+    let alice = Client::new();
+    // Bob logs in with a password; its hash comes from `sshwire passwd`.
+    let mut passwd = Command::new(PROGRAM)
+        .args(["passwd", "bob"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut passwd.stdin.take().unwrap(), b"bobs secret\n").unwrap();
+    let line = String::from_utf8(passwd.wait_with_output().unwrap().stdout).unwrap();
+    let hash = line.trim().strip_prefix("bob:").unwrap().to_owned();
+    let host = alice.dir.path().join("host_key");
+    ssh_keygen(&[
+        "-q",
+        "-t",
+        "ed25519",
+        "-N",
+        "",
+        "-f",
+        host.to_str().unwrap(),
+    ]);
+    let config = format!(
+        r#"host_keys = ["{host}"]
+audit_log = "{{dir}}/audit.jsonl"
+
+[[user]]
+name = "alice"
+root = "{{dir}}/alice"
+keys = ["{key}"]
+
+[[user]]
+name = "bob"
+root = "{{dir}}/bob"
+password = "{hash}"
+read_only = true
+"#,
+        host = host.display(),
+        key = alice.public_key().trim(),
+    );
+    let serve = Serve::start_config(Path::new(PROGRAM), &config, &[]);
+    let dir = serve.dir.path();
+    std::fs::write(dir.join("bob/for-bob.txt"), "hello bob\n").unwrap();
+    // Alice writes into her own root, and sees only it.
+    let batch = format!("put {}/a.txt\nls -1 /\n", alice.local().display());
+    let sftp = |user: &str, batch: &str, askpass: Option<&Path>| {
+        let file = alice.dir.path().join("batch");
+        std::fs::write(&file, batch).unwrap();
+        let mut cmd = Command::new("sftp");
+        match askpass {
+            // `sftp -b` puts `-oBatchMode=yes` where -b stands; an earlier -o wins, as
+            // always in ssh, so these come first.
+            Some(a) => {
+                cmd.args(["-o", "PubkeyAuthentication=no", "-o", "BatchMode=no"])
+                    .env("SSH_ASKPASS", a)
+                    .env("SSH_ASKPASS_REQUIRE", "force");
+            }
+            None => {
+                cmd.arg("-i").arg(&alice.key);
+            }
+        }
+        cmd.arg("-b")
+            .arg(&file)
+            .args(["-P", &serve.port.to_string()]);
+        cmd.args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+        ])
+        .arg(format!("{user}@127.0.0.1"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+    };
+    let out = sftp("alice", &batch, None);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("/a.txt"), "{stdout}");
+    assert!(!stdout.contains("for-bob"), "{stdout}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("alice/a.txt")).unwrap(),
+        "alpha\n"
+    );
+    // Alice's key does not open Bob's account.
+    let out = sftp("bob", "ls\n", None);
+    assert!(!out.status.success());
+    // Bob's password does; his root is read-only.
+    let askpass = alice.dir.path().join("askpass");
+    std::fs::write(&askpass, "#!/bin/sh\necho 'bobs secret'\n").unwrap();
+    std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let o = alice.dir.path().join("out");
+    let batch = format!(
+        "get for-bob.txt {}/for-bob.txt\n-put {}/a.txt\n",
+        o.display(),
+        alice.local().display()
+    );
+    let out = sftp("bob", &batch, Some(&askpass));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(o.join("for-bob.txt")).unwrap(),
+        "hello bob\n"
+    );
+    assert!(!dir.join("bob/a.txt").exists());
+    // The audit log has Alice's upload and Bob's refused one, as JSON lines.
+    let audit = std::fs::read_to_string(dir.join("audit.jsonl")).unwrap();
+    let lines: Vec<&str> = audit.lines().collect();
+    assert!(
+        lines.iter().all(|l| l.starts_with('{') && l.ends_with('}')),
+        "{audit}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("\"alice\"") && l.contains("a.txt")),
+        "{audit}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("\"bob\"") && l.contains("for-bob.txt")),
+        "{audit}"
+    );
+}
