@@ -77,14 +77,22 @@ pub struct ServerSettings {
 }
 
 impl ServerSettings {
-    /// Defaults for `host_keys`: OpenSSH-compatible windows, 6 attempts, 120 s grace time,
-    /// 100 unauthenticated connections.
+    /// Defaults for `host_keys`: 16 MiB windows and 255 KiB packets, 6 attempts, 120 s
+    /// grace time, 100 unauthenticated connections.
+    ///
+    /// The windows are sshwire's own (`Config::sshwire`), for every client: OpenSSH's clients
+    /// send as much as the window and packet size we advertise allow, and with OpenSSH's 2 MiB
+    /// an SFTP upload of 64 requests of 255 KiB keeps stalling on window adjusts (see
+    /// docs/performance.md). What a server buffers stays bounded by the window per channel.
     pub fn new(host_keys: Vec<Arc<PrivateKey>>) -> Self {
         ServerSettings {
             transport: Arc::new(Config::default()),
             host_keys,
             policy: Arc::new(ServerPolicy::default()),
-            session: SessionConfig::default(),
+            session: SessionConfig {
+                connection: sshwire_connection::Config::sshwire(),
+                ..SessionConfig::default()
+            },
             login_grace_time: Duration::from_secs(120),
             max_unauthenticated: 100,
         }
