@@ -595,3 +595,53 @@ read_only = true
         "{audit}"
     );
 }
+
+#[test]
+fn openssh_sftp_talks_to_sshwire_sftp_server_over_stdio() {
+    if !openssh_available("openssh_sftp_talks_to_sshwire_sftp_server_over_stdio") {
+        return;
+    }
+    // `sftp -D program` runs the server itself, no SSH at all: the drop-in test for a
+    // `Subsystem sftp` line, with OpenSSH's flags: -d start directory, -u umask.
+    let client = Client::new();
+    let area = tempfile::tempdir().unwrap();
+    let server = format!("{PROGRAM} sftp-server -d {} -u 027", area.path().display());
+    let l = client.local();
+    let o = client.dir.path().join("out");
+    let batch = format!(
+        "pwd\nput {l}/big.bin\nmkdir made\nls -l\nget big.bin {o}/big.bin\nrm big.bin\n",
+        l = l.display(),
+        o = o.display()
+    );
+    let file = client.dir.path().join("stdio-batch");
+    std::fs::write(&file, batch).unwrap();
+    let out = Command::new("sftp")
+        .args(["-b"])
+        .arg(&file)
+        .arg("-D")
+        .arg(&server)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!(
+            "Remote working directory: {}",
+            area.path().display()
+        )),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read(o.join("big.bin")).unwrap(),
+        std::fs::read(l.join("big.bin")).unwrap()
+    );
+    // The umask applied to the directory it made; the file it removed is gone.
+    let made = std::fs::metadata(area.path().join("made")).unwrap();
+    assert_eq!(made.mode() & 0o777, 0o750);
+    assert!(!area.path().join("big.bin").exists());
+}
