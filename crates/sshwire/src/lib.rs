@@ -26,6 +26,7 @@ mod session;
 pub mod sftp_client;
 pub mod sftp_local;
 pub mod sftp_server;
+pub mod sftp_transfer;
 
 pub use driver::Driver;
 pub use error::Error;

@@ -332,3 +332,138 @@ async fn bad_input_ends_the_session_without_harm() {
     assert_eq!(status(&e), StatusCode::NO_SUCH_FILE);
     sftp.mkdir(b"/still-fine", Attrs::default()).await.unwrap();
 }
+
+mod transfers {
+    use super::*;
+    use sshwire::sftp_transfer::{Transfer, TransferError};
+
+    fn content(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 13 + i / 1000) as u8).collect()
+    }
+
+    #[tokio::test]
+    async fn downloads_are_exact_resumable_and_never_clobber() {
+        let fs = MemoryFs::new();
+        let data = content(3_000_017);
+        fs.write_file(b"/big", &data).unwrap();
+        let sftp = pair(fs.clone(), ServerConfig::default()).await;
+        let dir = tempfile::tempdir().unwrap();
+        let local = dir.path().join("big");
+        // Into a new file, with progress that only grows and ends at the size.
+        let mut seen = Vec::new();
+        let n = sftp
+            .download(b"/big", &local, Transfer::default(), &mut |done, total| {
+                seen.push((done, total))
+            })
+            .await
+            .unwrap();
+        assert_eq!(n, data.len() as u64);
+        assert!(std::fs::read(&local).unwrap() == data);
+        assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0));
+        assert_eq!(seen.last(), Some(&(n, Some(n))));
+        // Resume from a prefix (as a kill -9 leaves it): the same file.
+        std::fs::write(&local, &data[..1_234_567]).unwrap();
+        let resume = Transfer {
+            resume: true,
+            ..Transfer::default()
+        };
+        sftp.download(b"/big", &local, resume, &mut |_, _| {})
+            .await
+            .unwrap();
+        assert!(std::fs::read(&local).unwrap() == data);
+        // A local file longer than the remote one cannot be resumed, and is left alone.
+        let mut longer = data.clone();
+        longer.push(1);
+        std::fs::write(&local, &longer).unwrap();
+        let e = sftp
+            .download(b"/big", &local, resume, &mut |_, _| {})
+            .await
+            .unwrap_err();
+        assert!(matches!(e, TransferError::CannotResume(_)), "{e}");
+        assert_eq!(std::fs::read(&local).unwrap(), longer);
+        // A failed download over an existing file leaves it as it was, and no debris.
+        std::fs::write(&local, b"precious").unwrap();
+        let e = sftp
+            .download(b"/missing", &local, Transfer::default(), &mut |_, _| {})
+            .await
+            .unwrap_err();
+        assert!(matches!(e, TransferError::Remote(_)), "{e}");
+        assert_eq!(std::fs::read(&local).unwrap(), b"precious");
+        // A good one replaces it, through a temporary file that does not stay behind.
+        sftp.download(b"/big", &local, Transfer::default(), &mut |_, _| {})
+            .await
+            .unwrap();
+        assert!(std::fs::read(&local).unwrap() == data);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[tokio::test]
+    async fn uploads_are_exact_resumable_and_preserve_on_request() {
+        use std::os::unix::fs::PermissionsExt;
+        let fs = MemoryFs::new();
+        let sftp = pair(fs.clone(), ServerConfig::default()).await;
+        let dir = tempfile::tempdir().unwrap();
+        let local = dir.path().join("up");
+        let data = content(2_500_001);
+        std::fs::write(&local, &data).unwrap();
+        std::fs::set_permissions(&local, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let modified = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
+        std::fs::File::options()
+            .write(true)
+            .open(&local)
+            .unwrap()
+            .set_modified(modified)
+            .unwrap();
+        let how = Transfer {
+            preserve: true,
+            block: 100_000,
+            ..Transfer::default()
+        };
+        let n = sftp
+            .upload(&local, b"/up", how, &mut |_, _| {})
+            .await
+            .unwrap();
+        assert_eq!(n, data.len() as u64);
+        assert!(fs.read_file(b"/up").unwrap() == data);
+        let attrs = sftp.stat(b"/up").await.unwrap();
+        assert_eq!(attrs.permissions.unwrap() & 0o777, 0o640);
+        assert_eq!(attrs.times.unwrap().mtime, 1_600_000_000);
+        // reput: the remote has a prefix; the rest follows.
+        fs.write_file(b"/half", &data[..777_777]).unwrap();
+        let resume = Transfer {
+            resume: true,
+            ..Transfer::default()
+        };
+        sftp.upload(&local, b"/half", resume, &mut |_, _| {})
+            .await
+            .unwrap();
+        assert!(fs.read_file(b"/half").unwrap() == data);
+    }
+}
+
+#[tokio::test]
+async fn a_resume_over_an_existing_file_continues_its_temporary_prefix() {
+    use sshwire::sftp_transfer::Transfer;
+    let fs = MemoryFs::new();
+    let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 241) as u8).collect();
+    fs.write_file(b"/f", &data).unwrap();
+    let sftp = pair(fs, ServerConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("f");
+    // An old version of the file, and the prefix an interrupted download left beside it.
+    std::fs::write(&local, b"old version").unwrap();
+    std::fs::write(dir.path().join(".f.sshwire-part"), &data[..300_000]).unwrap();
+    let resume = Transfer {
+        resume: true,
+        ..Transfer::default()
+    };
+    sftp.download(b"/f", &local, resume, &mut |_, _| {})
+        .await
+        .unwrap();
+    assert!(std::fs::read(&local).unwrap() == data);
+    assert!(!dir.path().join(".f.sshwire-part").exists());
+}
