@@ -123,6 +123,8 @@ ln -s b.txt soft.txt
 symlink tree linked-tree
 chmod 600 b.txt
 chmod 755 tree/sub
+chown 0 b.txt
+chgrp 0 b.txt
 df
 copy b.txt copied.txt
 cp tree/one.txt one-copy.txt
@@ -130,6 +132,8 @@ get -p b.txt {o}/b.txt
 get -r -p tree {o}/tree
 get soft.txt {o}/through-link.txt
 get big.bin {o}/big.bin
+reget big.bin {o}/partial.bin
+get -a big.bin {o}/partial2.bin
 get linked-tree/one.txt {o}/via-dir-link.txt
 rm hard.txt
 -rm does-not-exist
@@ -223,8 +227,13 @@ struct Run {
 }
 
 fn run_batch(port: u16, start: &Path, server_root: &Path, client: &Client) -> Run {
-    let _ = std::fs::remove_dir_all(client.dir.path().join("out"));
-    std::fs::create_dir_all(client.dir.path().join("out")).unwrap();
+    let out_dir = client.dir.path().join("out");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    std::fs::create_dir_all(&out_dir).unwrap();
+    // Prefixes of big.bin, as interrupted downloads leave them, for reget and get -a.
+    let big = std::fs::read(client.local().join("big.bin")).unwrap();
+    std::fs::write(out_dir.join("partial.bin"), &big[..1_000_001]).unwrap();
+    std::fs::write(out_dir.join("partial2.bin"), &big[..65_536]).unwrap();
     let start_text = start.display().to_string();
     let batch = full_batch(&start_text, &client.local(), &client.dir.path().join("out"));
     let out = client.sftp(port, &batch, &[]);
@@ -273,6 +282,13 @@ fn one_batch_same_results_on_three_servers() {
         let area = tempfile::tempdir().unwrap();
         run_batch(sshd.port, area.path(), area.path(), &client)
     };
+    // reget and get -a completed the prefixes into the whole file.
+    for resumed in ["partial.bin", "partial2.bin"] {
+        assert_eq!(
+            reference.downloaded[resumed],
+            reference.downloaded["big.bin"]
+        );
+    }
     if std::env::var_os("SFTP_BATCH_DEBUG").is_some() {
         eprintln!(
             "{}\n{:#?}\n{:#?}",
