@@ -70,6 +70,21 @@ pub fn ssh_keygen(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Writes a new unencrypted Ed25519 key pair with `ssh-keygen` at `path` (and `path.pub`);
+/// returns the public key line.
+pub fn ed25519_key_file(path: &Path) -> String {
+    ssh_keygen(&[
+        "-q",
+        "-t",
+        "ed25519",
+        "-N",
+        "",
+        "-f",
+        path.to_str().unwrap(),
+    ]);
+    std::fs::read_to_string(format!("{}.pub", path.display())).unwrap()
+}
+
 /// A child process killed and reaped on drop, with its stderr collected in the background.
 struct Guard {
     child: Child,

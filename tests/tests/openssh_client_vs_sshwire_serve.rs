@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use sshwire_tests::{Serve, openssh_available, openssh_query, ssh_keygen};
+use sshwire_tests::{Serve, ed25519_key_file, openssh_available, openssh_query, ssh_keygen};
 
 const PROGRAM: &str = env!("CARGO_BIN_EXE_sshwire-under-test");
 
@@ -189,16 +189,7 @@ fn ssh_logs_in_for_every_algorithm_combination() {
         .map(|(p, _)| p)
         .collect();
     let identity = keys_dir.path().join("id_user");
-    ssh_keygen(&[
-        "-q",
-        "-t",
-        "ed25519",
-        "-N",
-        "",
-        "-f",
-        identity.to_str().unwrap(),
-    ]);
-    let authorized = std::fs::read_to_string(format!("{}.pub", identity.display())).unwrap();
+    let authorized = ed25519_key_file(&identity);
     let serve = Serve::start_with_users(Path::new(PROGRAM), &files, &authorized, None, &[]);
     let kexes = ours_and_theirs(
         &[

@@ -10,7 +10,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use sshwire_tests::{Serve, Sshd, openssh_available, ssh_keygen};
+use sshwire_tests::{Serve, Sshd, ed25519_key_file, openssh_available};
 
 const PROGRAM: &str = env!("CARGO_BIN_EXE_sshwire-under-test");
 
@@ -24,7 +24,7 @@ impl Client {
     fn new() -> Client {
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("id");
-        ssh_keygen(&["-q", "-t", "ed25519", "-N", "", "-f", key.to_str().unwrap()]);
+        ed25519_key_file(&key);
         let c = Client { dir, key };
         c.make_local_files();
         c
@@ -304,15 +304,7 @@ fn one_batch_same_results_on_three_servers() {
     assert_same("sshd + sshwire sftp-server", &via_sshd, &reference);
     // (a) `sshwire serve`, whose root is the top of the tree.
     let host = client.dir.path().join("host_key");
-    ssh_keygen(&[
-        "-q",
-        "-t",
-        "ed25519",
-        "-N",
-        "",
-        "-f",
-        host.to_str().unwrap(),
-    ]);
+    ed25519_key_file(&host);
     let serve =
         Serve::start_with_users(Path::new(PROGRAM), &[host], &client.public_key(), None, &[]);
     // The batch starts in a directory of the served tree, as it does in a temporary
@@ -327,15 +319,7 @@ fn one_batch_same_results_on_three_servers() {
 fn serve_with_secret(client: &Client, extra: &[&str]) -> (Serve, PathBuf) {
     let host = client.dir.path().join("host_key");
     if !host.exists() {
-        ssh_keygen(&[
-            "-q",
-            "-t",
-            "ed25519",
-            "-N",
-            "",
-            "-f",
-            host.to_str().unwrap(),
-        ]);
+        ed25519_key_file(&host);
     }
     let serve = Serve::start_with_users(
         Path::new(PROGRAM),
@@ -490,15 +474,7 @@ fn a_configured_server_gives_each_user_their_root_keys_password_and_audit_log() 
     let line = String::from_utf8(passwd.wait_with_output().unwrap().stdout).unwrap();
     let hash = line.trim().strip_prefix("bob:").unwrap().to_owned();
     let host = alice.dir.path().join("host_key");
-    ssh_keygen(&[
-        "-q",
-        "-t",
-        "ed25519",
-        "-N",
-        "",
-        "-f",
-        host.to_str().unwrap(),
-    ]);
+    ed25519_key_file(&host);
     let config = format!(
         r#"host_keys = ["{host}"]
 audit_log = "{{dir}}/audit.jsonl"

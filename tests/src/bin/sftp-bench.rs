@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sshwire_tests::{Serve, Sshd, ssh_keygen};
+use sshwire_tests::{Serve, Sshd, ed25519_key_file};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -20,18 +20,9 @@ fn main() {
     let program = sibling("sshwire-under-test");
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("id");
-    ssh_keygen(&["-q", "-t", "ed25519", "-N", "", "-f", key.to_str().unwrap()]);
+    let public = ed25519_key_file(&key);
     let host = dir.path().join("host");
-    ssh_keygen(&[
-        "-q",
-        "-t",
-        "ed25519",
-        "-N",
-        "",
-        "-f",
-        host.to_str().unwrap(),
-    ]);
-    let public = std::fs::read_to_string(format!("{}.pub", key.display())).unwrap();
+    ed25519_key_file(&host);
     let sshd = Sshd::start("");
     sshd.authorize(&public);
     let serve = Serve::start_with_users(&program, &[host], &public, None, &[]);
