@@ -92,7 +92,7 @@ impl Connect {
         if let Some(n) = o.server_alive_count_max {
             config.session.keepalive_count_max = n;
         }
-        let mut verifier = self.verifier(&host, port, batch);
+        let mut verifier = self.verifier(port, batch);
         let auth = self.auth_options(&user);
         let mut prompter: Box<dyn Prompter> = if batch {
             Box::new(NoPrompts)
@@ -119,13 +119,12 @@ impl Connect {
         result.map_err(|e| ConnectFailed(describe(&e, &host, port, &user, self.verbosity)))
     }
 
-    fn verifier(&self, host: &str, port: u16, batch: bool) -> KnownHostsVerifier {
+    fn verifier(&self, port: u16, batch: bool) -> KnownHostsVerifier {
         let o = &self.options;
         let policy = o
             .strict_host_key_checking
             .unwrap_or(StrictHostKeyChecking::Ask);
-        // Known hosts are recorded under the name the user typed (HostKeyAlias aside).
-        let _ = host;
+        // Known hosts are recorded under the name the user typed, not `HostName`'s.
         let mut v = KnownHostsVerifier::new(&self.destination.host, port, policy)
             .hash_known_hosts(o.hash_known_hosts == Some(true));
         if let Some(files) = &o.user_known_hosts_files {

@@ -9,6 +9,7 @@ use clap::Parser;
 use sshwire::server::{Handler, Server, ServerSettings};
 use sshwire::sftp::fs::Filesystem;
 use sshwire::sftp::server::{AuditEvent, AuditFormat, AuditSink, IdNames, LineSink, ServerConfig};
+use sshwire::sftp_local::OwnerNames;
 use sshwire::sftp_server::{Log, SftpSubsystem};
 use sshwire::{Authenticated, Authenticator, Channel, system_rng};
 use sshwire_auth::{AuthMethod, AuthorizedKeys, PasswordFile, ServerPolicy};
@@ -259,7 +260,7 @@ impl Subsystems {
     fn new(files: Result<Arc<dyn Filesystem>, String>, read_only: bool) -> Subsystems {
         let sftp = files.as_ref().ok().map(|fs| {
             let fs = fs.clone();
-            let names: Arc<dyn IdNames> = Arc::new(sftp_server::SystemIds::load());
+            let names: Arc<dyn IdNames> = Arc::new(OwnerNames::load());
             let setup: Setup = Box::new(move |user: &Authenticated| {
                 let config = ServerConfig {
                     read_only,
@@ -282,7 +283,7 @@ impl Subsystems {
 
     /// Each user of the configuration gets their own root and policy.
     fn per_user(config: Arc<ServeConfig>, audit: Arc<dyn AuditSink>) -> Subsystems {
-        let names: Arc<dyn IdNames> = Arc::new(sftp_server::SystemIds::load());
+        let names: Arc<dyn IdNames> = Arc::new(OwnerNames::load());
         let max_handles = config.limits.max_handles;
         let setup: Setup = Box::new(move |who: &Authenticated| {
             let user = config.users.get(&who.user)?;

@@ -10,7 +10,6 @@
 //! Differences: an unknown name in `-p` or `-P` is an error (OpenSSH ignores it); times in
 //! listings are UTC; `~user` in expand-path works for the session's own user only.
 
-use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
@@ -18,7 +17,8 @@ use std::sync::Arc;
 
 use clap::Parser;
 use sshwire::sftp::fs::Filesystem;
-use sshwire::sftp::server::{AuditEvent, AuditSink, IdNames, RequestKind, ServerConfig};
+use sshwire::sftp::server::{AuditEvent, AuditSink, RequestKind, ServerConfig};
+use sshwire::sftp_local::OwnerNames;
 use sshwire::sftp_server::serve;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -205,7 +205,7 @@ fn config(
         start_dir: start.as_os_str().as_bytes().to_vec(),
         home: home.map(|h| h.as_os_str().as_bytes().to_vec()),
         user: user.to_owned(),
-        id_names: Some(Arc::new(SystemIds::load())),
+        id_names: Some(Arc::new(OwnerNames::load())),
         ..ServerConfig::default()
     })
 }
@@ -256,49 +256,6 @@ fn current_uid() -> String {
     std::fs::metadata("/proc/self")
         .map(|m| m.uid().to_string())
         .unwrap_or_default()
-}
-
-/// User and group names from `/etc/passwd` and `/etc/group` (users that only a directory
-/// service knows get none).
-pub(crate) struct SystemIds {
-    users: HashMap<u32, String>,
-    groups: HashMap<u32, String>,
-}
-
-impl SystemIds {
-    pub(crate) fn load() -> SystemIds {
-        let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
-        SystemIds {
-            users: parse_id_file(&read("/etc/passwd")),
-            groups: parse_id_file(&read("/etc/group")),
-        }
-    }
-}
-
-/// `name:password:id:...` lines: the id to name map (the first name of an id wins).
-fn parse_id_file(text: &str) -> HashMap<u32, String> {
-    let mut map = HashMap::new();
-    for line in text.lines() {
-        let mut fields = line.split(':');
-        if let (Some(name), Some(_), Some(id)) = (fields.next(), fields.next(), fields.next())
-            && let Ok(id) = id.parse()
-            && !name.is_empty()
-            && !name.starts_with('#')
-        {
-            map.entry(id).or_insert_with(|| name.to_owned());
-        }
-    }
-    map
-}
-
-impl IdNames for SystemIds {
-    fn user_name(&self, uid: u32) -> Option<String> {
-        self.users.get(&uid).cloned()
-    }
-
-    fn group_name(&self, gid: u32) -> Option<String> {
-        self.groups.get(&gid).cloned()
-    }
 }
 
 /// Log levels, OpenSSH's names.
@@ -507,13 +464,5 @@ mod tests {
     fn config_err(args: &Args) -> String {
         let log = Logger::new(Level::Quiet, true, FACILITY_AUTH);
         config(args, "al", None, &log).err().unwrap_or_default()
-    }
-
-    #[test]
-    fn id_files() {
-        let map = parse_id_file("root:x:0:0:root:/root:/bin/sh\n#c:x:5:\nbad\nal:x:1000:\n");
-        assert_eq!(map.get(&0).map(String::as_str), Some("root"));
-        assert_eq!(map.get(&1000).map(String::as_str), Some("al"));
-        assert_eq!(map.len(), 2);
     }
 }

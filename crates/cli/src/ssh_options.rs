@@ -150,7 +150,6 @@ const IGNORED_KEYWORDS: &[&str] = &[
     "xauthlocation",
     "obscurekeystroketiming",
     "channeltimeout",
-    "enableescapecommandline",
 ];
 
 impl SshOptions {

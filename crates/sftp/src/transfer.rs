@@ -99,12 +99,14 @@ impl Download {
             // it as EOF all the same.
             return self.on_eof(offset);
         }
+        // The server picks `got`; offsets near the top of the range must not overflow.
+        let after = offset.saturating_add(u64::from(got));
         if got < asked {
-            self.again.push_back((offset + u64::from(got), asked - got));
+            self.again.push_back((after, asked - got));
         } else {
             self.window = (self.window * 2).min(self.max_in_flight);
         }
-        if self.end.is_some_and(|end| offset + u64::from(got) > end) {
+        if self.end.is_some_and(|end| after > end) {
             return Err(UnexpectedReply("DATA past the end the server reported"));
         }
         self.early.insert(offset, data);
@@ -129,7 +131,7 @@ impl Download {
     pub fn poll_write(&mut self) -> Option<(u64, Vec<u8>)> {
         let data = self.early.remove(&self.written)?;
         let offset = self.written;
-        self.written += data.len() as u64;
+        self.written = self.written.saturating_add(data.len() as u64);
         Some((offset, data))
     }
 

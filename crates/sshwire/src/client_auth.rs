@@ -232,14 +232,14 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite>(
     login.auth.none().map_err(Error::Auth)?;
     login.current = Some("none");
     loop {
-        flush(driver, &mut login.auth)?;
+        driver.send_all(|| login.auth.poll_transmit())?;
         while let Some(ev) = login.auth.poll_event() {
             if let Some(done) = login.on_event(ev).await? {
-                flush(driver, &mut login.auth)?;
+                driver.send_all(|| login.auth.poll_transmit())?;
                 driver.engine().auth_succeeded();
                 return Ok(done);
             }
-            flush(driver, &mut login.auth)?;
+            driver.send_all(|| login.auth.poll_transmit())?;
         }
         match driver.next_event().await? {
             Event::Message(m) => {
@@ -511,15 +511,4 @@ fn server_sig_algs(pairs: Vec<(String, Vec<u8>)>) -> Option<Vec<u8>> {
         .into_iter()
         .find(|(name, _)| name == "server-sig-algs")
         .map(|(_, v)| v)
-}
-
-/// Hands the engine's output to the transport.
-fn flush<S: AsyncRead + AsyncWrite>(
-    driver: &mut Driver<S>,
-    auth: &mut ClientAuth,
-) -> Result<(), Error> {
-    while let Some(payload) = auth.poll_transmit() {
-        driver.engine().send(&payload)?;
-    }
-    Ok(())
 }

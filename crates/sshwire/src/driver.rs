@@ -53,6 +53,17 @@ impl<S: AsyncRead + AsyncWrite> Driver<S> {
         &mut self.engine
     }
 
+    /// Hands every payload `next` yields (an upper layer's output queue) to the transport.
+    pub(crate) fn send_all(
+        &mut self,
+        mut next: impl FnMut() -> Option<Vec<u8>>,
+    ) -> Result<(), Error> {
+        while let Some(payload) = next() {
+            self.engine.send(&payload)?;
+        }
+        Ok(())
+    }
+
     /// Bytes the engine has produced that are not written to the stream yet.
     pub fn queued_output(&mut self) -> usize {
         self.collect_output();
@@ -169,7 +180,8 @@ impl<S: AsyncRead + AsyncWrite> Driver<S> {
     }
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
+/// Sleeps until `deadline`, or forever without one (for `select!` branches).
+pub(crate) async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,

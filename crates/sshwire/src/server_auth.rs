@@ -9,6 +9,7 @@ use sshwire_transport::{DisconnectReason, Event};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
+use crate::driver::sleep_until;
 use crate::{Driver, Error};
 
 /// Decides whose credentials are good.
@@ -172,7 +173,7 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite>(
                     methods,
                     public_keys,
                 } => {
-                    flush(driver, a)?;
+                    driver.send_all(|| a.poll_transmit())?;
                     driver.flush().await?;
                     // The SUCCESS is out: delayed compression may start now.
                     driver.engine().auth_succeeded();
@@ -188,7 +189,7 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite>(
                 return Err(fail(driver, e).await);
             }
         }
-        flush(driver, a)?;
+        driver.send_all(|| a.poll_transmit())?;
     }
 }
 
@@ -205,17 +206,6 @@ async fn check_password(auth: &Arc<dyn Authenticator>, user: String, password: &
         .unwrap_or(false)
 }
 
-/// Hands the engine's output to the transport.
-fn flush<S: AsyncRead + AsyncWrite>(
-    driver: &mut Driver<S>,
-    auth: &mut ServerAuth,
-) -> Result<(), Error> {
-    while let Some(payload) = auth.poll_transmit() {
-        driver.engine().send(&payload)?;
-    }
-    Ok(())
-}
-
 /// Sends the DISCONNECT an authentication error implies and returns the error.
 async fn fail<S: AsyncRead + AsyncWrite>(
     driver: &mut Driver<S>,
@@ -224,11 +214,4 @@ async fn fail<S: AsyncRead + AsyncWrite>(
     let (reason, description) = e.disconnect();
     driver.disconnect_in_place(reason, &description).await;
     Error::Auth(e)
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
 }

@@ -75,6 +75,7 @@ use cap_std::fs::{Dir, DirBuilder, DirBuilderExt, MetadataExt, OpenOptions, Open
 use rustix::fs::{AtFlags, Gid, OFlags, StatVfs, StatVfsMountFlags, Timespec, Timestamps, Uid};
 use rustix::io::Errno;
 use sshwire_sftp::fs::{self as sftp_fs, DirEntry, FsError, FsFuture};
+use sshwire_sftp::server::IdNames;
 use sshwire_sftp::{Attrs, OpenFlags, Owner, StatusCode, StatvfsReply, Times};
 
 /// Symbolic links one path resolution may follow before it fails (Linux's `MAXSYMLINKS`).
@@ -904,15 +905,28 @@ impl sftp_fs::File for LocalFile {
     }
 }
 
-/// User and group names by id, from `/etc/passwd` and `/etc/group`.
+/// User and group names by id, from `/etc/passwd` and `/etc/group`: for listings, and as
+/// the server's [`IdNames`] (`users-groups-by-id@openssh.com`). Users that only a directory
+/// service knows get none.
 #[derive(Debug, Default)]
-struct OwnerNames {
+pub struct OwnerNames {
     users: HashMap<u32, String>,
     groups: HashMap<u32, String>,
 }
 
+impl IdNames for OwnerNames {
+    fn user_name(&self, uid: u32) -> Option<String> {
+        self.users.get(&uid).cloned()
+    }
+
+    fn group_name(&self, gid: u32) -> Option<String> {
+        self.groups.get(&gid).cloned()
+    }
+}
+
 impl OwnerNames {
-    fn load() -> OwnerNames {
+    /// Reads the two files now (missing files give no names).
+    pub fn load() -> OwnerNames {
         let read = |p| std::fs::read_to_string(p).unwrap_or_default();
         OwnerNames {
             users: parse_id_file(&read("/etc/passwd")),

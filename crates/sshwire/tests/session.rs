@@ -396,11 +396,19 @@ async fn keepalives_detect_a_dead_server() {
 #[tokio::test(start_paused = true)]
 async fn dropping_the_client_disconnects() {
     let pair = Pair::new();
-    let (client, server) = pair.client(Arc::new(RefuseAll)).await;
+    let (client, mut server) = pair.client(Arc::new(RefuseAll)).await;
     let ch = client.session().open_session().await.unwrap();
     drop(client);
-    // A channel keeps the connection alive; the last handle gone ends it.
-    assert!(!server.is_finished());
+    // A channel keeps the connection alive: the server does not finish while every task runs
+    // to idle (the paused clock only moves then), and the channel still gets answers.
+    assert!(
+        tokio::time::timeout(Duration::from_secs(10), &mut server)
+            .await
+            .is_err()
+    );
+    let e = ch.exec("true").await.unwrap_err();
+    assert!(matches!(e, Error::RequestRefused(_)), "{e}");
+    // The last handle gone ends it.
     drop(ch);
     let who = server.await.unwrap().unwrap();
     assert_eq!(who.user, "alice");

@@ -15,6 +15,7 @@ use super::{
     Channel, ExitStatus, Incoming, MAX_QUEUED_OUTPUT, MAX_QUEUED_PAYLOADS, SessionConfig, Shared,
     open_failed,
 };
+use crate::driver::sleep_until;
 use crate::server::Handler;
 use crate::{Authenticated, Driver, Error};
 
@@ -382,12 +383,5 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Task<S> {
 fn wake(w: &mut Option<std::task::Waker>) {
     if let Some(w) = w.take() {
         w.wake();
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
     }
 }
