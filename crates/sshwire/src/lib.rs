@@ -24,6 +24,7 @@ pub mod server;
 mod server_auth;
 mod session;
 pub mod sftp_client;
+pub mod sftp_glob;
 pub mod sftp_local;
 pub mod sftp_server;
 pub mod sftp_transfer;
