@@ -28,6 +28,7 @@ pub mod sftp_glob;
 pub mod sftp_local;
 pub mod sftp_server;
 pub mod sftp_transfer;
+pub mod sftp_tree;
 
 pub use driver::Driver;
 pub use error::Error;
