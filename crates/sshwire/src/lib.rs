@@ -24,7 +24,9 @@ pub mod server;
 mod server_auth;
 mod session;
 pub mod sftp_client;
+pub mod sftp_file;
 pub mod sftp_local;
+pub mod sftp_ops;
 pub mod sftp_server;
 pub mod sftp_transfer;
 
