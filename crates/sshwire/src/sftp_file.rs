@@ -253,6 +253,17 @@ pub struct File {
     closing: Option<Pending>,
 }
 
+impl std::fmt::Debug for File {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("File")
+            .field("open", &self.open)
+            .field("pos", &self.pos)
+            .field("buffered", &self.wbuf.len())
+            .field("writes_in_flight", &self.writes.len())
+            .finish()
+    }
+}
+
 impl SftpClient {
     /// Opens a remote file as [`File`].
     pub async fn open_file(&self, path: &[u8], options: &OpenOptions) -> Result<File, SftpError> {

@@ -75,6 +75,15 @@ impl ReadDir {
     }
 }
 
+impl std::fmt::Debug for ReadDir {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadDir")
+            .field("open", &self.handle.is_some())
+            .field("batch", &self.batch.len())
+            .finish()
+    }
+}
+
 impl Drop for ReadDir {
     fn drop(&mut self) {
         if let Some(handle) = self.handle.take() {
