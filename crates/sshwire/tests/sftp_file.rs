@@ -482,3 +482,143 @@ async fn copy_with_and_without_copy_data() {
         assert_eq!(session.open_handles(), 0);
     }
 }
+
+/// A whole SFTP packet around `payload`.
+fn frame(payload: &[u8]) -> Vec<u8> {
+    let mut out = (payload.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(payload);
+    out
+}
+
+/// A client talking to a scripted server: it answers INIT with a bare VERSION, answers the
+/// first request with the bytes `reply` makes from it, and then only listens.
+async fn hostile(reply: fn(&sshwire::sftp::Request) -> Vec<u8>) -> SftpClient {
+    use sshwire::sftp::{Frame, MAX_PACKET, Request, decode_frame};
+    let (a, mut b) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(async move {
+        let mut input = Vec::new();
+        let mut buf = vec![0; 64 * 1024];
+        let mut answered = 0;
+        loop {
+            while let Ok(Frame::Complete { payload, consumed }) = decode_frame(&input, MAX_PACKET)
+            {
+                let request = Request::decode(payload).unwrap();
+                let out = match request {
+                    Request::Init { .. } => frame(&[2, 0, 0, 0, 3]),
+                    _ if answered == 0 => {
+                        answered += 1;
+                        reply(&request)
+                    }
+                    // Anything later (a CLOSE from a drop) goes unanswered.
+                    _ => Vec::new(),
+                };
+                input.drain(..consumed);
+                b.write_all(&out).await.unwrap();
+            }
+            match b.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => input.extend_from_slice(&buf[..n]),
+            }
+        }
+    });
+    SftpClient::new(a).await.unwrap()
+}
+
+fn id_of(r: &sshwire::sftp::Request) -> [u8; 4] {
+    r.id().unwrap().to_be_bytes()
+}
+
+/// Each hostile answer is an error of the call that asked, ends the session for every later
+/// call, and leaves the process well (a sound session afterwards works).
+#[tokio::test]
+async fn a_hostile_server_gets_errors_not_allocations_or_panics() {
+    fn is_protocol(e: &SftpError) -> bool {
+        matches!(e, SftpError::Protocol(_))
+    }
+    // A HANDLE to a STAT.
+    let sftp = hostile(|r| {
+        let mut p = vec![102];
+        p.extend_from_slice(&id_of(r));
+        p.extend_from_slice(&[0, 0, 0, 1, b'h']);
+        frame(&p)
+    })
+    .await;
+    let e = sftp.stat(b"/x").await.unwrap_err();
+    assert!(is_protocol(&e) && e.to_string().contains("does not answer"), "{e}");
+    // The session is over: later calls fail at once, they do not hang.
+    assert!(is_protocol(&sftp.stat(b"/y").await.unwrap_err()));
+
+    // A NAME claiming 2^32-1 entries, to a REALPATH.
+    let sftp = hostile(|r| {
+        let mut p = vec![104];
+        p.extend_from_slice(&id_of(r));
+        p.extend_from_slice(&u32::MAX.to_be_bytes());
+        frame(&p)
+    })
+    .await;
+    let e = sftp.realpath(b".").await.unwrap_err();
+    assert!(is_protocol(&e) && e.to_string().contains("malformed"), "{e}");
+
+    // ATTRS with 2^32-1 extended pairs, to a STAT.
+    let sftp = hostile(|r| {
+        let mut p = vec![105];
+        p.extend_from_slice(&id_of(r));
+        p.extend_from_slice(&0x8000_0000u32.to_be_bytes());
+        p.extend_from_slice(&u32::MAX.to_be_bytes());
+        frame(&p)
+    })
+    .await;
+    let e = sftp.stat(b"/x").await.unwrap_err();
+    assert!(is_protocol(&e) && e.to_string().contains("malformed"), "{e}");
+
+    // A 300-byte handle, to an OPEN.
+    let sftp = hostile(|r| {
+        let mut p = vec![102];
+        p.extend_from_slice(&id_of(r));
+        p.extend_from_slice(&300u32.to_be_bytes());
+        p.extend_from_slice(&[b'h'; 300]);
+        frame(&p)
+    })
+    .await;
+    let e = sftp.open_read(b"/x").await.unwrap_err();
+    assert!(is_protocol(&e), "{e}");
+
+    // A reply to an id never sent.
+    let sftp = hostile(|r| {
+        let id = r.id().unwrap().wrapping_add(1000);
+        let mut p = vec![101];
+        p.extend_from_slice(&id.to_be_bytes());
+        p.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        frame(&p)
+    })
+    .await;
+    let e = sftp.stat(b"/x").await.unwrap_err();
+    assert!(is_protocol(&e) && e.to_string().contains("not outstanding"), "{e}");
+
+    // DATA longer than the READ asked for.
+    let sftp = hostile(|r| {
+        let mut p = vec![103];
+        p.extend_from_slice(&id_of(r));
+        match r {
+            sshwire::sftp::Request::Read { len, .. } => {
+                p.extend_from_slice(&(len + 1).to_be_bytes());
+                p.extend(std::iter::repeat_n(b'd', *len as usize + 1));
+            }
+            other => panic!("expected a READ, got {other:?}"),
+        }
+        frame(&p)
+    })
+    .await;
+    let h = b"h".to_vec();
+    let e = sftp.read(&h, 0, 10).await.unwrap_err();
+    assert!(is_protocol(&e) && e.to_string().contains("bytes of DATA"), "{e}");
+
+    // And the process is fine: a sound session works.
+    let fs = MemoryFs::new();
+    fs.write_file(b"/ok", b"fine").unwrap();
+    let sftp = pair(fs).await;
+    let mut f = sftp.open_read(b"/ok").await.unwrap();
+    let mut s = String::new();
+    f.read_to_string(&mut s).await.unwrap();
+    assert_eq!(s, "fine");
+}
