@@ -232,3 +232,86 @@ async fn every_request_and_extension_against_openssh_sftp_server() {
     let e = sftp.read(b"bogus-handle", 0, 10).await.unwrap_err();
     assert!(matches!(e, SftpError::Status { .. }), "{e}");
 }
+
+/// The remote `File` and the conveniences against OpenSSH's server: a pipelined round trip
+/// of several blocks with seeks, append, fsync, copy (OpenSSH offers copy-data), the working
+/// directory, makedirs and an rmtree that does not follow a link out of the tree.
+#[tokio::test]
+async fn file_api_against_openssh_sftp_server() {
+    use std::io::SeekFrom;
+    use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+    if !openssh_available("file_api_against_openssh_sftp_server")
+        || !Path::new(SFTP_SERVER).exists()
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (mut sftp, _child) = spawn_server().await;
+    assert!(sftp.server().supports("copy-data", "1"));
+    assert!(sftp.server().supports("fsync@openssh.com", "1"));
+    sftp.chdir(&p(d)).await.unwrap();
+    assert_eq!(sftp.getcwd().unwrap(), p(&d.canonicalize().unwrap()));
+
+    // 2 MB: eight blocks of OpenSSH's 255 KiB and a bit, written through relative paths.
+    let data: Vec<u8> = (0..2_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    let mut f = sftp.create(b"big.bin").await.unwrap();
+    for piece in data.chunks(70_001) {
+        f.write_all(piece).await.unwrap();
+    }
+    f.fsync().await.unwrap();
+    f.close().await.unwrap();
+    assert!(std::fs::read(d.join("big.bin")).unwrap() == data);
+
+    let mut f = sftp.open_read(b"big.bin").await.unwrap();
+    let mut all = Vec::new();
+    f.read_to_end(&mut all).await.unwrap();
+    assert!(all == data);
+    assert_eq!(f.seek(SeekFrom::Start(1_234_567)).await.unwrap(), 1_234_567);
+    let mut buf = [0u8; 1000];
+    f.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf[..], &data[1_234_567..1_235_567]);
+    assert_eq!(f.seek(SeekFrom::End(-3)).await.unwrap(), 1_999_997);
+    let mut tail = Vec::new();
+    f.read_to_end(&mut tail).await.unwrap();
+    assert_eq!(tail, &data[1_999_997..]);
+    assert_eq!(f.read_at(100, 5).await.unwrap(), &data[100..105]);
+    f.close().await.unwrap();
+
+    // Append: after what is there.
+    std::fs::write(d.join("log"), b"one\n").unwrap();
+    let mut f = sftp
+        .open_file(b"log", sshwire::sftp_file::OpenOptions::new().append(true))
+        .await
+        .unwrap();
+    f.write_all(b"two\n").await.unwrap();
+    f.close().await.unwrap();
+    assert_eq!(std::fs::read(d.join("log")).unwrap(), b"one\ntwo\n");
+
+    // A failed write (to a file opened read-only) surfaces at flush.
+    let mut f = sftp.open_read(b"log").await.unwrap();
+    f.write_all(b"x").await.unwrap();
+    assert!(f.flush().await.is_err());
+    assert!(f.close().await.is_err());
+
+    // copy: by copy-data on the server.
+    assert_eq!(sftp.copy(b"big.bin", b"copy.bin").await.unwrap(), 2_000_000);
+    assert!(std::fs::read(d.join("copy.bin")).unwrap() == data);
+
+    // makedirs, the predicates, and rmtree not following a link out of the tree.
+    sftp.makedirs(b"t/u/v", 0o755).await.unwrap();
+    assert!(d.join("t/u/v").is_dir());
+    assert!(sftp.is_dir(b"t/u").await.unwrap());
+    assert!(sftp.is_file(b"log").await.unwrap());
+    assert!(!sftp.exists(b"t/none").await.unwrap());
+    std::fs::create_dir(d.join("outside")).unwrap();
+    std::fs::write(d.join("outside/keep"), b"k").unwrap();
+    std::os::unix::fs::symlink(d.join("outside"), d.join("t/u/link")).unwrap();
+    std::fs::write(d.join("t/u/v/f"), b"f").unwrap();
+    sftp.rmtree(b"t").await.unwrap();
+    assert!(!d.join("t").exists());
+    assert_eq!(std::fs::read(d.join("outside/keep")).unwrap(), b"k");
+}

@@ -7,9 +7,9 @@
 //! held until it arrives, as OpenSSH's client waits for it: the version and the extensions
 //! decide what may be sent.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
-use crate::extensions::LimitsReply;
+use crate::extensions::{ExtendedRequest, LimitsReply};
 use crate::fields::ExtensionPair;
 use crate::packet::{Frame, MAX_PACKET, decode_frame};
 use crate::request::{Request, SymlinkOrder};
@@ -128,7 +128,8 @@ pub struct ClientEngine {
     held: Vec<u8>,
     input: Vec<u8>,
     next_id: u32,
-    in_flight: HashSet<u32>,
+    /// Requests in flight, by id, with what may answer them.
+    in_flight: HashMap<u32, Expect>,
     replies: VecDeque<Response>,
     version_reported: bool,
     error: Option<ClientError>,
@@ -150,7 +151,7 @@ impl ClientEngine {
             held: Vec::new(),
             input: Vec::new(),
             next_id: 0,
-            in_flight: HashSet::new(),
+            in_flight: HashMap::new(),
             replies: VecDeque::new(),
             version_reported: false,
             error: None,
@@ -182,7 +183,7 @@ impl ClientEngine {
             return Err(ClientError::ApiMisuse("too many requests in flight"));
         }
         let mut id = self.next_id;
-        while self.in_flight.contains(&id) {
+        while self.in_flight.contains_key(&id) {
             id = id.wrapping_add(1);
         }
         self.next_id = id.wrapping_add(1);
@@ -198,7 +199,7 @@ impl ClientEngine {
             &mut self.held
         };
         request.encode_with(self.config.symlink_order, out);
-        self.in_flight.insert(id);
+        self.in_flight.insert(id, Expect::of(&request));
         Ok(id)
     }
 
@@ -220,12 +221,12 @@ impl ClientEngine {
             return Err(ClientError::ApiMisuse("too many requests in flight"));
         }
         let mut id = self.next_id;
-        while self.in_flight.contains(&id) {
+        while self.in_flight.contains_key(&id) {
             id = id.wrapping_add(1);
         }
         self.next_id = id.wrapping_add(1);
         Request::encode_write_header(id, handle, offset, data_len, out);
-        self.in_flight.insert(id);
+        self.in_flight.insert(id, Expect::Status);
         Ok(id)
     }
 
@@ -319,11 +320,12 @@ impl ClientEngine {
                 if !self.version_reported {
                     return Err(ClientError::Protocol("a reply before VERSION".into()));
                 }
-                if !self.in_flight.remove(&id) {
+                let Some(expect) = self.in_flight.remove(&id) else {
                     return Err(ClientError::Protocol(format!(
                         "a reply to request {id}, which is not outstanding"
                     )));
-                }
+                };
+                expect.check(&reply)?;
             }
             (_, None) => {
                 return Err(ClientError::Protocol(format!(
@@ -334,6 +336,108 @@ impl ClientEngine {
         }
         self.replies.push_back(reply);
         Ok(())
+    }
+}
+
+/// What may answer a request, besides `SSH_FXP_STATUS`.
+///
+/// A STATUS may answer any request (every request can fail); each other response answers only
+/// the requests that return it. A server that answers with anything else is broken or hostile,
+/// and the engine stops rather than hand the caller a reply it cannot have asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// Only a STATUS (CLOSE, WRITE, SETSTAT, REMOVE, RENAME, ...).
+    Status,
+    /// `SSH_FXP_HANDLE` (OPEN, OPENDIR).
+    Handle,
+    /// `SSH_FXP_DATA` of at most `max` bytes (READ).
+    Data {
+        /// The READ's `len`.
+        max: u32,
+    },
+    /// `SSH_FXP_NAME` (READDIR, REALPATH, READLINK, expand-path, home-directory).
+    Name,
+    /// `SSH_FXP_ATTRS` (STAT, LSTAT, FSTAT).
+    Attrs,
+    /// `SSH_FXP_EXTENDED_REPLY` (statvfs, fstatvfs, limits, users-groups-by-id).
+    ExtendedReply,
+    /// Any response: an extension or request this crate does not know.
+    Any,
+}
+
+impl Expect {
+    fn of(request: &Request) -> Expect {
+        match request {
+            // filexfer-02 §6.3: "The response to this message will be either SSH_FXP_HANDLE
+            // (if the operation is successful) or SSH_FXP_STATUS (if the operation fails)";
+            // §6.7 likewise for OPENDIR.
+            Request::Open { .. } | Request::Opendir { .. } => Expect::Handle,
+            // filexfer-02 §6.4: "the server will read as many bytes as it can from the file
+            // (up to `len')": never more.
+            Request::Read { len, .. } => Expect::Data { max: *len },
+            Request::Readdir { .. } | Request::Realpath { .. } | Request::Readlink { .. } => {
+                Expect::Name
+            }
+            Request::Stat { .. } | Request::Lstat { .. } | Request::Fstat { .. } => Expect::Attrs,
+            Request::Extended { request, .. } => match request {
+                // OpenSSH PROTOCOL: statvfs and fstatvfs "return a SSH_FXP_STATUS reply on
+                // failure. On success they return the following SSH_FXP_EXTENDED_REPLY".
+                ExtendedRequest::Statvfs { .. }
+                | ExtendedRequest::Fstatvfs { .. }
+                | ExtendedRequest::Limits
+                | ExtendedRequest::UsersGroupsById { .. } => Expect::ExtendedReply,
+                ExtendedRequest::ExpandPath { .. } | ExtendedRequest::HomeDirectory { .. } => {
+                    Expect::Name
+                }
+                // OpenSSH PROTOCOL: the server "will respond with a SSH_FXP_STATUS message".
+                ExtendedRequest::PosixRename { .. }
+                | ExtendedRequest::Hardlink { .. }
+                | ExtendedRequest::Fsync { .. }
+                | ExtendedRequest::Lsetstat { .. }
+                | ExtendedRequest::CopyData { .. } => Expect::Status,
+                ExtendedRequest::Unknown { .. } => Expect::Any,
+            },
+            Request::Unknown { .. } => Expect::Any,
+            Request::Init { .. }
+            | Request::Close { .. }
+            | Request::Write { .. }
+            | Request::Setstat { .. }
+            | Request::Fsetstat { .. }
+            | Request::Remove { .. }
+            | Request::Mkdir { .. }
+            | Request::Rmdir { .. }
+            | Request::Rename { .. }
+            | Request::Symlink { .. } => Expect::Status,
+        }
+    }
+
+    /// Whether `reply` may answer the request.
+    fn check(self, reply: &Response) -> Result<(), ClientError> {
+        let fits = match (self, reply) {
+            (_, Response::Status { .. }) | (Expect::Any, _) => true,
+            (Expect::Handle, Response::Handle { .. })
+            | (Expect::Name, Response::Name { .. })
+            | (Expect::Attrs, Response::Attrs { .. })
+            | (Expect::ExtendedReply, Response::ExtendedReply { .. }) => true,
+            (Expect::Data { max }, Response::Data { data, .. }) => {
+                if u32::try_from(data.len()).map_or(true, |n| n > max) {
+                    return Err(ClientError::Protocol(format!(
+                        "{} bytes of DATA for a READ of {max}",
+                        data.len()
+                    )));
+                }
+                true
+            }
+            _ => false,
+        };
+        if fits {
+            Ok(())
+        } else {
+            Err(ClientError::Protocol(format!(
+                "a reply of type {} does not answer a request that expects {self:?}",
+                reply.packet_type()
+            )))
+        }
     }
 }
 
@@ -472,6 +576,177 @@ mod tests {
             max_open_handles: 0,
         });
         assert_eq!(zero.read_len, crate::packet::MAX_DATA);
+    }
+
+    /// A whole packet around `payload`: the length, then the bytes.
+    fn raw(payload: &[u8]) -> Vec<u8> {
+        let mut out = u32::try_from(payload.len()).unwrap().to_be_bytes().to_vec();
+        out.extend_from_slice(payload);
+        out
+    }
+
+    fn stat(c: &mut ClientEngine) -> u32 {
+        c.send(|id| Request::Stat {
+            id,
+            path: b"/a".to_vec(),
+        })
+        .unwrap()
+    }
+
+    /// A NAME whose count says 2^32-1 entries is refused from the bytes present, before
+    /// anything is reserved, and ends the session.
+    #[test]
+    fn a_name_count_of_four_billion_is_malformed() {
+        let mut c = ready();
+        let id = c
+            .send(|id| Request::Realpath {
+                id,
+                path: b".".to_vec(),
+            })
+            .unwrap();
+        let mut p = vec![104];
+        p.extend_from_slice(&id.to_be_bytes());
+        p.extend_from_slice(&u32::MAX.to_be_bytes());
+        let e = c.handle_input(&raw(&p)).unwrap_err();
+        assert!(matches!(e, ClientError::Malformed(_)), "{e}");
+        assert_eq!(c.poll_reply(), None);
+        assert!(c.error().is_some());
+    }
+
+    /// ATTRS announcing 2^32-1 extended pairs is refused the same way.
+    #[test]
+    fn an_attrs_extended_count_of_four_billion_is_malformed() {
+        let mut c = ready();
+        let id = stat(&mut c);
+        let mut p = vec![105];
+        p.extend_from_slice(&id.to_be_bytes());
+        p.extend_from_slice(&0x8000_0000u32.to_be_bytes());
+        p.extend_from_slice(&u32::MAX.to_be_bytes());
+        let e = c.handle_input(&raw(&p)).unwrap_err();
+        assert!(matches!(e, ClientError::Malformed(_)), "{e}");
+    }
+
+    /// A HANDLE longer than filexfer-02's 256 bytes is refused; 256 bytes are fine.
+    #[test]
+    fn a_handle_over_256_bytes_is_malformed() {
+        for (len, ok) in [(256usize, true), (257, false)] {
+            let mut c = ready();
+            let id = c
+                .send(|id| Request::Opendir {
+                    id,
+                    path: b"/".to_vec(),
+                })
+                .unwrap();
+            let mut p = vec![102];
+            p.extend_from_slice(&id.to_be_bytes());
+            p.extend_from_slice(&u32::try_from(len).unwrap().to_be_bytes());
+            p.extend(std::iter::repeat_n(b'h', len));
+            assert_eq!(c.handle_input(&raw(&p)).is_ok(), ok, "{len}");
+        }
+    }
+
+    /// DATA longer than the READ asked for is the server's error; as long is fine.
+    #[test]
+    fn data_longer_than_the_read_is_refused() {
+        for (len, ok) in [(10usize, true), (11, false)] {
+            let mut c = ready();
+            let id = c
+                .send(|id| Request::Read {
+                    id,
+                    handle: b"h".to_vec(),
+                    offset: 0,
+                    len: 10,
+                })
+                .unwrap();
+            let data = Response::Data {
+                id,
+                data: vec![7; len],
+            };
+            let r = c.handle_input(&frames(&[data]));
+            assert_eq!(r.is_ok(), ok, "{len}");
+            if !ok {
+                assert!(matches!(r, Err(ClientError::Protocol(_))));
+            }
+        }
+    }
+
+    /// Each response type answers only the requests that return it; a STATUS answers any.
+    #[test]
+    fn replies_of_the_wrong_type_are_refused() {
+        let handle = |id| Response::Handle {
+            id,
+            handle: b"h".to_vec(),
+        };
+        let attrs = |id| Response::Attrs {
+            id,
+            attrs: crate::Attrs::default(),
+        };
+        let data = |id| Response::Data {
+            id,
+            data: b"x".to_vec(),
+        };
+        let name = |id| Response::Name {
+            id,
+            entries: Vec::new(),
+        };
+        let ext = |id| Response::ExtendedReply { id, data: vec![] };
+        type Make = fn(u32) -> Request;
+        type Reply = fn(u32) -> Response;
+        let stat: Make = |id| Request::Stat { id, path: vec![] };
+        let open: Make = |id| Request::Open {
+            id,
+            path: vec![],
+            flags: crate::OpenFlags::READ,
+            attrs: crate::Attrs::default(),
+        };
+        let write: Make = |id| Request::Write {
+            id,
+            handle: vec![],
+            offset: 0,
+            data: vec![1],
+        };
+        let fsync: Make = |id| Request::Extended {
+            id,
+            request: ExtendedRequest::Fsync { handle: vec![] },
+        };
+        let expand: Make = |id| Request::Extended {
+            id,
+            request: ExtendedRequest::ExpandPath { path: vec![] },
+        };
+        let other: Make = |id| Request::Extended {
+            id,
+            request: ExtendedRequest::Unknown {
+                name: b"x@example.com".to_vec(),
+                data: vec![],
+            },
+        };
+        let cases: [(Make, Reply, bool); 12] = [
+            (stat, handle, false),
+            (stat, attrs, true),
+            (open, attrs, false),
+            (open, handle, true),
+            (write, data, false),
+            (write, name, false),
+            (fsync, ext, false),
+            (expand, name, true),
+            (expand, ext, false),
+            (other, ext, true),
+            (other, handle, true),
+            (stat, |id| Response::status(id, StatusCode::FAILURE), true),
+        ];
+        for (i, (make, reply, ok)) in cases.into_iter().enumerate() {
+            let mut c = ready();
+            let id = c.send(make).unwrap();
+            let r = c.handle_input(&frames(&[reply(id)]));
+            assert_eq!(r.is_ok(), ok, "case {i}: {r:?}");
+            if ok {
+                assert_eq!(c.poll_reply(), Some(reply(id)));
+            } else {
+                assert!(matches!(r, Err(ClientError::Protocol(_))));
+                // Sticky: nothing more is sent.
+                assert!(c.send(stat).is_err());
+            }
+        }
     }
 
     proptest::proptest! {

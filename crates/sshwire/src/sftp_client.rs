@@ -4,10 +4,18 @@
 //! One task reads replies and hands each to the call that waits for it; calls write their
 //! request under a lock that also assigns its id, so requests go out in the order they were
 //! made and replies come back in any order. A semaphore bounds the requests in flight.
+//!
+//! Each `SftpClient` value has its own working directory ([`SftpClient::chdir`]), kept on the
+//! client side as paramiko does: every path-taking call resolves a relative path against it.
+//! Files are in [`crate::sftp_file`], directory walks and conveniences in
+//! [`crate::sftp_ops`].
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 use sshwire_sftp::client::{ClientConfig, ClientEngine, ClientError, ServerInfo, TransferLimits};
 use sshwire_sftp::{
@@ -15,7 +23,7 @@ use sshwire_sftp::{
     StatvfsReply, UsersGroupsReply,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 /// Why an SFTP call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +40,8 @@ pub enum SftpError {
     Protocol(String),
     /// The server does not offer the extension this call needs.
     Unsupported(&'static str),
+    /// The path exists but is not a directory (`chdir`, `makedirs`).
+    NotADirectory(Vec<u8>),
 }
 
 impl SftpError {
@@ -48,6 +58,9 @@ impl std::fmt::Display for SftpError {
             SftpError::Status { message, .. } => f.write_str(message),
             SftpError::Protocol(why) => write!(f, "SFTP session failed: {why}"),
             SftpError::Unsupported(what) => write!(f, "the server does not support {what}"),
+            SftpError::NotADirectory(path) => {
+                write!(f, "{}: not a directory", String::from_utf8_lossy(path))
+            }
         }
     }
 }
@@ -64,6 +77,7 @@ impl From<SftpError> for io::Error {
                 io::ErrorKind::PermissionDenied
             }
             SftpError::Unsupported(_) => io::ErrorKind::Unsupported,
+            SftpError::NotADirectory(_) => io::ErrorKind::NotADirectory,
             _ => io::ErrorKind::Other,
         };
         io::Error::new(kind, e)
@@ -81,6 +95,9 @@ struct Shared {
 }
 
 /// An SFTP session; cheap to clone, every clone shares it.
+///
+/// The working directory is not shared: a clone starts with its parent's and then goes its
+/// own way.
 #[derive(Clone)]
 pub struct SftpClient {
     shared: Arc<Mutex<Shared>>,
@@ -88,6 +105,30 @@ pub struct SftpClient {
     slots: Arc<Semaphore>,
     info: ServerInfo,
     limits: TransferLimits,
+    /// The working directory, absolute and canonical, once [`SftpClient::chdir`] set one.
+    cwd: Option<Vec<u8>>,
+}
+
+/// A place among the requests in flight (see [`SftpClient::slot`]).
+pub(crate) struct Slot(Option<OwnedSemaphorePermit>);
+
+/// A request sent without waiting for its reply: a future of the reply.
+///
+/// Dropping it forgets the reply (the request stays sent).
+pub(crate) struct Pending {
+    rx: oneshot::Receiver<Result<Response, SftpError>>,
+    /// The session slot it holds, if it got one.
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Future for Pending {
+    type Output = Result<Response, SftpError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.rx)
+            .poll(cx)
+            .map(|r| r.unwrap_or_else(|_| Err(closed())))
+    }
 }
 
 /// Requests in flight at once, by default (OpenSSH's sftp uses 64).
@@ -178,6 +219,7 @@ impl SftpClient {
             slots: Arc::new(Semaphore::new(in_flight.max(1))),
             info,
             limits: TransferLimits::CONSERVATIVE,
+            cwd: None,
         };
         if client.info.supports(ExtendedRequest::LIMITS, "1") {
             let reply = client.limits().await?;
@@ -201,30 +243,109 @@ impl SftpClient {
         &self,
         make: impl FnOnce(u32) -> Request + Send,
     ) -> Result<Response, SftpError> {
-        let _permit = self
-            .slots
-            .acquire()
-            .await
-            .map_err(|_| SftpError::Protocol("the session is closed".into()))?;
-        let rx = {
-            let mut s = lock(&self.shared);
-            if let Some(e) = &s.end {
-                return Err(e.clone());
-            }
-            let id = s.engine.send(make).map_err(protocol)?;
+        let _permit = self.slots.acquire().await.map_err(|_| closed())?;
+        match self.send_now(make, true)? {
+            Some(rx) => rx.await.unwrap_or_else(|_| Err(closed())),
+            None => Err(closed()),
+        }
+    }
+
+    /// A session slot for a request sent with [`SftpClient::start`]: one of the semaphore's
+    /// when free; when the caller has nothing else in flight (`first`), one regardless, so it
+    /// always makes progress. `None`: wait for a reply of your own and ask again.
+    pub(crate) fn slot(&self, first: bool) -> Option<Slot> {
+        match self.slots.clone().try_acquire_owned() {
+            Ok(p) => Some(Slot(Some(p))),
+            Err(_) if first => Some(Slot(None)),
+            Err(_) => None,
+        }
+    }
+
+    /// Sends a request now in `slot`; the reply comes to the returned future.
+    pub(crate) fn start(
+        &self,
+        slot: Slot,
+        make: impl FnOnce(u32) -> Request,
+    ) -> Result<Pending, SftpError> {
+        match self.send_now(make, true)? {
+            Some(rx) => Ok(Pending { rx, _permit: slot.0 }),
+            None => Err(closed()),
+        }
+    }
+
+    /// Sends a request whose reply nobody waits for (a CLOSE from a `Drop`); does nothing if
+    /// the session has ended.
+    pub(crate) fn send_detached(&self, make: impl FnOnce(u32) -> Request) {
+        let _ = self.send_now(make, false);
+    }
+
+    /// Sends a request under the lock, so requests leave in the order their ids were given;
+    /// with `reply`, returns where its reply will arrive.
+    fn send_now(
+        &self,
+        make: impl FnOnce(u32) -> Request,
+        reply: bool,
+    ) -> Result<Option<oneshot::Receiver<Result<Response, SftpError>>>, SftpError> {
+        let mut s = lock(&self.shared);
+        if let Some(e) = &s.end {
+            return Err(e.clone());
+        }
+        let id = s.engine.send(make).map_err(protocol)?;
+        let rx = reply.then(|| {
             let (tx, rx) = oneshot::channel();
             s.waiting.insert(id, tx);
-            let mut bytes = Vec::new();
-            s.engine.poll_transmit(&mut bytes);
-            // Sent under the lock, so requests leave in the order their ids were given.
-            if self.out.send(bytes).is_err() {
-                s.waiting.remove(&id);
-                return Err(SftpError::Protocol("the session is closed".into()));
-            }
             rx
-        };
-        rx.await
-            .unwrap_or_else(|_| Err(SftpError::Protocol("the session is closed".into())))
+        });
+        let mut bytes = Vec::new();
+        s.engine.poll_transmit(&mut bytes);
+        if self.out.send(bytes).is_err() {
+            s.waiting.remove(&id);
+            return Err(closed());
+        }
+        Ok(rx)
+    }
+
+    /// The working directory, if [`SftpClient::chdir`] set one.
+    pub fn getcwd(&self) -> Option<&[u8]> {
+        self.cwd.as_deref()
+    }
+
+    /// Changes this value's working directory (not its clones'); relative paths given to
+    /// every call are then taken from it. `path` may itself be relative to the current one.
+    ///
+    /// The server canonicalizes it (REALPATH) and it must be a directory.
+    pub async fn chdir(&mut self, path: &[u8]) -> Result<(), SftpError> {
+        let real = self.realpath(path).await?;
+        let attrs = self.stat(&real).await?;
+        if !crate::sftp_ops::is_dir_mode(&attrs) {
+            return Err(SftpError::NotADirectory(real));
+        }
+        self.cwd = Some(real);
+        Ok(())
+    }
+
+    /// Forgets the working directory: paths go to the server as given again.
+    pub fn clear_cwd(&mut self) {
+        self.cwd = None;
+    }
+
+    /// `path` resolved against the working directory: absolute paths, and every path while no
+    /// working directory is set, are unchanged.
+    pub(crate) fn resolve(&self, path: &[u8]) -> Vec<u8> {
+        match &self.cwd {
+            Some(cwd) if !path.starts_with(b"/") => {
+                if path.is_empty() {
+                    return cwd.clone();
+                }
+                let mut out = cwd.clone();
+                if !out.ends_with(b"/") {
+                    out.push(b'/');
+                }
+                out.extend_from_slice(path);
+                out
+            }
+            _ => path.to_vec(),
+        }
     }
 
     async fn status(&self, make: impl FnOnce(u32) -> Request + Send) -> Result<(), SftpError> {
@@ -250,7 +371,7 @@ impl SftpClient {
         flags: OpenFlags,
         attrs: Attrs,
     ) -> Result<Vec<u8>, SftpError> {
-        let path = path.to_vec();
+        let path = self.resolve(path);
         expect_handle(
             self.call(|id| Request::Open {
                 id,
@@ -264,7 +385,7 @@ impl SftpClient {
 
     /// Opens a directory; returns its handle.
     pub async fn opendir(&self, path: &[u8]) -> Result<Vec<u8>, SftpError> {
-        let path = path.to_vec();
+        let path = self.resolve(path);
         expect_handle(self.call(|id| Request::Opendir { id, path }).await?)
     }
 
@@ -338,13 +459,13 @@ impl SftpClient {
 
     /// Attributes, following links.
     pub async fn stat(&self, path: &[u8]) -> Result<Attrs, SftpError> {
-        let path = path.to_vec();
+        let path = self.resolve(path);
         expect_attrs(self.call(|id| Request::Stat { id, path }).await?)
     }
 
     /// Attributes of a link itself.
     pub async fn lstat(&self, path: &[u8]) -> Result<Attrs, SftpError> {
-        let path = path.to_vec();
+        let path = self.resolve(path);
         expect_attrs(self.call(|id| Request::Lstat { id, path }).await?)
     }
 
@@ -356,7 +477,7 @@ impl SftpClient {
 
     /// Changes attributes, following links.
     pub async fn setstat(&self, path: &[u8], attrs: Attrs) -> Result<(), SftpError> {
-        let path = path.to_vec();
+        let path = self.resolve(path);
         self.status(|id| Request::Setstat { id, path, attrs }).await
     }
 
@@ -369,25 +490,25 @@ impl SftpClient {
 
     /// Creates a directory.
     pub async fn mkdir(&self, path: &[u8], attrs: Attrs) -> Result<(), SftpError> {
-        let path = path.to_vec();
+        let path = self.resolve(path);
         self.status(|id| Request::Mkdir { id, path, attrs }).await
     }
 
     /// Removes an empty directory.
     pub async fn rmdir(&self, path: &[u8]) -> Result<(), SftpError> {
-        let path = path.to_vec();
+        let path = self.resolve(path);
         self.status(|id| Request::Rmdir { id, path }).await
     }
 
     /// Removes a file.
     pub async fn remove(&self, path: &[u8]) -> Result<(), SftpError> {
-        let path = path.to_vec();
+        let path = self.resolve(path);
         self.status(|id| Request::Remove { id, path }).await
     }
 
     /// Renames; fails if `new` exists (SFTP v3 semantics).
     pub async fn rename(&self, old: &[u8], new: &[u8]) -> Result<(), SftpError> {
-        let (old_path, new_path) = (old.to_vec(), new.to_vec());
+        let (old_path, new_path) = (self.resolve(old), self.resolve(new));
         self.status(|id| Request::Rename {
             id,
             old_path,
@@ -398,19 +519,22 @@ impl SftpClient {
 
     /// The canonical absolute path.
     pub async fn realpath(&self, path: &[u8]) -> Result<Vec<u8>, SftpError> {
-        let path = path.to_vec();
+        let path = self.resolve(path);
         expect_one_name(self.call(|id| Request::Realpath { id, path }).await?)
     }
 
     /// A link's target.
     pub async fn readlink(&self, path: &[u8]) -> Result<Vec<u8>, SftpError> {
-        let path = path.to_vec();
+        let path = self.resolve(path);
         expect_one_name(self.call(|id| Request::Readlink { id, path }).await?)
     }
 
     /// Creates a symbolic link at `link` to `target`.
+    ///
+    /// `target` is stored as given: a relative target is relative to the link's directory,
+    /// not to the working directory.
     pub async fn symlink(&self, link: &[u8], target: &[u8]) -> Result<(), SftpError> {
-        let (link_path, target_path) = (link.to_vec(), target.to_vec());
+        let (link_path, target_path) = (self.resolve(link), target.to_vec());
         self.status(|id| Request::Symlink {
             id,
             link_path,
@@ -424,8 +548,8 @@ impl SftpClient {
         self.require(ExtendedRequest::POSIX_RENAME, "1")?;
         expect_ok(
             self.extended(ExtendedRequest::PosixRename {
-                old_path: old.to_vec(),
-                new_path: new.to_vec(),
+                old_path: self.resolve(old),
+                new_path: self.resolve(new),
             })
             .await?,
         )
@@ -436,8 +560,8 @@ impl SftpClient {
         self.require(ExtendedRequest::HARDLINK, "1")?;
         expect_ok(
             self.extended(ExtendedRequest::Hardlink {
-                old_path: old.to_vec(),
-                new_path: new.to_vec(),
+                old_path: self.resolve(old),
+                new_path: self.resolve(new),
             })
             .await?,
         )
@@ -459,7 +583,7 @@ impl SftpClient {
         self.require(ExtendedRequest::LSETSTAT, "1")?;
         expect_ok(
             self.extended(ExtendedRequest::Lsetstat {
-                path: path.to_vec(),
+                path: self.resolve(path),
                 attrs,
             })
             .await?,
@@ -471,7 +595,7 @@ impl SftpClient {
         self.require(ExtendedRequest::STATVFS, "2")?;
         let data = expect_extended(
             self.extended(ExtendedRequest::Statvfs {
-                path: path.to_vec(),
+                path: self.resolve(path),
             })
             .await?,
         )?;
@@ -497,12 +621,18 @@ impl SftpClient {
         LimitsReply::decode(&data).map_err(|e| SftpError::Protocol(e.to_string()))
     }
 
-    /// Expands `~` and `~user` and canonicalizes (`expand-path@openssh.com`).
+    /// Expands `~` and `~user` and canonicalizes (`expand-path@openssh.com`); a relative
+    /// path not starting with `~` is taken from the working directory.
     pub async fn expand_path(&self, path: &[u8]) -> Result<Vec<u8>, SftpError> {
         self.require(ExtendedRequest::EXPAND_PATH, "1")?;
+        let path = if path.starts_with(b"~") {
+            path.to_vec()
+        } else {
+            self.resolve(path)
+        };
         expect_one_name(
             self.extended(ExtendedRequest::ExpandPath {
-                path: path.to_vec(),
+                path,
             })
             .await?,
         )
@@ -572,6 +702,10 @@ fn end(shared: &Mutex<Shared>, why: SftpError) {
     }
 }
 
+fn closed() -> SftpError {
+    SftpError::Protocol("the session is closed".into())
+}
+
 fn io_failed(e: io::Error) -> SftpError {
     SftpError::Protocol(e.to_string())
 }
@@ -580,28 +714,28 @@ fn protocol(e: ClientError) -> SftpError {
     SftpError::Protocol(e.to_string())
 }
 
-fn unexpected(r: Response) -> SftpError {
+pub(crate) fn unexpected(r: Response) -> SftpError {
     match r {
         Response::Status { code, message, .. } => SftpError::Status { code, message },
         other => SftpError::Protocol(format!("unexpected reply of type {}", other.packet_type())),
     }
 }
 
-fn expect_ok(r: Response) -> Result<(), SftpError> {
+pub(crate) fn expect_ok(r: Response) -> Result<(), SftpError> {
     match r {
         Response::Status { code, .. } if code == StatusCode::OK => Ok(()),
         other => Err(unexpected(other)),
     }
 }
 
-fn expect_handle(r: Response) -> Result<Vec<u8>, SftpError> {
+pub(crate) fn expect_handle(r: Response) -> Result<Vec<u8>, SftpError> {
     match r {
         Response::Handle { handle, .. } => Ok(handle),
         other => Err(unexpected(other)),
     }
 }
 
-fn expect_attrs(r: Response) -> Result<Attrs, SftpError> {
+pub(crate) fn expect_attrs(r: Response) -> Result<Attrs, SftpError> {
     match r {
         Response::Attrs { attrs, .. } => Ok(attrs),
         other => Err(unexpected(other)),
