@@ -65,7 +65,8 @@ impl Connect {
     /// Connects and logs in.
     pub async fn run(&self) -> Result<Client, ConnectFailed> {
         let o = &self.options;
-        if self.verbosity > 0 {
+        let verbosity = self.effective_verbosity();
+        if verbosity > 0 {
             for ignored in &o.ignored {
                 eprintln!("debug1: option {ignored} is not implemented by sshwire; ignored");
             }
@@ -99,7 +100,7 @@ impl Connect {
         } else {
             Box::new(Terminal)
         };
-        if self.verbosity > 0 {
+        if verbosity > 0 {
             eprintln!("debug1: Connecting to {host} port {port}.");
         }
         let result = Client::connect(
@@ -112,11 +113,29 @@ impl Connect {
         )
         .await;
         for line in verifier.take_messages() {
-            if self.verbosity >= 0 || line.contains("WARNING") || line.contains("failed") {
+            if verbosity >= 0 || line.contains("WARNING") || line.contains("failed") {
                 eprintln!("{line}");
             }
         }
-        result.map_err(|e| ConnectFailed(describe(&e, &host, port, &user, self.verbosity)))
+        result.map_err(|e| ConnectFailed(describe(&e, &host, port, &user, verbosity)))
+    }
+
+    /// `-v`/`-q`, or `LogLevel` when given: QUIET, FATAL and ERROR silence warnings such as
+    /// "Permanently added", VERBOSE and DEBUG* raise the detail, as in OpenSSH.
+    fn effective_verbosity(&self) -> Verbosity {
+        match self
+            .options
+            .log_level
+            .as_deref()
+            .map(str::to_ascii_uppercase)
+            .as_deref()
+        {
+            Some("QUIET" | "FATAL" | "ERROR") => -1,
+            Some("VERBOSE" | "DEBUG" | "DEBUG1") => self.verbosity.max(1),
+            Some("DEBUG2") => self.verbosity.max(2),
+            Some("DEBUG3") => self.verbosity.max(3),
+            _ => self.verbosity,
+        }
     }
 
     fn verifier(&self, port: u16, batch: bool) -> KnownHostsVerifier {

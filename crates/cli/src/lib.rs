@@ -14,6 +14,7 @@ mod paths;
 mod prompt;
 mod serve;
 mod serve_config;
+mod sftp;
 mod sftp_server;
 mod ssh_options;
 
@@ -43,6 +44,8 @@ enum Command {
     Passwd(passwd::Args),
     /// Run a command on a server, like `ssh host command`.
     Exec(exec::Args),
+    /// Transfer files over SFTP, like OpenSSH's sftp (interactive, or a batch with -b).
+    Sftp(sftp::Args),
 }
 
 /// Runs the command with the process's arguments.
@@ -54,6 +57,7 @@ pub fn main() -> ExitCode {
         Command::SftpServer(args) => sftp_server::run(args),
         Command::Passwd(args) => passwd::run(args),
         Command::Exec(args) => return exec::run(args),
+        Command::Sftp(args) => return sftp::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -71,3 +71,13 @@ pub fn default_comment() -> String {
         .unwrap_or_else(|| "localhost".to_owned());
     format!("{user}@{host}")
 }
+
+/// `~` and `~/...` with the home directory, as OpenSSH's `tilde_expand_filename` does for
+/// the current user; anything else unchanged.
+pub fn expand_tilde(path: &str) -> PathBuf {
+    match (path.strip_prefix('~'), home()) {
+        (Some(""), Ok(h)) => h,
+        (Some(rest), Ok(h)) if rest.starts_with('/') => h.join(rest.trim_start_matches('/')),
+        _ => PathBuf::from(path),
+    }
+}

@@ -666,7 +666,11 @@ fn append_line(path: &Path, line: &str) -> io::Result<()> {
     text.push('\n');
     // One write on an O_APPEND file, so concurrent writers do not interleave within a line.
     file.write_all(text.as_bytes())?;
-    file.sync_all()
+    // `UserKnownHostsFile=/dev/null` is common: a device cannot be synced (EINVAL).
+    if file.metadata()?.is_file() {
+        file.sync_all()?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

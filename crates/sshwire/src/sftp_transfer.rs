@@ -98,6 +98,26 @@ impl SftpClient {
         let attrs = self.stat(remote).await?;
         let total = attrs.size;
         let existing = tokio::fs::metadata(local).await.ok();
+        // A device or a pipe (`get big /dev/null`) is written as it is: never replaced,
+        // resumed, synced or chmod-ed.
+        if existing
+            .as_ref()
+            .is_some_and(|m| !m.is_file() && !m.is_dir())
+        {
+            return self
+                .download_into(
+                    remote,
+                    Sink {
+                        path: local,
+                        start: 0,
+                        mode: 0o666,
+                    },
+                    total,
+                    how,
+                    progress,
+                )
+                .await;
+        }
         // An interrupted download over an existing file left its prefix in the temporary
         // file: that is what a resume continues.
         let part = part_path(local);
@@ -120,13 +140,33 @@ impl SftpClient {
             (_, Some(_), false) => (part_path(local), 0),
             _ => (local.to_path_buf(), 0),
         };
+        // A new file gets the remote file's permissions (and its owner may write it), less
+        // the umask, as OpenSSH's sftp creates it; a replaced file keeps its own.
+        let mode = match &existing {
+            Some(m) => std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777,
+            None => attrs.permissions.map_or(0o666, |p| (p & 0o777) | 0o200),
+        };
         let result = self
-            .download_into(remote, &target, start, total, how, progress)
+            .download_into(
+                remote,
+                Sink {
+                    path: &target,
+                    start,
+                    mode,
+                },
+                total,
+                how,
+                progress,
+            )
             .await;
         match result {
             Ok(n) => {
                 if target != local {
                     tokio::fs::rename(&target, local).await?;
+                    // The replaced file's permissions, exactly (the umask narrowed them).
+                    if let Some(m) = &existing {
+                        tokio::fs::set_permissions(local, m.permissions()).await?;
+                    }
                 }
                 if how.preserve {
                     preserve_locally(local, &attrs).await?;
@@ -149,20 +189,27 @@ impl SftpClient {
     async fn download_into(
         &self,
         remote: &[u8],
-        target: &Path,
-        start: u64,
+        sink: Sink<'_>,
         total: Option<u64>,
         how: Transfer,
         progress: Progress<'_>,
     ) -> Result<u64, TransferError> {
+        let Sink {
+            path: target,
+            start,
+            mode,
+        } = sink;
         let handle = self.open(remote, OpenFlags::READ, Attrs::default()).await?;
         let mut file = tokio::fs::OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(start == 0)
+            .mode(mode)
             .open(target)
             .await?;
-        file.seek(io::SeekFrom::Start(start)).await?;
+        if start > 0 {
+            file.seek(io::SeekFrom::Start(start)).await?;
+        }
         let block = self.block_for(how.block, true);
         let mut plan = Download::new(start, block, how.in_flight);
         let mut reads = JoinSet::new();
@@ -191,8 +238,9 @@ impl SftpClient {
                     break;
                 }
             }
+            // No fsync: OpenSSH's sftp does not either (`get -f` asks for one), and an
+            // interrupted download's prefix survives a killed process in the page cache.
             file.flush().await?;
-            file.sync_data().await?;
             Ok(())
         }
         .await;
@@ -308,6 +356,14 @@ impl SftpClient {
         };
         if asked == 0 { cap } else { asked.min(cap) }.max(1)
     }
+}
+
+/// Where a download writes: the file, the offset to start at, and the permissions of a file
+/// it creates.
+struct Sink<'a> {
+    path: &'a Path,
+    start: u64,
+    mode: u32,
 }
 
 /// Reads until `buf` is full or the file ends.

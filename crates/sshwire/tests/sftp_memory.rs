@@ -467,3 +467,27 @@ async fn a_resume_over_an_existing_file_continues_its_temporary_prefix() {
     assert!(std::fs::read(&local).unwrap() == data);
     assert!(!dir.path().join(".f.sshwire-part").exists());
 }
+
+#[tokio::test]
+async fn a_download_to_a_device_writes_through_it_and_leaves_it_alone() {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let fs = MemoryFs::new();
+    fs.write_file(b"/big", &vec![7u8; 600_000]).unwrap();
+    let sftp = pair(fs, ServerConfig::default()).await;
+    let null = std::path::Path::new("/dev/null");
+    let before = std::fs::metadata(null).unwrap();
+    // `-p` too: a device must not get the remote file's mode.
+    let how = sshwire::sftp_transfer::Transfer {
+        preserve: true,
+        ..Default::default()
+    };
+    let n = sftp
+        .download(b"/big", null, how, &mut |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(n, 600_000);
+    let after = std::fs::metadata(null).unwrap();
+    assert!(after.file_type().is_char_device());
+    assert_eq!(after.mode(), before.mode());
+    assert!(!std::path::Path::new("/dev/.null.sshwire-part").exists());
+}

@@ -89,7 +89,7 @@ pub fn mode_string(mode: u32) -> String {
 
 /// The time column: `Mar 25 14:29` within the last six months, `Mar 25  2019` otherwise
 /// (also for times in the future).
-fn ls_date(mtime: i64, now: i64) -> String {
+pub fn ls_date(mtime: i64, now: i64) -> String {
     let (year, month, day, hour, minute, _) = civil(mtime);
     let month = MONTHS
         .get(usize::try_from(month.saturating_sub(1)).unwrap_or(0))

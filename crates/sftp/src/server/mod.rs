@@ -41,7 +41,7 @@ mod tests;
 
 pub use audit::{AuditEvent, AuditFormat, AuditOperation, AuditSink, LineSink, flags_string};
 pub use config::{IdNames, RequestKind, ServerConfig};
-pub use longname::{longname, mode_string};
+pub use longname::{longname, ls_date, mode_string};
 pub use session::{ProtocolError, Session};
 
 use std::sync::{Mutex, MutexGuard, PoisonError};

@@ -1,0 +1,407 @@
+//! `sshwire sftp`: OpenSSH's sftp, its flags, commands, batch files and outputs.
+//!
+//! - `-b FILE` runs the commands of FILE (`-` for standard input), echoing each as
+//!   `sftp> command`; a failing command ends the batch with exit status 1 unless its line
+//!   starts with `-`; a line starting with `@` is not echoed.
+//! - Without `-b`, commands come from standard input: with a prompt on a terminal, echoed
+//!   otherwise, and a failure does not end the session.
+//! - A destination with a path starts in that directory, or, when the path is a file (or a
+//!   pattern), downloads it into the current directory (or the second operand) and exits.
+//! - `-D program` talks SFTP to a local program (an `sftp-server`) over its standard input and
+//!   output, without SSH.
+
+mod line;
+mod ls;
+mod paths;
+mod shell;
+mod target;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{ArgAction, Parser};
+use sshwire::sftp_client::SftpClient;
+use tokio::io::AsyncBufReadExt;
+
+use crate::connect::{Connect, SHUTDOWN_GRACE};
+use crate::ssh_options::SshOptions;
+use shell::{Defaults, Outcome, Shell};
+use target::Target;
+
+/// The exit status of a fatal error (as OpenSSH's `fatal`).
+const FATAL: u8 = 255;
+
+/// Arguments of `sshwire sftp`.
+#[derive(Parser)]
+pub struct Args {
+    /// Port to connect to.
+    #[arg(short = 'P')]
+    port: Option<u16>,
+    /// Identity (private key) file; may be repeated.
+    #[arg(short = 'i')]
+    identity: Vec<PathBuf>,
+    /// Batch file of commands (`-` for standard input); a failing command ends it.
+    #[arg(short = 'b')]
+    batch: Option<String>,
+    /// OpenSSH option, as Keyword=value; may be repeated.
+    #[arg(short = 'o')]
+    options: Vec<String>,
+    /// Ciphers to offer (as `-o Ciphers=`).
+    #[arg(short = 'c')]
+    cipher: Option<String>,
+    /// Compression (as `-o Compression=yes`).
+    #[arg(short = 'C')]
+    compression: bool,
+    /// Requests in flight at once (default 64).
+    #[arg(short = 'R')]
+    requests: Option<String>,
+    /// Bytes per read or write request (default: the server's limit, 255 KiB against
+    /// OpenSSH).
+    #[arg(short = 'B')]
+    buffer: Option<String>,
+    /// Recurse into directories on get and put.
+    #[arg(short = 'r')]
+    recursive: bool,
+    /// Resume partial transfers (get and put act as reget and reput).
+    #[arg(short = 'a')]
+    resume: bool,
+    /// Preserve modes and times on get and put.
+    #[arg(short = 'p')]
+    preserve: bool,
+    /// Flush files to disk after each transfer.
+    #[arg(short = 'f')]
+    fsync: bool,
+    /// Quiet: no progress meter, no informational messages.
+    #[arg(short = 'q')]
+    quiet: bool,
+    /// Not quiet, even in batch mode.
+    #[arg(short = 'N')]
+    noisy: bool,
+    /// Verbose: say more about the connection.
+    #[arg(short = 'v', action = ArgAction::Count)]
+    verbose: u8,
+    /// Talk to this local SFTP server program instead of connecting.
+    #[arg(short = 'D')]
+    direct: Option<String>,
+    /// The subsystem to ask for (default `sftp`).
+    #[arg(short = 's')]
+    subsystem: Option<String>,
+    /// `[user@]host[:path]` or `sftp://[user@]host[:port][/path]`.
+    destination: Option<String>,
+    /// Where a file named in the destination is downloaded to.
+    local: Option<String>,
+}
+
+/// Where commands come from.
+enum Input {
+    /// A batch file's lines.
+    Batch(Vec<String>),
+    /// Standard input; `true` on a terminal.
+    Stdin(bool),
+}
+
+/// Runs `sshwire sftp`.
+pub fn run(args: Args) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("sshwire: cannot start the async runtime: {e}");
+            return ExitCode::from(FATAL);
+        }
+    };
+    let code = runtime.block_on(session(args));
+    let _ = std::io::stdout().flush();
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    ExitCode::from(code)
+}
+
+fn positive(what: &str, value: Option<&str>) -> Result<Option<u64>, String> {
+    match value {
+        None => Ok(None),
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) if n > 0 => Ok(Some(n)),
+            _ => Err(format!("Invalid {what} \"{v}\"")),
+        },
+    }
+}
+
+/// What the command line asks for, checked before connecting.
+struct Plan {
+    connect: Option<(Connect, String)>,
+    direct: Option<Vec<String>>,
+    target_path: Option<String>,
+    local: Option<String>,
+    defaults: Defaults,
+    input: Input,
+}
+
+fn plan(args: Args) -> Result<Plan, String> {
+    let requests = positive("number of requests", args.requests.as_deref())?;
+    let buffer = positive("buffer size", args.buffer.as_deref())?;
+    let batch = match args.batch.as_deref() {
+        None => None,
+        Some("-") => {
+            Some(std::io::read_to_string(std::io::stdin()).map_err(|e| format!("{e} (-).",))?)
+        }
+        Some(file) => Some(std::fs::read_to_string(file).map_err(|e| format!("{e} ({file})."))?),
+    };
+    let quiet = (args.quiet || batch.is_some()) && !args.noisy;
+    let input = match batch {
+        Some(text) => Input::Batch(text.lines().map(str::to_owned).collect()),
+        None => Input::Stdin(std::io::IsTerminal::is_terminal(&std::io::stdin())),
+    };
+    let mut options = SshOptions::default();
+    for o in &args.options {
+        options.set(o)?;
+    }
+    if let Some(c) = &args.cipher {
+        options.set(&format!("Ciphers={c}"))?;
+    }
+    if args.compression {
+        options.set("Compression=yes")?;
+    }
+    // `-b` implies BatchMode, after the user's own -o options (the first value wins).
+    if matches!(input, Input::Batch(_)) {
+        options.set("BatchMode=yes")?;
+    }
+    let verbosity = if args.quiet {
+        -1
+    } else {
+        i32::from(args.verbose)
+    };
+    let defaults = Defaults {
+        flags: line::TransferFlags {
+            resume: args.resume,
+            fsync: args.fsync,
+            preserve: args.preserve,
+            recursive: args.recursive,
+        },
+        block: buffer.map_or(0, |b| u32::try_from(b).unwrap_or(u32::MAX)),
+        in_flight: requests.map_or(sshwire::sftp_client::DEFAULT_IN_FLIGHT, |r| {
+            usize::try_from(r).unwrap_or(usize::MAX)
+        }),
+        quiet,
+    };
+    if let Some(program) = args.direct {
+        let argv: Vec<String> = line::words(&program)
+            .map_err(|e| format!("Parse -D arguments: {e}"))?
+            .iter()
+            .map(|w| line::unescape(w))
+            .collect();
+        if argv.is_empty() {
+            return Err("No sftp server specified via -D".into());
+        }
+        return Ok(Plan {
+            connect: None,
+            direct: Some(argv),
+            target_path: None,
+            local: None,
+            defaults,
+            input,
+        });
+    }
+    let Some(destination) = args.destination else {
+        return Err("usage: sshwire sftp [options] [user@]host[:path] (see --help)".into());
+    };
+    let target = Target::parse(&destination)?;
+    let connect = Connect {
+        destination: target.destination,
+        port: args.port.or(target.port),
+        login: None,
+        identities: args.identity,
+        options,
+        verbosity,
+    };
+    let subsystem = args.subsystem.unwrap_or_else(|| "sftp".into());
+    Ok(Plan {
+        connect: Some((connect, subsystem)),
+        direct: None,
+        target_path: target.path,
+        local: args.local,
+        defaults,
+        input,
+    })
+}
+
+async fn session(args: Args) -> u8 {
+    let plan = match plan(args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("sshwire: {e}");
+            return FATAL;
+        }
+    };
+    let in_flight = plan.defaults.in_flight;
+    let (sftp, client) = if let Some(argv) = &plan.direct {
+        match direct(argv, in_flight).await {
+            Ok(s) => (s, None),
+            Err(e) => {
+                eprintln!("sshwire: {e}");
+                return FATAL;
+            }
+        }
+    } else if let Some((connect, subsystem)) = &plan.connect {
+        let client = match connect.run().await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("sshwire: {}", e.0);
+                return FATAL;
+            }
+        };
+        let channel = match client.subsystem(subsystem).await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("sshwire: cannot start the {subsystem} subsystem: {e}");
+                client.disconnect().await;
+                return FATAL;
+            }
+        };
+        match SftpClient::with_in_flight(channel, in_flight).await {
+            Ok(s) => (s, Some(client)),
+            Err(e) => {
+                eprintln!("sshwire: Couldn't initialise connection to server: {e}");
+                client.disconnect().await;
+                return FATAL;
+            }
+        }
+    } else {
+        return FATAL;
+    };
+    let code = commands(sftp, plan).await;
+    if let Some(client) = client {
+        client.disconnect().await;
+    }
+    code
+}
+
+/// Starts `argv` and speaks SFTP over its standard input and output.
+async fn direct(argv: &[String], in_flight: usize) -> Result<SftpClient, String> {
+    let (program, rest) = argv
+        .split_first()
+        .ok_or("No sftp server specified via -D")?;
+    let mut child = tokio::process::Command::new(program)
+        .args(rest)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("exec: {program}: {e}"))?;
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err(format!("exec: {program}: no pipes"));
+    };
+    // The child ends when its standard input closes, with the session.
+    tokio::spawn(async move {
+        let _ = child.wait().await;
+    });
+    SftpClient::with_in_flight(tokio::io::join(stdout, stdin), in_flight)
+        .await
+        .map_err(|e| format!("Couldn't initialise connection to server: {e}"))
+}
+
+/// The session proper: the start directory, then the commands. Returns the exit status.
+async fn commands(sftp: SftpClient, plan: Plan) -> u8 {
+    let pwd = match sftp.realpath(b".").await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("sshwire: Need cwd: {e}");
+            return 1;
+        }
+    };
+    let quiet = plan.defaults.quiet;
+    let mut shell = Shell::new(sftp, pwd, plan.defaults);
+    if let Some(path) = &plan.target_path {
+        let dir = paths::absolute(path.as_bytes(), shell.pwd());
+        if plan.local.is_none() && shell.remote_is_dir(&dir).await {
+            let shown = String::from_utf8_lossy(&dir).into_owned();
+            if !quiet {
+                println!("Changing to: {shown}");
+            }
+            let cd = line::Command::Cd(Some(shown));
+            return match shell.run(cd, true).await {
+                Outcome::Done => run_input(&mut shell, plan.input).await,
+                _ => 1,
+            };
+        }
+        // A file (or a pattern): fetch it and stop.
+        let pattern = line::escape(&String::from_utf8_lossy(&dir));
+        let pattern = if line::has_wildcards(path) {
+            path.clone()
+        } else {
+            pattern
+        };
+        let ok = shell
+            .get(
+                line::TransferFlags::default(),
+                &pattern,
+                plan.local.as_deref(),
+            )
+            .await;
+        return if ok { 0 } else { 1 };
+    }
+    run_input(&mut shell, plan.input).await
+}
+
+/// Runs the commands of a batch or of standard input.
+async fn run_input(shell: &mut Shell, input: Input) -> u8 {
+    match input {
+        Input::Batch(lines) => {
+            for l in lines {
+                match one_line(shell, &l, true, true).await {
+                    Some(code) => return code,
+                    None => continue,
+                }
+            }
+            0
+        }
+        Input::Stdin(terminal) => {
+            let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+            loop {
+                if terminal {
+                    print!("sftp> ");
+                    let _ = std::io::stdout().flush();
+                }
+                let l = match lines.next_line().await {
+                    Ok(Some(l)) => l,
+                    Ok(None) | Err(_) => {
+                        if terminal {
+                            println!();
+                        }
+                        return 0;
+                    }
+                };
+                if let Some(code) = one_line(shell, &l, !terminal, false).await {
+                    return code;
+                }
+            }
+        }
+    }
+}
+
+/// Runs one line; `Some(status)` ends the session.
+async fn one_line(shell: &mut Shell, l: &str, echo: bool, batch: bool) -> Option<u8> {
+    let (prefixes, rest) = line::prefixes(l);
+    if echo && !prefixes.no_echo {
+        println!("sftp> {l}");
+    }
+    let abort = batch && !prefixes.ignore_errors;
+    let outcome = match line::parse(rest) {
+        Ok(None) => Outcome::Done,
+        Ok(Some(command)) => shell.run(command, abort).await,
+        Err(e) => {
+            let _ = std::io::stdout().flush();
+            eprintln!("{e}");
+            Outcome::Failed
+        }
+    };
+    let _ = std::io::stdout().flush();
+    match outcome {
+        Outcome::Quit => Some(0),
+        Outcome::Failed if abort => Some(1),
+        _ => None,
+    }
+}
