@@ -268,9 +268,21 @@ impl SftpClient {
         make: impl FnOnce(u32) -> Request,
     ) -> Result<Pending, SftpError> {
         match self.send_now(make, true)? {
-            Some(rx) => Ok(Pending { rx, _permit: slot.0 }),
+            Some(rx) => Ok(Pending {
+                rx,
+                _permit: slot.0,
+            }),
             None => Err(closed()),
         }
+    }
+
+    /// Sends a request at once, whatever the session's slots (for a CLOSE, which must go
+    /// out even if its caller stops waiting).
+    pub(crate) fn start_now(
+        &self,
+        make: impl FnOnce(u32) -> Request,
+    ) -> Result<Pending, SftpError> {
+        self.start(Slot(self.slots.clone().try_acquire_owned().ok()), make)
     }
 
     /// Sends a request whose reply nobody waits for (a CLOSE from a `Drop`); does nothing if
@@ -630,12 +642,7 @@ impl SftpClient {
         } else {
             self.resolve(path)
         };
-        expect_one_name(
-            self.extended(ExtendedRequest::ExpandPath {
-                path,
-            })
-            .await?,
-        )
+        expect_one_name(self.extended(ExtendedRequest::ExpandPath { path }).await?)
     }
 
     /// A user's home directory (`home-directory`).
