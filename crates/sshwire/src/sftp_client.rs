@@ -84,7 +84,12 @@ impl From<SftpError> for io::Error {
     }
 }
 
-type Waiter = oneshot::Sender<Result<Response, SftpError>>;
+/// Where a reply goes, and the session slot its request holds until the reply comes (even
+/// when nobody waits for it any more: the request is still in flight).
+type Waiter = (
+    oneshot::Sender<Result<Response, SftpError>>,
+    Option<OwnedSemaphorePermit>,
+);
 
 /// What the calls and the reader task share.
 struct Shared {
@@ -114,11 +119,10 @@ pub(crate) struct Slot(Option<OwnedSemaphorePermit>);
 
 /// A request sent without waiting for its reply: a future of the reply.
 ///
-/// Dropping it forgets the reply (the request stays sent).
+/// Dropping it forgets the reply (the request stays sent, and keeps its session slot until
+/// the reply comes).
 pub(crate) struct Pending {
     rx: oneshot::Receiver<Result<Response, SftpError>>,
-    /// The session slot it holds, if it got one.
-    _permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Future for Pending {
@@ -206,7 +210,7 @@ impl SftpClient {
                     break protocol(e);
                 }
                 while let Some(reply) = s.engine.poll_reply() {
-                    if let Some(tx) = reply.id().and_then(|id| s.waiting.remove(&id)) {
+                    if let Some((tx, _slot)) = reply.id().and_then(|id| s.waiting.remove(&id)) {
                         let _ = tx.send(Ok(reply));
                     }
                 }
@@ -243,8 +247,13 @@ impl SftpClient {
         &self,
         make: impl FnOnce(u32) -> Request + Send,
     ) -> Result<Response, SftpError> {
-        let _permit = self.slots.acquire().await.map_err(|_| closed())?;
-        match self.send_now(make, true)? {
+        let permit = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| closed())?;
+        match self.send_now(make, true, Some(permit))? {
             Some(rx) => rx.await.unwrap_or_else(|_| Err(closed())),
             None => Err(closed()),
         }
@@ -267,24 +276,34 @@ impl SftpClient {
         slot: Slot,
         make: impl FnOnce(u32) -> Request,
     ) -> Result<Pending, SftpError> {
-        match self.send_now(make, true)? {
-            Some(rx) => Ok(Pending { rx, _permit: slot.0 }),
+        match self.send_now(make, true, slot.0)? {
+            Some(rx) => Ok(Pending { rx }),
             None => Err(closed()),
         }
+    }
+
+    /// Sends a request at once, whatever the session's slots (for a CLOSE, which must go
+    /// out even if its caller stops waiting).
+    pub(crate) fn start_now(
+        &self,
+        make: impl FnOnce(u32) -> Request,
+    ) -> Result<Pending, SftpError> {
+        self.start(Slot(self.slots.clone().try_acquire_owned().ok()), make)
     }
 
     /// Sends a request whose reply nobody waits for (a CLOSE from a `Drop`); does nothing if
     /// the session has ended.
     pub(crate) fn send_detached(&self, make: impl FnOnce(u32) -> Request) {
-        let _ = self.send_now(make, false);
+        let _ = self.send_now(make, false, None);
     }
 
-    /// Sends a request under the lock, so requests leave in the order their ids were given;
-    /// with `reply`, returns where its reply will arrive.
+    /// Sends a request under the lock, so requests leave in the order their ids were given.
+    /// With `reply`, returns where its reply will arrive; `slot` is held until then.
     fn send_now(
         &self,
         make: impl FnOnce(u32) -> Request,
         reply: bool,
+        slot: Option<OwnedSemaphorePermit>,
     ) -> Result<Option<oneshot::Receiver<Result<Response, SftpError>>>, SftpError> {
         let mut s = lock(&self.shared);
         if let Some(e) = &s.end {
@@ -293,7 +312,7 @@ impl SftpClient {
         let id = s.engine.send(make).map_err(protocol)?;
         let rx = reply.then(|| {
             let (tx, rx) = oneshot::channel();
-            s.waiting.insert(id, tx);
+            s.waiting.insert(id, (tx, slot));
             rx
         });
         let mut bytes = Vec::new();
@@ -440,20 +459,14 @@ impl SftpClient {
         }
     }
 
-    /// Every entry of a directory, `.` and `..` included when the server lists them.
+    /// Every entry of a directory, `.` and `..` included when the server lists them (see
+    /// [`SftpClient::read_dir`] for a stream).
     pub async fn list(&self, path: &[u8]) -> Result<Vec<NameEntry>, SftpError> {
-        let handle = self.opendir(path).await?;
+        let mut entries = self.read_dir(path).await?;
         let mut all = Vec::new();
-        let result = loop {
-            match self.readdir(&handle).await {
-                Ok(Some(mut entries)) => all.append(&mut entries),
-                Ok(None) => break Ok(all),
-                Err(e) => break Err(e),
-            }
-        };
-        let closed = self.close(&handle).await;
-        let all = result?;
-        closed?;
+        while let Some(entry) = entries.next().await {
+            all.push(entry?);
+        }
         Ok(all)
     }
 
@@ -630,12 +643,7 @@ impl SftpClient {
         } else {
             self.resolve(path)
         };
-        expect_one_name(
-            self.extended(ExtendedRequest::ExpandPath {
-                path,
-            })
-            .await?,
-        )
+        expect_one_name(self.extended(ExtendedRequest::ExpandPath { path }).await?)
     }
 
     /// A user's home directory (`home-directory`).
@@ -697,7 +705,7 @@ fn end(shared: &Mutex<Shared>, why: SftpError) {
     if s.end.is_none() {
         s.end = Some(why.clone());
     }
-    for (_, tx) in s.waiting.drain() {
+    for (_, (tx, _slot)) in s.waiting.drain() {
         let _ = tx.send(Err(why.clone()));
     }
 }

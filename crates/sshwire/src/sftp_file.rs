@@ -26,9 +26,7 @@ use sshwire_sftp::transfer::Download;
 use sshwire_sftp::{Attrs, OpenFlags, Request, Response, StatusCode};
 use tokio::io::{AsyncRead, AsyncSeek, AsyncWrite, ReadBuf};
 
-use crate::sftp_client::{
-    Pending, SftpClient, SftpError, expect_attrs, expect_ok, unexpected,
-};
+use crate::sftp_client::{Pending, SftpClient, SftpError, expect_attrs, expect_ok, unexpected};
 
 /// Requests a [`File`] keeps in flight each way, at most (also bounded by the session's).
 pub const PIPELINE: usize = 8;
@@ -279,7 +277,9 @@ impl SftpClient {
             open: true,
             pos: 0,
             read_block: limits.read_len.max(1),
-            write_block: usize::try_from(limits.write_len).unwrap_or(32 * 1024).max(1),
+            write_block: usize::try_from(limits.write_len)
+                .unwrap_or(32 * 1024)
+                .max(1),
             reader: None,
             wbuf: Vec::new(),
             writes: VecDeque::new(),
@@ -311,8 +311,11 @@ impl SftpClient {
     /// Opens a file for writing, created if missing and cut to nothing if not (as
     /// `std::fs::File::create`).
     pub async fn create(&self, path: &[u8]) -> Result<File, SftpError> {
-        self.open_file(path, OpenOptions::new().write(true).create(true).truncate(true))
-            .await
+        self.open_file(
+            path,
+            OpenOptions::new().write(true).create(true).truncate(true),
+        )
+        .await
     }
 }
 
@@ -328,24 +331,49 @@ impl File {
     }
 
     /// Reads up to `len` bytes at `offset` without moving the position; fewer only at the
-    /// end of the file.
+    /// end of the file. Several READs are in flight for a long range.
     pub async fn read_at(&mut self, offset: u64, len: usize) -> Result<Vec<u8>, SftpError> {
         self.flush_writes().await?;
-        let mut ahead = ReadAhead::new(offset, self.read_block);
+        let end = offset.saturating_add(len as u64);
+        let block = u64::from(self.read_block);
         let mut out = Vec::new();
-        while out.len() < len {
-            let want = len - out.len();
-            let (client, handle) = (&self.client, &self.handle);
-            let got = poll_fn(|cx| {
-                ahead
-                    .poll_bytes(cx, client, handle, want)
-                    .map_ok(<[u8]>::to_vec)
-            })
-            .await?;
-            if got.is_empty() {
-                break;
+        let mut in_flight: VecDeque<(u32, Pending)> = VecDeque::new();
+        let mut next = offset;
+        loop {
+            while in_flight.len() < PIPELINE && next < end {
+                let Some(slot) = self.client.slot(in_flight.is_empty()) else {
+                    break;
+                };
+                let n = u32::try_from(block.min(end - next)).unwrap_or(self.read_block);
+                let (handle, at) = (self.handle.clone(), next);
+                let pending = self.client.start(slot, |id| Request::Read {
+                    id,
+                    handle,
+                    offset: at,
+                    len: n,
+                })?;
+                in_flight.push_back((n, pending));
+                next = next.saturating_add(u64::from(n));
             }
-            out.extend_from_slice(&got);
+            let Some((asked, pending)) = in_flight.pop_front() else {
+                break;
+            };
+            match pending.await? {
+                // The engine has checked that DATA is no longer than asked.
+                Response::Data { data, .. } if !data.is_empty() => {
+                    out.extend_from_slice(&data);
+                    if data.len() < asked as usize {
+                        // A short read: what is in flight starts past a gap. Forget it and
+                        // go on from here (at the end, the next READ answers EOF).
+                        in_flight.clear();
+                        next = offset.saturating_add(out.len() as u64);
+                    }
+                }
+                // filexfer-02 §6.4: EOF (or empty DATA) where the file ends.
+                Response::Data { .. } => break,
+                Response::Status { code, .. } if code == StatusCode::EOF => break,
+                other => return Err(unexpected(other)),
+            }
         }
         Ok(out)
     }
@@ -510,18 +538,13 @@ impl File {
                 self.write_error.get_or_insert(e);
             }
             self.reader = None;
+            // From here the handle is the server's to forget: not open any more, so neither
+            // I/O nor `Drop` uses it again (OpenSSH reuses handle values).
+            self.open = false;
             let handle = self.handle.clone();
-            let slot = self.client.slot(true);
-            let pending = match slot {
-                Some(slot) => self.client.start(slot, |id| Request::Close { id, handle }),
-                None => Err(SftpError::Protocol("no slot for CLOSE".into())),
-            };
-            match pending {
+            match self.client.start_now(|id| Request::Close { id, handle }) {
                 Ok(p) => self.closing = Some(p),
-                Err(e) => {
-                    self.open = false;
-                    return Poll::Ready(Err(self.write_error.clone().unwrap_or(e)));
-                }
+                Err(e) => return Poll::Ready(Err(self.write_error.clone().unwrap_or(e))),
             }
         }
         let Some(closing) = self.closing.as_mut() else {
@@ -529,7 +552,6 @@ impl File {
         };
         let closed = ready!(Pin::new(closing).poll(cx)).and_then(expect_ok);
         self.closing = None;
-        self.open = false;
         Poll::Ready(match self.write_error.clone() {
             Some(e) => Err(e),
             None => closed,
@@ -567,7 +589,9 @@ impl AsyncRead for File {
         }
         ready!(this.poll_flush_writes(cx))?;
         let (pos, block) = (this.pos, this.read_block);
-        let ahead = this.reader.get_or_insert_with(|| ReadAhead::new(pos, block));
+        let ahead = this
+            .reader
+            .get_or_insert_with(|| ReadAhead::new(pos, block));
         match ready!(ahead.poll_bytes(cx, &this.client, &this.handle, buf.remaining())) {
             Ok(bytes) => {
                 buf.put_slice(bytes);
@@ -608,7 +632,8 @@ impl AsyncWrite for File {
             return Poll::Pending;
         }
         let n = buf.len().min(this.write_block - this.wbuf.len());
-        this.wbuf.extend_from_slice(buf.get(..n).unwrap_or_default());
+        this.wbuf
+            .extend_from_slice(buf.get(..n).unwrap_or_default());
         this.pos = this.pos.saturating_add(n as u64);
         if this.wbuf.len() >= this.write_block {
             // Sent now if there is room, else by the next write or the flush.
@@ -657,11 +682,7 @@ impl AsyncSeek for File {
             Some(SeekFrom::Current(d)) => this.set_pos(offset(this.pos, d)?),
             Some(SeekFrom::End(d)) => {
                 let handle = this.handle.clone();
-                let slot = this.client.slot(true);
-                let p = match slot {
-                    Some(slot) => this.client.start(slot, |id| Request::Fstat { id, handle }),
-                    None => Err(SftpError::Protocol("no slot for FSTAT".into())),
-                }?;
+                let p = this.client.start_now(|id| Request::Fstat { id, handle })?;
                 this.seek_stat = Some((d, p));
             }
             None => {}
@@ -670,9 +691,9 @@ impl AsyncSeek for File {
             let reply = ready!(Pin::new(pending).poll(cx));
             let d = *d;
             this.seek_stat = None;
-            let size = expect_attrs(reply?)?.size.ok_or_else(|| {
-                io::Error::other("the server's FSTAT gave no size to seek from")
-            })?;
+            let size = expect_attrs(reply?)?
+                .size
+                .ok_or_else(|| io::Error::other("the server's FSTAT gave no size to seek from"))?;
             this.set_pos(offset(size, d)?);
         }
         Poll::Ready(Ok(this.pos))

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use sshwire_sftp::{Attrs, ExtendedRequest, NameEntry, Owner, Request, Times};
 use tokio::io::AsyncWriteExt;
 
-use crate::sftp_client::{SftpClient, SftpError};
+use crate::sftp_client::{SftpClient, SftpError, expect_ok};
 use crate::sftp_file::OpenOptions;
 
 /// The file type bits of `permissions` (POSIX `S_IFMT`).
@@ -57,17 +57,23 @@ impl ReadDir {
             if let Some(entry) = self.batch.pop_front() {
                 return Some(Ok(entry));
             }
-            let handle = self.handle.take()?;
+            // Kept until the end: if this future is dropped while waiting, `Drop` closes.
+            let handle = self.handle.clone()?;
             match self.client.readdir(&handle).await {
-                Ok(Some(entries)) => {
-                    self.batch.extend(entries);
-                    self.handle = Some(handle);
-                }
+                Ok(Some(entries)) => self.batch.extend(entries),
                 Ok(None) => {
-                    return self.client.close(&handle).await.err().map(Err);
+                    self.handle = None;
+                    // Sent before the first await, so it goes even if nobody waits.
+                    let closed = match self.client.start_now(|id| Request::Close { id, handle }) {
+                        Ok(pending) => pending.await.and_then(expect_ok),
+                        Err(e) => Err(e),
+                    };
+                    return closed.err().map(Err);
                 }
                 Err(e) => {
-                    self.client.send_detached(|id| Request::Close { id, handle });
+                    self.handle = None;
+                    self.client
+                        .send_detached(|id| Request::Close { id, handle });
                     return Some(Err(e));
                 }
             }
@@ -113,7 +119,10 @@ impl SftpClient {
 
     /// Whether `path` is a directory (following links); false when it does not exist.
     pub async fn is_dir(&self, path: &[u8]) -> Result<bool, SftpError> {
-        Ok(self.stat_or_none(path).await?.is_some_and(|a| is_dir_mode(&a)))
+        Ok(self
+            .stat_or_none(path)
+            .await?
+            .is_some_and(|a| is_dir_mode(&a)))
     }
 
     /// Whether `path` is a regular file (following links); false when it does not exist.
@@ -194,8 +203,7 @@ impl SftpClient {
                 // The listing's attributes decide only when they say "not a directory";
                 // a directory is checked with LSTAT, so that a server giving STAT's answer
                 // for a link never makes us descend through it.
-                let descend = if entry.attrs.permissions.is_some() && !is_dir_mode(&entry.attrs)
-                {
+                let descend = if entry.attrs.permissions.is_some() && !is_dir_mode(&entry.attrs) {
                     false
                 } else {
                     is_dir_mode(&self.lstat(&child).await?)
@@ -297,7 +305,10 @@ impl SftpClient {
                 })
         };
         let flushed = match &copied {
-            Ok(_) => to.flush().await.map_err(|e| SftpError::Protocol(e.to_string())),
+            Ok(_) => to
+                .flush()
+                .await
+                .map_err(|e| SftpError::Protocol(e.to_string())),
             Err(_) => Ok(()),
         };
         let closed_to = to.close().await;

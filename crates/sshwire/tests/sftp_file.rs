@@ -1,7 +1,12 @@
 //! The remote `File` and the client's conveniences, our client against our server over an
 //! in-memory stream serving a `MemoryFs`; and the client against a scripted hostile server.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 use std::io::SeekFrom;
 use std::sync::Arc;
 
@@ -101,7 +106,10 @@ async fn seeks_from_start_current_and_end() {
     f.read_exact(&mut buf).await.unwrap();
     assert_eq!(&buf[..], &data[2_000_000..2_000_100]);
     // Backwards, relative.
-    assert_eq!(f.seek(SeekFrom::Current(-1_000_100)).await.unwrap(), 1_000_000);
+    assert_eq!(
+        f.seek(SeekFrom::Current(-1_000_100)).await.unwrap(),
+        1_000_000
+    );
     f.read_exact(&mut buf).await.unwrap();
     assert_eq!(&buf[..], &data[1_000_000..1_000_100]);
     // stream_position is a seek by 0 and keeps the read-ahead.
@@ -232,7 +240,10 @@ async fn positional_reads_and_writes_leave_the_position() {
     let got = f.read_at(1_500_000, 1_000_000).await.unwrap();
     assert!(got == data[1_500_000..2_500_000]);
     // Past the end: short, then empty.
-    assert_eq!(f.read_at(2_999_000, 5000).await.unwrap(), &data[2_999_000..]);
+    assert_eq!(
+        f.read_at(2_999_000, 5000).await.unwrap(),
+        &data[2_999_000..]
+    );
     assert!(f.read_at(3_000_000, 10).await.unwrap().is_empty());
     assert_eq!(f.position(), 0);
 
@@ -404,7 +415,8 @@ async fn makedirs_rmtree_and_the_predicates() {
     fs.write_file(b"/keep/inner/precious", b"p").unwrap();
     sftp.symlink(b"/x/y/z/link", b"/keep").await.unwrap();
     for i in 0..50 {
-        fs.write_file(format!("/x/y/z/f{i}").as_bytes(), b"n").unwrap();
+        fs.write_file(format!("/x/y/z/f{i}").as_bytes(), b"n")
+            .unwrap();
     }
     sftp.rmtree(b"/x").await.unwrap();
     assert!(!sftp.exists(b"/x").await.unwrap());
@@ -420,7 +432,9 @@ async fn makedirs_rmtree_and_the_predicates() {
     // (A size change sets the mtime, so the times come last.)
     sftp.truncate(b"/keep/inner/precious", 3).await.unwrap();
     sftp.chmod(b"/keep/inner/precious", 0o604).await.unwrap();
-    sftp.utime(b"/keep/inner/precious", 1000, 2000).await.unwrap();
+    sftp.utime(b"/keep/inner/precious", 1000, 2000)
+        .await
+        .unwrap();
     let a = sftp.stat(b"/keep/inner/precious").await.unwrap();
     assert_eq!(a.permissions.unwrap() & 0o777, 0o604);
     assert_eq!(a.times.unwrap().atime, 1000);
@@ -478,7 +492,12 @@ async fn copy_with_and_without_copy_data() {
         fs.write_file(b"/small", b"tiny").unwrap();
         sftp.copy(b"/small", b"/dst").await.unwrap();
         assert_eq!(fs.read_file(b"/dst").unwrap(), b"tiny");
-        assert!(sftp.copy(b"/none", b"/dst2").await.unwrap_err().is_not_found());
+        assert!(
+            sftp.copy(b"/none", b"/dst2")
+                .await
+                .unwrap_err()
+                .is_not_found()
+        );
         assert_eq!(session.open_handles(), 0);
     }
 }
@@ -500,8 +519,7 @@ async fn hostile(reply: fn(&sshwire::sftp::Request) -> Vec<u8>) -> SftpClient {
         let mut buf = vec![0; 64 * 1024];
         let mut answered = 0;
         loop {
-            while let Ok(Frame::Complete { payload, consumed }) = decode_frame(&input, MAX_PACKET)
-            {
+            while let Ok(Frame::Complete { payload, consumed }) = decode_frame(&input, MAX_PACKET) {
                 let request = Request::decode(payload).unwrap();
                 let out = match request {
                     Request::Init { .. } => frame(&[2, 0, 0, 0, 3]),
@@ -544,7 +562,10 @@ async fn a_hostile_server_gets_errors_not_allocations_or_panics() {
     })
     .await;
     let e = sftp.stat(b"/x").await.unwrap_err();
-    assert!(is_protocol(&e) && e.to_string().contains("does not answer"), "{e}");
+    assert!(
+        is_protocol(&e) && e.to_string().contains("does not answer"),
+        "{e}"
+    );
     // The session is over: later calls fail at once, they do not hang.
     assert!(is_protocol(&sftp.stat(b"/y").await.unwrap_err()));
 
@@ -557,7 +578,10 @@ async fn a_hostile_server_gets_errors_not_allocations_or_panics() {
     })
     .await;
     let e = sftp.realpath(b".").await.unwrap_err();
-    assert!(is_protocol(&e) && e.to_string().contains("malformed"), "{e}");
+    assert!(
+        is_protocol(&e) && e.to_string().contains("malformed"),
+        "{e}"
+    );
 
     // ATTRS with 2^32-1 extended pairs, to a STAT.
     let sftp = hostile(|r| {
@@ -569,7 +593,10 @@ async fn a_hostile_server_gets_errors_not_allocations_or_panics() {
     })
     .await;
     let e = sftp.stat(b"/x").await.unwrap_err();
-    assert!(is_protocol(&e) && e.to_string().contains("malformed"), "{e}");
+    assert!(
+        is_protocol(&e) && e.to_string().contains("malformed"),
+        "{e}"
+    );
 
     // A 300-byte handle, to an OPEN.
     let sftp = hostile(|r| {
@@ -593,7 +620,10 @@ async fn a_hostile_server_gets_errors_not_allocations_or_panics() {
     })
     .await;
     let e = sftp.stat(b"/x").await.unwrap_err();
-    assert!(is_protocol(&e) && e.to_string().contains("not outstanding"), "{e}");
+    assert!(
+        is_protocol(&e) && e.to_string().contains("not outstanding"),
+        "{e}"
+    );
 
     // DATA longer than the READ asked for.
     let sftp = hostile(|r| {
@@ -611,7 +641,10 @@ async fn a_hostile_server_gets_errors_not_allocations_or_panics() {
     .await;
     let h = b"h".to_vec();
     let e = sftp.read(&h, 0, 10).await.unwrap_err();
-    assert!(is_protocol(&e) && e.to_string().contains("bytes of DATA"), "{e}");
+    assert!(
+        is_protocol(&e) && e.to_string().contains("bytes of DATA"),
+        "{e}"
+    );
 
     // And the process is fine: a sound session works.
     let fs = MemoryFs::new();
@@ -621,4 +654,148 @@ async fn a_hostile_server_gets_errors_not_allocations_or_panics() {
     let mut s = String::new();
     f.read_to_string(&mut s).await.unwrap();
     assert_eq!(s, "fine");
+}
+
+/// A scripted server on the other end of the returned stream: INIT gets a bare VERSION (no
+/// extensions, so 32 KiB blocks), every other request goes to `answer`, which returns the
+/// replies to send now (holding some back if it likes).
+fn scripted<F>(mut answer: F) -> tokio::io::DuplexStream
+where
+    F: FnMut(sshwire::sftp::Request) -> Vec<sshwire::sftp::Response> + Send + 'static,
+{
+    use sshwire::sftp::{Frame, MAX_PACKET, Request, decode_frame};
+    let (a, mut b) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(async move {
+        let mut input = Vec::new();
+        let mut buf = vec![0; 64 * 1024];
+        loop {
+            while let Ok(Frame::Complete { payload, consumed }) = decode_frame(&input, MAX_PACKET) {
+                let request = Request::decode(payload).unwrap();
+                input.drain(..consumed);
+                let mut out = Vec::new();
+                match request {
+                    Request::Init { .. } => out = frame(&[2, 0, 0, 0, 3]),
+                    request => answer(request).iter().for_each(|r| r.encode(&mut out)),
+                }
+                b.write_all(&out).await.unwrap();
+            }
+            match b.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => input.extend_from_slice(&buf[..n]),
+            }
+        }
+    });
+    a
+}
+
+/// Runs `f` to its end, or fails after a minute: for a client that would wait forever for
+/// an answer the server holds back (a bound, not a timing assertion).
+async fn or_hang<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(std::time::Duration::from_secs(60), f)
+        .await
+        .unwrap_or_else(|_| panic!("{what}"))
+}
+
+/// Against a scripted server that answers every READ short (at most 5000 bytes of the 32 KiB
+/// asked) and holds its first answer until a second READ has come: a `File` has several READs
+/// in flight, asks again for the rest of each short one, and reads exactly the content.
+#[tokio::test]
+async fn a_file_reads_ahead_and_asks_again_after_short_reads() {
+    use sshwire::sftp::{Request, Response};
+    let data = content()[..200_000].to_vec();
+    let served = data.clone();
+    let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = reads.clone();
+    let mut held = Vec::new();
+    let stream = scripted(move |request| {
+        let reply = match request {
+            Request::Open { id, .. } => Response::Handle {
+                id,
+                handle: b"h".to_vec(),
+            },
+            Request::Read {
+                id, offset, len, ..
+            } => {
+                counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let start = (offset as usize).min(served.len());
+                let n = (len as usize).min(5000).min(served.len() - start);
+                if n == 0 {
+                    Response::status(id, StatusCode::EOF)
+                } else {
+                    Response::Data {
+                        id,
+                        data: served[start..start + n].to_vec(),
+                    }
+                }
+            }
+            Request::Close { id, .. } => Response::status(id, StatusCode::OK),
+            other => panic!("unexpected {other:?}"),
+        };
+        held.push(reply);
+        // The first READ waits for a second one.
+        if counted.load(std::sync::atomic::Ordering::Relaxed) == 1 {
+            return Vec::new();
+        }
+        std::mem::take(&mut held)
+    });
+    let sftp = SftpClient::new(stream).await.unwrap();
+    assert_eq!(sftp.transfer_limits().read_len, 32 * 1024);
+    let all = or_hang("the File never had two READs in flight", async {
+        let mut f = sftp.open_read(b"/f").await.unwrap();
+        let mut all = Vec::new();
+        f.read_to_end(&mut all).await.unwrap();
+        f.close().await.unwrap();
+        all
+    })
+    .await;
+    assert!(all == data);
+    // Every answer was short: at least one READ per 5000 bytes.
+    assert!(reads.load(std::sync::atomic::Ordering::Relaxed) >= 200_000 / 5000);
+}
+
+/// Against a scripted server that answers no WRITE until four have come, and fails the
+/// second: `write_all` of four blocks returns without a single answer, the flush reports the
+/// failure, and it stays reported.
+#[tokio::test]
+async fn writes_are_queued_without_waiting_and_a_failure_is_sticky() {
+    use sshwire::sftp::{Request, Response};
+    let mut held = Vec::new();
+    let mut writes = 0;
+    let stream = scripted(move |request| {
+        let reply = match request {
+            Request::Open { id, .. } => Response::Handle {
+                id,
+                handle: b"h".to_vec(),
+            },
+            Request::Write { id, .. } => {
+                writes += 1;
+                let code = if writes == 2 {
+                    StatusCode::FAILURE
+                } else {
+                    StatusCode::OK
+                };
+                Response::status(id, code)
+            }
+            Request::Close { id, .. } => Response::status(id, StatusCode::OK),
+            other => panic!("unexpected {other:?}"),
+        };
+        held.push(reply);
+        if (1..4).contains(&writes) {
+            return Vec::new();
+        }
+        std::mem::take(&mut held)
+    });
+    let sftp = SftpClient::new(stream).await.unwrap();
+    let mut f = sftp.create(b"/f").await.unwrap();
+    or_hang("a WRITE waited for its answer", async {
+        f.write_all(&[7; 4 * 32 * 1024]).await.unwrap();
+        // All four went out unanswered; the server answers once it has them.
+        let e = f.flush().await.unwrap_err();
+        assert!(e.to_string().contains("Failure"), "{e}");
+    })
+    .await;
+    assert!(f.write_all(b"x").await.is_err());
+    assert!(f.flush().await.is_err());
+    let e = f.close().await.unwrap_err();
+    assert!(matches!(e, SftpError::Status { code, .. } if code == StatusCode::FAILURE));
 }
