@@ -5,10 +5,9 @@
 //! outside the root, and a read-only server keeps its tree byte-identical.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use sshwire_tests::batch::{Client, assert_same, run_batch, sshd_with, tree};
 use sshwire_tests::{Serve, ed25519_key_file, openssh_available};
