@@ -625,6 +625,22 @@ async fn a_resumed_tree_completes_partial_files_and_keeps_complete_ones() {
     assert_eq!(events.first_progress["/t/complete"], 100_000);
     assert_eq!(events.first_progress["/t/sub/partial"], 100_000);
     assert_eq!(events.first_progress["/t/sub/missing"], 0);
+
+    // `reput -r`: an upload continues from what the remote files hold.
+    fs.mkdir(b"/up", &mode(0o755)).await.unwrap();
+    fs.mkdir(b"/up/sub", &mode(0o755)).await.unwrap();
+    fs.write_file(b"/up/sub/partial", &partial[..50_000])
+        .unwrap();
+    let mut events = Recorder::default();
+    let summary = sftp
+        .upload_tree(&local, b"/up", &how, &mut events)
+        .await
+        .unwrap();
+    assert_eq!(summary.files, 3);
+    let partial_local = local.join("sub/partial").display().to_string();
+    assert_eq!(events.first_progress[&partial_local], 50_000);
+    assert_eq!(fs.read_file(b"/up/sub/partial").unwrap(), partial);
+    assert_eq!(fs.read_file(b"/up/complete").unwrap(), complete);
 }
 
 #[tokio::test]
