@@ -208,10 +208,13 @@ fn is_dir(attrs: &Attrs) -> bool {
     file_type(attrs.permissions) == Some(S_IFDIR)
 }
 
-/// A directory entry is one path component. A name that is empty or holds `/` or NUL can
-/// only be an attack on recursive transfers (`../../etc/passwd`); it is never joined to a
-/// path.
+/// Whether a listed name is one path component, fit to be joined to a path.
+///
+/// A name that is empty or holds `/` or NUL can only be an attack on recursive transfers
+/// (`../../etc/passwd`); it is never joined to a path.
 fn valid_name(name: &[u8]) -> bool {
+    // filexfer-02 §7, SSH_FXP_NAME: "for SSH_FXP_READDIR, it will be a relative name within
+    // the directory, without any path components".
     !name.is_empty() && !name.contains(&b'/') && !name.contains(&0)
 }
 
