@@ -315,3 +315,93 @@ async fn file_api_against_openssh_sftp_server() {
     assert!(!d.join("t").exists());
     assert_eq!(std::fs::read(d.join("outside/keep")).unwrap(), b"k");
 }
+
+/// Regular files (mode, mtime, content) and directories (mode) under `top`, by relative path.
+fn tree_of(top: &Path) -> std::collections::BTreeMap<String, (u32, i64, Vec<u8>)> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![std::path::PathBuf::new()];
+    while let Some(rel) = todo.pop() {
+        for entry in std::fs::read_dir(top.join(&rel)).unwrap() {
+            let entry = entry.unwrap();
+            let meta = entry.metadata().unwrap();
+            let rel = rel.join(entry.file_name());
+            let key = rel.to_str().unwrap().to_owned();
+            if meta.is_dir() {
+                out.insert(key, (meta.mode() & 0o7777, 0, Vec::new()));
+                todo.push(rel);
+            } else if meta.is_file() {
+                let data = std::fs::read(entry.path()).unwrap();
+                out.insert(key, (meta.mode() & 0o7777, meta.mtime(), data));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn tree_upload_and_download_against_openssh_sftp_server() {
+    use sshwire::sftp_transfer::Transfer;
+    use sshwire::sftp_tree::TreeTransfer;
+
+    if !openssh_available("tree_upload_and_download_against_openssh_sftp_server")
+        || !Path::new(SFTP_SERVER).exists()
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let src = d.join("src");
+    std::fs::create_dir_all(src.join("sub/deeper")).unwrap();
+    std::fs::create_dir(src.join("empty")).unwrap();
+    std::fs::write(src.join("a.txt"), b"hello").unwrap();
+    std::fs::write(src.join("zero"), b"").unwrap();
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(src.join("sub/big"), &big).unwrap();
+    std::fs::write(src.join("sub/deeper/ro"), b"read only").unwrap();
+    std::os::unix::fs::symlink("a.txt", src.join("link")).unwrap();
+    for (path, mode) in [("empty", 0o700), ("sub/deeper/ro", 0o444), ("a.txt", 0o640)] {
+        std::fs::set_permissions(
+            src.join(path),
+            std::os::unix::fs::PermissionsExt::from_mode(mode),
+        )
+        .unwrap();
+    }
+    let original = tree_of(&src);
+    let (sftp, _child) = spawn_server().await;
+    let how = TreeTransfer {
+        file: Transfer {
+            preserve: true,
+            ..Transfer::default()
+        },
+        ..TreeTransfer::default()
+    };
+
+    // put -r -p: the link is skipped, everything else arrives as it was.
+    let up = d.join("up");
+    let summary = sftp
+        .upload_tree(&src, &p(&up), &how, &mut ())
+        .await
+        .unwrap();
+    assert_eq!((summary.files, summary.dirs, summary.skipped), (4, 4, 1));
+    assert_eq!(tree_of(&up), original);
+
+    // get -r -p back.
+    let down = d.join("down");
+    let summary = sftp
+        .download_tree(&p(&up), &down, &how, &mut ())
+        .await
+        .unwrap();
+    assert_eq!(summary.files, 4);
+    assert_eq!(tree_of(&down), original);
+
+    // A sync against the same server finds nothing to do.
+    let sync = TreeTransfer {
+        sync: true,
+        ..TreeTransfer::default()
+    };
+    let summary = sftp
+        .download_tree(&p(&up), &down, &sync, &mut ())
+        .await
+        .unwrap();
+    assert_eq!((summary.files, summary.skipped), (0, 4));
+}

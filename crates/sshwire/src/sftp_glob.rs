@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use sshwire_sftp::{Attrs, StatusCode};
 
 use crate::sftp_client::{SftpClient, SftpError};
+use crate::sftp_tree::list_bounded;
 
 /// Paths one expansion may produce at most, so that a pattern cannot make a client hold an
 /// unbounded list.
@@ -210,6 +211,8 @@ fn unescape(component: &[u8]) -> Vec<u8> {
 /// Whether a listed name may match a wildcard component: never `.`, `..`, or a name no
 /// directory can hold.
 fn listable(name: &[u8]) -> bool {
+    // filexfer-02 §7, SSH_FXP_NAME: "for SSH_FXP_READDIR, it will be a relative name within
+    // the directory, without any path components".
     !(name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') || name.contains(&0))
 }
 
@@ -274,17 +277,17 @@ impl SftpClient {
             let mut next = Vec::new();
             for (dir, _) in &reached {
                 let listed = if dir.is_empty() { b"." as &[u8] } else { dir };
-                let entries = match self.list(listed).await {
+                let entries = match list_bounded(self, listed).await {
                     Ok(entries) => entries,
                     Err(SftpError::Status { .. }) => continue,
                     Err(e) => return Err(e),
                 };
-                for e in entries {
-                    if listable(&e.filename) && glob_match(part, &e.filename) {
+                for (name, attrs) in entries {
+                    if listable(&name) && glob_match(part, &name) {
                         if next.len() >= MAX_GLOB_MATCHES {
                             return Err(too_many());
                         }
-                        next.push((join(dir, &e.filename), Some(e.attrs)));
+                        next.push((join(dir, &name), Some(attrs)));
                     }
                 }
             }

@@ -459,6 +459,28 @@ struct Wrapped {
     inner: MemoryFs,
     refuse_open: Option<Vec<u8>>,
     hostile_dir: Option<(Vec<u8>, Vec<DirEntry>)>,
+    /// A directory whose listing never ends.
+    endless_dir: Option<Vec<u8>>,
+}
+
+/// A listing that never ends: long names, a new one each time.
+struct Endless(u64);
+
+impl Dir for Endless {
+    fn next_entries(&mut self, _max: usize) -> FsFuture<'_, Vec<DirEntry>> {
+        self.0 += 1;
+        let mut name = format!("{:020}", self.0).into_bytes();
+        name.resize(60_000, b'x');
+        ready(Ok(vec![DirEntry {
+            name,
+            attrs: Attrs {
+                size: Some(1),
+                permissions: Some(0o100_644),
+                ..Attrs::default()
+            },
+            owner_names: None,
+        }]))
+    }
 }
 
 struct ExtraEntries {
@@ -490,6 +512,9 @@ impl Filesystem for Wrapped {
     }
     fn opendir<'a>(&'a self, path: &'a [u8]) -> FsFuture<'a, Box<dyn Dir>> {
         Box::pin(async move {
+            if self.endless_dir.as_deref() == Some(path) {
+                return Ok(Box::new(Endless(0)) as Box<dyn Dir>);
+            }
             let inner = self.inner.opendir(path).await?;
             let extra = match &self.hostile_dir {
                 Some((dir, extra)) if dir == path => extra.clone(),
@@ -545,6 +570,7 @@ async fn the_error_handler_decides_whether_a_tree_goes_on() {
         inner: fs.clone(),
         refuse_open: Some(b"/t/bad".to_vec()),
         hostile_dir: None,
+        endless_dir: None,
     };
     let sftp = pair(Arc::new(wrapped)).await;
     let dir = tempfile::tempdir().unwrap();
@@ -625,6 +651,22 @@ async fn a_resumed_tree_completes_partial_files_and_keeps_complete_ones() {
     assert_eq!(events.first_progress["/t/complete"], 100_000);
     assert_eq!(events.first_progress["/t/sub/partial"], 100_000);
     assert_eq!(events.first_progress["/t/sub/missing"], 0);
+
+    // `reput -r`: an upload continues from what the remote files hold.
+    fs.mkdir(b"/up", &mode(0o755)).await.unwrap();
+    fs.mkdir(b"/up/sub", &mode(0o755)).await.unwrap();
+    fs.write_file(b"/up/sub/partial", &partial[..50_000])
+        .unwrap();
+    let mut events = Recorder::default();
+    let summary = sftp
+        .upload_tree(&local, b"/up", &how, &mut events)
+        .await
+        .unwrap();
+    assert_eq!(summary.files, 3);
+    let partial_local = local.join("sub/partial").display().to_string();
+    assert_eq!(events.first_progress[&partial_local], 50_000);
+    assert_eq!(fs.read_file(b"/up/sub/partial").unwrap(), partial);
+    assert_eq!(fs.read_file(b"/up/complete").unwrap(), complete);
 }
 
 #[tokio::test]
@@ -665,6 +707,7 @@ async fn a_hostile_servers_names_never_leave_the_destination() {
         inner: fs.clone(),
         refuse_open: None,
         hostile_dir: Some((b"/h".to_vec(), hostile)),
+        endless_dir: None,
     };
     let sftp = pair(Arc::new(wrapped)).await;
     let dir = tempfile::tempdir().unwrap();
@@ -928,4 +971,33 @@ async fn a_tree_transfer_is_a_send_future_and_refuses_a_file_as_its_top() {
         .await
         .unwrap_err();
     assert!(matches!(e, TransferError::Local(_)), "{e}");
+}
+
+#[tokio::test]
+async fn a_listing_that_never_ends_is_refused_not_believed() {
+    let fs = MemoryFs::new();
+    fs.mkdir(b"/e", &mode(0o755)).await.unwrap();
+    let wrapped = Wrapped {
+        inner: fs,
+        refuse_open: None,
+        hostile_dir: None,
+        endless_dir: Some(b"/e".to_vec()),
+    };
+    let sftp = pair(Arc::new(wrapped)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let e = sftp
+        .download_tree(b"/e", dir.path(), &TreeTransfer::default(), &mut ())
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("listing of /e holds more than"),
+        "{e}"
+    );
+    let e = sftp.glob(b"/e/*").await.unwrap_err();
+    assert!(
+        e.to_string().contains("listing of /e holds more than"),
+        "{e}"
+    );
+    // Nothing was written: the listing was refused before any entry was used.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use sshwire_sftp::Attrs;
 
 use super::walk::{FileJob, Listed, Outcome, Side};
-use super::{SKIP_UNCHANGED, TreeTransfer, remote_join, set_local_times};
+use super::{SKIP_UNCHANGED, TreeTransfer, list_bounded, remote_join, set_local_times};
 use crate::sftp_client::SftpClient;
 use crate::sftp_transfer::TransferError;
 
@@ -49,12 +49,12 @@ impl Side for Download {
     }
 
     async fn list(&self, src: &Vec<u8>) -> Result<Vec<Listed>, TransferError> {
-        let entries = self.sftp.list(src).await?;
+        let entries = list_bounded(&self.sftp, src).await?;
         Ok(entries
             .into_iter()
-            .map(|e| Listed {
-                name: e.filename,
-                attrs: Ok(e.attrs),
+            .map(|(name, attrs)| Listed {
+                name,
+                attrs: Ok(attrs),
             })
             .collect())
     }

@@ -48,8 +48,11 @@
 //! ```
 
 mod download;
+mod listing;
 mod upload;
 mod walk;
+
+pub(crate) use listing::list_bounded;
 
 use std::io;
 use std::path::Path;
@@ -62,6 +65,12 @@ use crate::sftp_transfer::{Transfer, TransferError};
 
 /// Directories one transfer descends at most, the top one included.
 pub const MAX_TREE_DEPTH: usize = 256;
+
+/// Entries one remote directory listing may hold at most (a server that never ends a
+/// listing is refused, not believed).
+pub const MAX_LISTING_ENTRIES: usize = 1 << 20;
+/// Bytes of names one remote directory listing may hold at most.
+pub const MAX_LISTING_BYTES: usize = 64 << 20;
 
 /// Why [`TreeEvents::skipped`] skipped an entry: a pattern of [`TreeTransfer::exclude`]
 /// matched its name.

@@ -156,6 +156,18 @@ struct Pending<D> {
     shown: String,
 }
 
+/// A directory just entered: its destination made, its listing read.
+struct Entered<S: Side> {
+    parent: Option<usize>,
+    src: S::Src,
+    dst: S::Dst,
+    attrs: Attrs,
+    created: bool,
+    id: Option<S::Src>,
+    entries: Vec<Listed>,
+}
+
+/// The state of one tree transfer.
 struct Walk<'a, S: Side> {
     side: &'a S,
     how: &'a TreeTransfer,
@@ -208,14 +220,19 @@ fn is_dir(attrs: &Attrs) -> bool {
     file_type(attrs.permissions) == Some(S_IFDIR)
 }
 
-/// A directory entry is one path component. A name that is empty or holds `/` or NUL can
-/// only be an attack on recursive transfers (`../../etc/passwd`); it is never joined to a
-/// path.
+/// Whether a listed name is one path component, fit to be joined to a path.
+///
+/// A name that is empty or holds `/` or NUL can only be an attack on recursive transfers
+/// (`../../etc/passwd`); it is never joined to a path.
 fn valid_name(name: &[u8]) -> bool {
+    // filexfer-02 §7, SSH_FXP_NAME: "for SSH_FXP_READDIR, it will be a relative name within
+    // the directory, without any path components".
     !name.is_empty() && !name.contains(&b'/') && !name.contains(&0)
 }
 
 impl<S: Side> Walk<'_, S> {
+    /// Walks the tree from its top, starting files as it goes; returns once every
+    /// directory is walked (files may still be in flight).
     async fn walk(&mut self, src: S::Src, dst: S::Dst) -> Result<(), TransferError> {
         let shown = S::show_src(&src);
         let attrs = self.side.stat(&src).await?;
@@ -233,7 +250,16 @@ impl<S: Side> Walk<'_, S> {
         let created = self.side.make_dir(&dst, &attrs, self.how).await?;
         let entries = self.side.list(&src).await?;
         let mut stack = Vec::new();
-        self.push(&mut stack, None, src, dst, attrs, created, id, entries);
+        let top = Entered {
+            parent: None,
+            src,
+            dst,
+            attrs,
+            created,
+            id,
+            entries,
+        };
+        self.push(&mut stack, top);
         loop {
             while self.jobs.len() >= self.how.files_at_once.max(1) {
                 self.wait_one().await?;
@@ -256,44 +282,34 @@ impl<S: Side> Walk<'_, S> {
     }
 
     /// Registers a directory whose destination exists and starts walking it.
-    #[allow(clippy::too_many_arguments)]
-    fn push(
-        &mut self,
-        stack: &mut Vec<Frame<S::Src>>,
-        parent: Option<usize>,
-        src: S::Src,
-        dst: S::Dst,
-        attrs: Attrs,
-        created: bool,
-        id: Option<S::Src>,
-        entries: Vec<Listed>,
-    ) {
+    fn push(&mut self, stack: &mut Vec<Frame<S::Src>>, dir: Entered<S>) {
         let key = self.next_key;
         self.next_key += 1;
-        if let Some(p) = parent.and_then(|p| self.dirs.get_mut(&p)) {
+        if let Some(p) = dir.parent.and_then(|p| self.dirs.get_mut(&p)) {
             p.open += 1;
         }
         self.summary.dirs += 1;
         self.dirs.insert(
             key,
             Pending {
-                parent,
+                parent: dir.parent,
                 open: 0,
                 walked: false,
-                shown: S::show_src(&src),
-                dst,
-                attrs,
-                created,
+                shown: S::show_src(&dir.src),
+                dst: dir.dst,
+                attrs: dir.attrs,
+                created: dir.created,
             },
         );
         stack.push(Frame {
             key,
-            src,
-            id,
-            entries: entries.into_iter(),
+            src: dir.src,
+            id: dir.id,
+            entries: dir.entries.into_iter(),
         });
     }
 
+    /// Handles one entry of the directory `key`: skips, fails, enters or starts it.
     async fn entry(
         &mut self,
         stack: &mut Vec<Frame<S::Src>>,
@@ -390,10 +406,20 @@ impl<S: Side> Walk<'_, S> {
             Ok(l) => l,
             Err(e) => return self.fail(&from, e),
         };
-        self.push(stack, Some(key), src, dst, attrs, created, id, entries);
+        let dir = Entered {
+            parent: Some(key),
+            src,
+            dst,
+            attrs,
+            created,
+            id,
+            entries,
+        };
+        self.push(stack, dir);
         Ok(())
     }
 
+    /// Starts transferring one file in a task of its own.
     fn start_file(&mut self, key: usize, src: S::Src, dst: S::Dst, attrs: Attrs) {
         let from: Arc<str> = S::show_src(&src).into();
         let to: Arc<str> = S::show_dst(&dst).into();
