@@ -63,7 +63,9 @@ impl OpenOptions {
 
     /// Write at the end: the file's size when opened, then on from there. Implies `write`.
     ///
-    /// `SSH_FXF_APPEND` is sent too, but not relied on (servers differ in honouring it).
+    /// `SSH_FXF_APPEND` is sent too, but not relied on (servers differ in honouring it); on
+    /// a server that honours it (OpenSSH's), every write lands at the end whatever the
+    /// position says, as with `O_APPEND`.
     pub fn append(&mut self, yes: bool) -> &mut OpenOptions {
         self.append = yes;
         self

@@ -199,6 +199,14 @@ impl SftpClient {
                 if entry.filename == b"." || entry.filename == b".." {
                     continue;
                 }
+                // A name is one path component; anything else would aim the removal
+                // elsewhere.
+                if entry.filename.is_empty() || entry.filename.contains(&b'/') {
+                    return Err(SftpError::Protocol(format!(
+                        "a directory entry named {:?}",
+                        String::from_utf8_lossy(&entry.filename)
+                    )));
+                }
                 let child = join(&dir, &entry.filename);
                 // The listing's attributes decide only when they say "not a directory";
                 // a directory is checked with LSTAT, so that a server giving STAT's answer

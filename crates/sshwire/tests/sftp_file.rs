@@ -799,3 +799,41 @@ async fn writes_are_queued_without_waiting_and_a_failure_is_sticky() {
     let e = f.close().await.unwrap_err();
     assert!(matches!(e, SftpError::Status { code, .. } if code == StatusCode::FAILURE));
 }
+
+/// A listing with a name that is not one path component (`a/../../x`) stops `rmtree` before
+/// it removes anything.
+#[tokio::test]
+async fn rmtree_refuses_entry_names_with_a_slash() {
+    use sshwire::sftp::{NameEntry, Request, Response};
+    let stream = scripted(|request| {
+        vec![match request {
+            Request::Lstat { id, .. } => Response::Attrs {
+                id,
+                attrs: Attrs {
+                    permissions: Some(0o040_755),
+                    ..Attrs::default()
+                },
+            },
+            Request::Opendir { id, .. } => Response::Handle {
+                id,
+                handle: b"d".to_vec(),
+            },
+            Request::Readdir { id, .. } => Response::Name {
+                id,
+                entries: vec![NameEntry {
+                    filename: b"a/../../x".to_vec(),
+                    longname: Vec::new(),
+                    attrs: Attrs {
+                        permissions: Some(0o100_644),
+                        ..Attrs::default()
+                    },
+                }],
+            },
+            Request::Close { id, .. } => Response::status(id, StatusCode::OK),
+            other => panic!("rmtree sent {other:?}"),
+        }]
+    });
+    let sftp = SftpClient::new(stream).await.unwrap();
+    let e = sftp.rmtree(b"/t").await.unwrap_err();
+    assert!(e.to_string().contains("a/../../x"), "{e}");
+}
