@@ -171,6 +171,31 @@ get big.bin {o}/big.bin
 reget big.bin {o}/partial.bin
 get -a big.bin {o}/partial2.bin
 get linked-tree/one.txt {o}/via-dir-link.txt
+version
+progress
+progress
+help
+lmkdir {o}/made
+lcd {o}/made
+lpwd
+lcd {o}
+lls
+lumask 022
+ls
+ls -1r
+ls -lS tree
+ls -lh tree/sub
+ls *.txt
+ls -l t*
+df -h
+df -i
+rename -l one-copy.txt one-renamed.txt
+get -f b.txt {o}/synced.txt
+put -f {l}/a.txt fsynced.txt
+lmkdir {o}/m
+mget *.txt {o}/m
+mput {l}/tree/*.txt tree/sub
+!echo the shell ran
 rm hard.txt
 -rm does-not-exist
 ls -l
@@ -319,4 +344,16 @@ pub fn assert_same(what: &str, ours: &Run, reference: &Run) {
         ours.downloaded, reference.downloaded,
         "{what}: downloads differ"
     );
+}
+
+/// A directory in the root of a served tree whose absolute path, as the server shows it, is
+/// as long as `like`: `ls` lays out globbed names in columns measured on the full paths, so
+/// the batch compares equal across servers only when the start paths have the same length.
+/// Returns the path as the server shows it and the directory on disk.
+pub fn area_like(served_root: &Path, like: &Path) -> (PathBuf, PathBuf) {
+    let len = like.as_os_str().len().max(2);
+    let name = "a".repeat(len - 1);
+    let on_disk = served_root.join(&name);
+    std::fs::create_dir_all(&on_disk).unwrap();
+    (PathBuf::from(format!("/{name}")), on_disk)
 }

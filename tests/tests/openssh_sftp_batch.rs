@@ -9,7 +9,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use sshwire_tests::batch::{Client, assert_same, run_batch, sshd_with, tree};
+use sshwire_tests::batch::{Client, area_like, assert_same, run_batch, sshd_with, tree};
 use sshwire_tests::{Serve, ed25519_key_file, openssh_available};
 
 const PROGRAM: &str = env!("CARGO_BIN_EXE_sshwire-under-test");
@@ -53,9 +53,9 @@ fn one_batch_same_results_on_three_servers() {
         Serve::start_with_users(Path::new(PROGRAM), &[host], &client.public_key(), None, &[]);
     // The batch starts in a directory of the served tree, as it does in a temporary
     // directory of the machine's for sshd.
-    let area = serve.dir.path().join("root/area");
-    std::fs::create_dir_all(&area).unwrap();
-    let ours = run_batch(None, serve.port, Path::new("/area"), &area, &client);
+    let like = tempfile::tempdir().unwrap();
+    let (start, area) = area_like(&serve.dir.path().join("root"), like.path());
+    let ours = run_batch(None, serve.port, &start, &area, &client);
     assert_same("sshwire serve", &ours, &reference);
 }
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sshwire_tests::batch::{Client, assert_same, pattern, run_batch, sshd_with};
+use sshwire_tests::batch::{Client, area_like, assert_same, pattern, run_batch, sshd_with};
 use sshwire_tests::{Serve, ed25519_key_file, openssh_available, openssh_query};
 
 const PROGRAM: &str = env!("CARGO_BIN_EXE_sshwire-under-test");
@@ -52,15 +52,9 @@ fn the_same_batch_as_openssh_sftp_gives_the_same_results() {
     assert_same("sshwire sftp against sshd", &against_sshd, &reference);
     // sshwire sftp against sshwire serve.
     let serve = serve_for(&client);
-    let area = serve.dir.path().join("root/area");
-    std::fs::create_dir_all(&area).unwrap();
-    let pair = run_batch(
-        Some(program()),
-        serve.port,
-        Path::new("/area"),
-        &area,
-        &client,
-    );
+    let like = tempfile::tempdir().unwrap();
+    let (start, area) = area_like(&serve.dir.path().join("root"), like.path());
+    let pair = run_batch(Some(program()), serve.port, &start, &area, &client);
     assert_same("sshwire sftp against sshwire serve", &pair, &reference);
 }
 

@@ -456,7 +456,8 @@ pub fn parse(line: &str) -> Result<Option<Command>, LineError> {
     Ok(Some(command))
 }
 
-/// The `help` text, as OpenSSH's sftp lists its commands.
+/// The `help` text, word for word as OpenSSH's sftp lists its commands (`mget`, `mput`,
+/// `dir`, `chdir`, `lchdir` and `rename -l` work too, unlisted as there).
 pub const HELP: &str = "Available commands:
 bye                                Quit sftp
 cd path                            Change remote directory to 'path'
@@ -477,15 +478,13 @@ ln [-s] oldpath newpath            Link remote file (-s for symlink)
 lpwd                               Print local working directory
 ls [-1afhlnrSt] [path]             Display remote directory listing
 lumask umask                       Set local umask to 'umask'
-mget [-afpR] remote [local]        Download files matching a pattern
 mkdir path                         Create remote directory
-mput [-afpR] local [remote]        Upload files matching a pattern
 progress                           Toggle display of progress meter
 put [-afpR] local [remote]         Upload file
 pwd                                Display remote working directory
 quit                               Quit sftp
 reget [-fpR] remote [local]        Resume download file
-rename [-l] oldpath newpath        Rename remote file
+rename oldpath newpath             Rename remote file
 reput [-fpR] local [remote]        Resume upload file
 rm path                            Delete remote file
 rmdir path                         Remove remote directory

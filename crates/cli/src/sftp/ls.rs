@@ -76,9 +76,14 @@ pub fn long_line(entry: &Entry, owner: &str, group: &str, human: bool, now: i64)
     )
 }
 
-/// Names in columns across a line `width` wide, each padded to the widest name plus two, as
-/// OpenSSH's sftp lays out a short listing; one name per line with `-1`.
-pub fn columns(names: &[&str], single: bool, width: usize) -> String {
+/// Names in columns across a line `width` wide, as OpenSSH's sftp lays out a short listing:
+/// as many columns as fit `widest + 2` characters, the line shared out evenly between them;
+/// one name per line with `-1`.
+///
+/// `widest` is OpenSSH's measure, not always the widest name shown: for a directory, the
+/// longest entry name plus the length of the directory's shown prefix; for a glob, the longest
+/// full path matched.
+pub fn columns(names: &[&str], widest: usize, single: bool, width: usize) -> String {
     let mut out = String::new();
     if single {
         for n in names {
@@ -87,7 +92,6 @@ pub fn columns(names: &[&str], single: bool, width: usize) -> String {
         }
         return out;
     }
-    let widest = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
     let per_line = (width / (widest + 2)).max(1);
     let column = (width / per_line).min(width);
     for (i, n) in names.iter().enumerate() {
@@ -216,13 +220,18 @@ mod tests {
 
     #[test]
     fn columns_fill_the_width() {
-        let out = columns(&["a", "bb", "ccc"], false, 80);
+        let out = columns(&["a", "bb", "ccc"], 3, false, 80);
         // 80 / (3 + 2) = 16 columns of 5 characters.
         assert_eq!(out, "a    bb   ccc  \n");
-        assert_eq!(columns(&["a", "bb"], true, 80), "a\nbb\n");
+        assert_eq!(columns(&["a", "bb"], 2, true, 80), "a\nbb\n");
         let wide = "x".repeat(100);
-        assert_eq!(columns(&[&wide, "y"], false, 80).lines().count(), 2);
-        assert_eq!(columns(&[], false, 80), "");
+        assert_eq!(columns(&[&wide, "y"], 100, false, 80).lines().count(), 2);
+        assert_eq!(columns(&[], 0, false, 80), "");
+        // Glob listings measure the full paths: two columns of 40 for 30-byte paths.
+        assert_eq!(
+            columns(&["a", "b", "c"], 30, false, 80),
+            format!("{:<40}{:<40}\n{:<40}\n", "a", "b", "c")
+        );
     }
 
     #[test]

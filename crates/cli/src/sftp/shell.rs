@@ -687,6 +687,7 @@ impl Shell {
         {
             return self.ls_dir(only, strip, flags).await;
         }
+        let widest = matches.iter().map(|(p, _)| p.len()).max().unwrap_or(0);
         let mut entries = Vec::with_capacity(matches.len());
         for (path, attrs) in matches {
             // Links are listed as what they point to, as glob(3) stats them.
@@ -700,7 +701,7 @@ impl Shell {
                 longname: None,
             });
         }
-        self.print_entries(entries, flags, false).await;
+        self.print_entries(entries, flags, false, widest).await;
         true
     }
 
@@ -712,9 +713,14 @@ impl Shell {
                 return false;
             }
         };
-        let entries = listing
+        let visible: Vec<_> = listing
             .into_iter()
             .filter(|e| flags.all || !e.filename.starts_with(b"."))
+            .collect();
+        let widest = visible.iter().map(|e| e.filename.len()).max().unwrap_or(0)
+            + strip_prefix(dir, strip).len();
+        let entries = visible
+            .into_iter()
             .map(|e| {
                 let full = append(dir, &e.filename);
                 Entry {
@@ -724,15 +730,26 @@ impl Shell {
                 }
             })
             .collect();
-        self.print_entries(entries, flags, true).await;
+        self.print_entries(entries, flags, true, widest).await;
         true
     }
 
-    async fn print_entries(&self, mut entries: Vec<Entry>, flags: LsFlags, from_dir: bool) {
+    async fn print_entries(
+        &self,
+        mut entries: Vec<Entry>,
+        flags: LsFlags,
+        from_dir: bool,
+        widest: usize,
+    ) {
         ls::sort(&mut entries, &flags);
         if !flags.long {
             let names: Vec<&str> = entries.iter().map(|e| e.shown.as_str()).collect();
-            out(ls::columns(&names, flags.single_column, terminal_width()));
+            out(ls::columns(
+                &names,
+                widest,
+                flags.single_column,
+                terminal_width(),
+            ));
             return;
         }
         let names_known = self
