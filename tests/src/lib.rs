@@ -2,6 +2,8 @@
 //! loopback, each in its own temporary directory, each stopped when dropped.
 #![forbid(unsafe_code)]
 
+pub mod hostile;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
