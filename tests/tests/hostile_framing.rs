@@ -122,7 +122,7 @@ async fn identification_lines() {
                 h.send_kex_init(&mut kex).await;
                 h.recv_kex_reply(&mut kex).await;
                 h.send_newkeys(&mut kex).await;
-                h.recv_newkeys(&mut kex).await;
+                h.recv_newkeys().await;
                 // The line went into the exchange hash byte for byte: the keys agree.
                 h.login("alice", &target.user_key, &kex.session_id).await;
             }

@@ -40,7 +40,6 @@ pub struct KexState {
     q_c: Vec<u8>,
     strict: bool,
     c2s_key: Option<[u8; 64]>,
-    s2c_key: Option<[u8; 64]>,
     /// The exchange hash of this (first) exchange: the session identifier.
     pub session_id: Vec<u8>,
 }
@@ -54,7 +53,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Hostile<S> {
             .expect("the server closed before its identification");
     }
 
-    /// Sends our KEXINIT.
+    /// Sends our KEXINIT (a write error is left for the next read to report).
     pub async fn send_kexinit(&mut self, kex: &mut KexState, opts: &KexOptions) {
         let mut kex_algorithms = vec![KexAlg::Curve25519Sha256.name().to_owned()];
         if opts.ext_info {
@@ -80,7 +79,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Hostile<S> {
         init.encode(&mut w);
         kex.i_c = w.into_vec();
         kex.strict = opts.strict;
-        self.send(&kex.i_c.clone()).await.expect("send KEXINIT");
+        let _ = self.send(&kex.i_c.clone()).await;
     }
 
     /// Reads the server's KEXINIT (it sends it right after its identification).
@@ -142,7 +141,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Hostile<S> {
         };
         // RFC 4253 §7.2: "C" is the client-to-server encryption key, "D" server-to-client.
         kex.c2s_key = Some(key(b'C'));
-        kex.s2c_key = Some(key(b'D'));
+        self.next_open = Some((key(b'D'), kex.strict));
         kex.session_id = h;
     }
 
@@ -158,13 +157,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Hostile<S> {
         }
     }
 
-    /// Reads the server's NEWKEYS and switches its direction to the new keys.
-    pub async fn recv_newkeys(&mut self, kex: &mut KexState) {
+    /// Reads the server's NEWKEYS (which switches its direction to the new keys).
+    pub async fn recv_newkeys(&mut self) {
         self.expect(msg::NEWKEYS, "the server's NEWKEYS").await;
-        self.install_opening(&kex.s2c_key.expect("KEX_ECDH_REPLY read first"));
-        if kex.strict {
-            self.seq_in = 0;
-        }
     }
 
     /// Identification and a whole key exchange; returns the session identifier.
@@ -176,7 +171,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Hostile<S> {
         self.send_kex_init(&mut kex).await;
         self.recv_kex_reply(&mut kex).await;
         self.send_newkeys(&mut kex).await;
-        self.recv_newkeys(&mut kex).await;
+        self.recv_newkeys().await;
         if opts.compression == "zlib" {
             // RFC 4253 §6.2: compression starts with the new keys.
             self.start_compression();

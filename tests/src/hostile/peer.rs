@@ -31,6 +31,9 @@ pub struct Hostile<S> {
     pub(super) seq_in: u32,
     pub(super) seal: Option<SealingKey>,
     pub(super) open: Option<OpeningKey>,
+    /// The server's next keys, installed when its NEWKEYS arrives (and whether strict kex
+    /// resets its sequence number then).
+    pub(super) next_open: Option<([u8; KEY_LEN], bool)>,
     /// `zlib` on our outgoing payloads, once started.
     deflate: Option<flate2::Compress>,
     /// How long a read may wait before the test fails (long for a paused clock).
@@ -51,11 +54,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Hostile<S> {
             seq_in: 0,
             seal: None,
             open: None,
+            next_open: None,
             deflate: None,
             patience: Duration::from_secs(20),
             v_c: b"SSH-2.0-hostile_0.1".to_vec(),
             v_s: Vec::new(),
         }
+    }
+
+    /// The sequence number our next packet will carry (RFC 4253 §6.4).
+    pub fn next_seq(&self) -> u32 {
+        self.seq_out
     }
 
     /// Writes `bytes` as they are.
@@ -194,11 +203,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Hostile<S> {
         self.seal = Some(SealingKey::new(key));
     }
 
-    /// Installs the keys of a finished key exchange for the server's direction.
-    pub(super) fn install_opening(&mut self, key: &[u8; KEY_LEN]) {
-        self.open = Some(OpeningKey::new(key));
-    }
-
     /// Reads more bytes; false when the connection ended (EOF or error).
     async fn fill(&mut self) -> bool {
         let mut buf = [0u8; 16 * 1024];
@@ -220,6 +224,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Hostile<S> {
     /// A DISCONNECT ends it ([`Ending::Disconnect`]); so does EOF ([`Ending::Closed`]).
     pub async fn recv(&mut self) -> Result<Vec<u8>, Ending> {
         let payload = self.recv_packet().await?;
+        if payload == [msg::NEWKEYS]
+            && let Some((key, strict)) = self.next_open.take()
+        {
+            // RFC 4253 §7.3: the server's packets after its NEWKEYS use the new keys.
+            self.open = Some(OpeningKey::new(&key));
+            if strict {
+                // OpenSSH PROTOCOL §1.10: sequence numbers reset to zero after NEWKEYS.
+                self.seq_in = 0;
+            }
+        }
         if payload.first() == Some(&msg::DISCONNECT) {
             return Err(Ending::from_disconnect(&payload));
         }
