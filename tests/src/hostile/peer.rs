@@ -126,6 +126,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Hostile<S> {
         self.send_frame(len, pad as u8, &rest).await
     }
 
+    /// Sends `payload` as it is even while compression is on: corrupt compressed data.
+    pub async fn send_uncompressed(&mut self, payload: &[u8]) -> std::io::Result<()> {
+        let deflate = self.deflate.take();
+        let r = self.send(payload).await;
+        self.deflate = deflate;
+        r
+    }
+
     /// Sends a message number followed by `body`.
     pub async fn send_msg(&mut self, number: u8, body: &[u8]) -> std::io::Result<()> {
         let mut p = vec![number];
