@@ -886,3 +886,60 @@ async fn a_forged_success_never_logs_in() {
     );
     target.assert_serves(case).await;
 }
+
+/// Text a peer chooses (a DISCONNECT's description, a service name, a version) reaches the
+/// server's log only with its control characters escaped: no forged log lines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_text_cannot_forge_a_log_line() {
+    let target = Target::start().await;
+    let forged = "\n127.0.0.1:4242: root logged in (publickey)\r";
+    let cases: [(&str, fn(&str) -> Vec<u8>); 3] = [
+        ("a DISCONNECT whose description holds a newline", |forged| {
+            payload(msg::DISCONNECT, |w| {
+                w.u32(reason::BY_APPLICATION)
+                    .string(format!("bye{forged}").as_bytes())
+                    .string(b"");
+            })
+        }),
+        ("a SERVICE_REQUEST whose name holds a newline", |forged| {
+            service_request(&format!("ssh-{}", &forged[..40]))
+        }),
+        (
+            "a USERAUTH_REQUEST whose service holds a newline",
+            |forged| userauth_request(USER, &format!("ssh-{}", &forged[..40]), "none", b""),
+        ),
+    ];
+    for (case, message) in cases {
+        let mut h = target.attacker().await;
+        h.handshake(&KexOptions::default()).await;
+        if case.contains("USERAUTH") {
+            h.start_userauth().await;
+        }
+        h.send(&message(forged)).await.unwrap();
+        let _ = h.ending().await;
+        target.assert_serves(case).await;
+    }
+    // A bad version, CR inside the identification line.
+    let case = "an identification line with a CR inside its version";
+    let mut h = target.attacker().await;
+    h.read_ident().await.unwrap();
+    h.send_raw(b"SSH-1.5\r127.0.0.1:4242: root logged in (publickey)-x\r\n")
+        .await
+        .unwrap();
+    h.expect_disconnect(reason::PROTOCOL_VERSION_NOT_SUPPORTED, case)
+        .await;
+    target.assert_serves(case).await;
+
+    let log = target.log();
+    assert!(
+        log.iter().all(|l| !l.chars().any(char::is_control)),
+        "a peer wrote control characters into the log: {log:#?}"
+    );
+    assert_eq!(
+        log.iter()
+            .filter(|l| l.contains(": alice logged in"))
+            .count(),
+        4,
+        "the legitimate logins: {log:#?}"
+    );
+}
