@@ -893,7 +893,8 @@ async fn a_forged_success_never_logs_in() {
 async fn peer_text_cannot_forge_a_log_line() {
     let target = Target::start().await;
     let forged = "\n127.0.0.1:4242: root logged in (publickey)\r";
-    let cases: [(&str, fn(&str) -> Vec<u8>); 3] = [
+    type Build = fn(&str) -> Vec<u8>;
+    let cases: [(&str, Build); 3] = [
         ("a DISCONNECT whose description holds a newline", |forged| {
             payload(msg::DISCONNECT, |w| {
                 w.u32(reason::BY_APPLICATION)
