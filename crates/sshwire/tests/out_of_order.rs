@@ -1,6 +1,8 @@
-//! What the server does with authentication-stage messages once the user is in: a late
-//! USERAUTH_REQUEST is ignored (RFC 4252 §5.1), a second SERVICE_REQUEST ends the connection
-//! with SERVICE_NOT_AVAILABLE (RFC 4253 §10) instead of going unanswered.
+//! Authentication-stage messages out of order at the endpoints. The server, once the user is
+//! in: a late USERAUTH_REQUEST is ignored (RFC 4252 §5.1), a second SERVICE_REQUEST ends the
+//! connection with SERVICE_NOT_AVAILABLE (RFC 4253 §10) instead of going unanswered. The
+//! client, before its service is accepted: a USERAUTH_SUCCESS it never asked for ends the
+//! connection instead of being ignored while the client waits forever.
 
 #![allow(
     clippy::unwrap_used,
@@ -10,6 +12,7 @@
 )]
 use std::sync::Arc;
 
+use sshwire::client::{AuthOptions, Client, ClientConfig, NoPrompts};
 use sshwire::keys::{KeyType, PrivateKey, PublicKey};
 use sshwire::server::{RefuseAll, Server, ServerSettings};
 use sshwire::transport::{Config, DisconnectReason, Event, Transport};
@@ -146,4 +149,69 @@ async fn a_service_request_after_login_is_refused_with_a_disconnect() {
         "{end}"
     );
     assert!(server.await.unwrap().is_err());
+}
+
+/// A fake server that completes the key exchange, then runs `script` on its driver once the
+/// client asks for a service; returns the error that ended the connection for it.
+async fn fake_server(
+    stream: DuplexStream,
+    script: impl AsyncFnOnce(&mut Driver<DuplexStream>),
+) -> Error {
+    let server = Server::new(Arc::new(Config::default()), vec![key()]);
+    let mut driver = server.handshake(stream).await.unwrap();
+    while !matches!(driver.next_event().await.unwrap(), Event::ServiceRequest(_)) {}
+    script(&mut driver).await;
+    loop {
+        if let Err(e) = driver.next_event().await {
+            return e;
+        }
+    }
+}
+
+/// Runs our client against `script`; checks that it fails with a PROTOCOL_ERROR DISCONNECT.
+async fn client_refuses(case: &str, script: impl AsyncFnOnce(&mut Driver<DuplexStream>)) {
+    let (a, b) = tokio::io::duplex(256 * 1024);
+    let mut auth = AuthOptions::new("alice");
+    auth.use_agent = false;
+    let mut trust = |_: &PublicKey| true;
+    let (config, mut prompts) = (ClientConfig::default(), NoPrompts);
+    let client = Client::over(a, "fake", &config, &mut trust, &auth, &mut prompts);
+    // On the paused clock the timeout fires as soon as nothing else can happen.
+    let both = async { tokio::join!(client, fake_server(b, script)) };
+    let (client, end) = tokio::time::timeout(std::time::Duration::from_secs(60), both)
+        .await
+        .unwrap_or_else(|_| panic!("{case}: the client neither failed nor logged in"));
+    assert!(client.is_err(), "{case}: the client logged in");
+    assert!(
+        matches!(
+            &end,
+            Error::Transport(sshwire::transport::Error::PeerDisconnected { reason, .. })
+                if *reason == DisconnectReason::PROTOCOL_ERROR
+        ),
+        "{case}: {end}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_refuses_userauth_success_before_service_accept() {
+    client_refuses("USERAUTH_SUCCESS instead of SERVICE_ACCEPT", async |d| {
+        d.engine().send(&[52]).unwrap();
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_says_why_it_refuses_a_channel_before_userauth_success() {
+    client_refuses("CHANNEL_OPEN in answer to the first request", async |d| {
+        d.engine().accept_service("ssh-userauth").unwrap();
+        while !matches!(d.next_event().await.unwrap(), Event::Message(_)) {}
+        let mut open = Writer::new();
+        open.u8(90)
+            .string(b"session")
+            .u32(0)
+            .u32(1 << 20)
+            .u32(32768);
+        d.engine().send(open.as_slice()).unwrap();
+    })
+    .await;
 }
