@@ -123,8 +123,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Hostile<S> {
         // RFC 4253 §8 / RFC 8731 §3.1:
         // H = HASH(V_C || V_S || I_C || I_S || K_S || Q_C || Q_S || K).
         let mut w = Writer::new();
-        w.string(&self.v_c)
-            .string(&self.v_s)
+        w.string(&self.ours)
+            .string(&self.theirs)
             .string(&kex.i_c)
             .string(&kex.i_s)
             .string(&k_s)

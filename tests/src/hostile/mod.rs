@@ -6,7 +6,8 @@
 //! lengths and paddings, messages out of order, forged authentication results, window
 //! overflows, decompression bombs. [`Ending`] is what the other side did about it.
 //! [`target`] runs an sshwire server in-process for it to attack, and checks that a legitimate
-//! client is still served afterwards.
+//! client is still served afterwards. With the `server_*` steps ([`ServerKex`]) the attacker
+//! plays a server instead, against sshwire's client.
 //!
 //! The attacker does not drive the engine under test: it derives its keys from the transport
 //! crate's public key exchange functions and seals its packets with ring's
@@ -15,10 +16,12 @@
 mod kex;
 pub mod messages;
 mod peer;
+mod server_kex;
 pub mod target;
 
 pub use kex::{KexOptions, KexState};
 pub use peer::Hostile;
+pub use server_kex::{ServerKex, ServerKexOptions};
 
 /// Message numbers (RFC 4250 §4.1).
 pub mod msg {

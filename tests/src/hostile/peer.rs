@@ -38,10 +38,10 @@ pub struct Hostile<S> {
     deflate: Option<flate2::Compress>,
     /// How long a read may wait before the test fails (long for a paused clock).
     pub patience: Duration,
-    /// Our identification line, without CR LF (V_C).
-    pub(super) v_c: Vec<u8>,
-    /// The server's identification line, without CR LF (V_S).
-    pub(super) v_s: Vec<u8>,
+    /// Our identification line, without CR LF (V_C, or V_S when playing a server).
+    pub(super) ours: Vec<u8>,
+    /// The peer's identification line, without CR LF.
+    pub(super) theirs: Vec<u8>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Hostile<S> {
@@ -57,8 +57,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Hostile<S> {
             next_open: None,
             deflate: None,
             patience: Duration::from_secs(20),
-            v_c: b"SSH-2.0-hostile_0.1".to_vec(),
-            v_s: Vec::new(),
+            ours: b"SSH-2.0-hostile_0.1".to_vec(),
+            theirs: Vec::new(),
         }
     }
 
@@ -73,19 +73,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Hostile<S> {
         self.stream.flush().await
     }
 
-    /// Sends our identification line (`V_C`, then CR LF).
+    /// Sends our identification line, then CR LF.
     pub async fn send_ident(&mut self) -> std::io::Result<()> {
-        let mut line = self.v_c.clone();
+        let mut line = self.ours.clone();
         line.extend_from_slice(b"\r\n");
         self.send_raw(&line).await
     }
 
     /// Uses `line` (without CR LF) as our identification instead of the default.
     pub fn set_ident(&mut self, line: &[u8]) {
-        self.v_c = line.to_vec();
+        self.ours = line.to_vec();
     }
 
-    /// Reads the server's identification line (skipping any lines before it); `None` if the
+    /// Reads the peer's identification line (skipping any lines before it); `None` if the
     /// connection ended first.
     pub async fn read_ident(&mut self) -> Option<Vec<u8>> {
         loop {
@@ -94,7 +94,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Hostile<S> {
                 let line = line.strip_suffix(b"\n").unwrap_or(&line);
                 let line = line.strip_suffix(b"\r").unwrap_or(line).to_vec();
                 if line.starts_with(b"SSH-") {
-                    self.v_s = line.clone();
+                    self.theirs = line.clone();
                     return Some(line);
                 }
                 continue;
