@@ -77,6 +77,7 @@ async fn password_guessing_ends_after_the_allowed_attempts() {
             .unwrap();
     }
     h.send(&userauth_password(USER, PASSWORD)).await.unwrap();
+    h.waiting_for(case);
     let (end, seen) = h.ending_with_messages().await;
     assert_eq!(
         end.reason(),
@@ -106,6 +107,7 @@ async fn password_guessing_ends_after_the_allowed_attempts() {
         }
     }
     h.send(&userauth_password(USER, PASSWORD)).await.ok();
+    h.waiting_for(case);
     let (end, seen) = h.ending_with_messages().await;
     assert_eq!(
         end.reason(),

@@ -804,6 +804,7 @@ async fn run_rows(rows: Vec<Row>) {
                     // KEXINIT arrives: send it (the server may have hung up already).
                     run.h.send_kexinit(&mut run.kex, &run.opts).await;
                 }
+                run.h.waiting_for(&name);
                 let (end, seen) = run.h.ending_with_messages().await;
                 assert_eq!(end.reason(), Some(r), "{name}: got {end:?} after {seen:?}");
                 if run.at < State::LoggedIn {

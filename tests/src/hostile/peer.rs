@@ -38,6 +38,8 @@ pub struct Hostile<S> {
     deflate: Option<flate2::Compress>,
     /// How long a read may wait before the test fails (long for a paused clock).
     pub patience: Duration,
+    /// What the current read waits for, for the message of a test that times out.
+    waiting_for: String,
     /// Our identification line, without CR LF (V_C, or V_S when playing a server).
     pub(super) ours: Vec<u8>,
     /// The peer's identification line, without CR LF.
@@ -57,6 +59,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Hostile<S> {
             next_open: None,
             deflate: None,
             patience: Duration::from_secs(20),
+            waiting_for: String::new(),
             ours: b"SSH-2.0-hostile_0.1".to_vec(),
             theirs: Vec::new(),
         }
@@ -216,8 +219,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Hostile<S> {
         let mut buf = [0u8; 16 * 1024];
         match tokio::time::timeout(self.patience, self.stream.read(&mut buf)).await {
             Err(_) => panic!(
-                "the server neither answered nor closed within {:?}",
-                self.patience
+                "{}: the peer neither answered nor closed within {:?}",
+                self.waiting_for, self.patience
             ),
             Ok(Ok(0)) | Ok(Err(_)) => false,
             Ok(Ok(n)) => {
@@ -295,6 +298,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Hostile<S> {
     /// Reads until a message numbered `number` arrives, skipping the server's IGNORE, DEBUG
     /// and EXT_INFO; panics with `case` and what came instead otherwise.
     pub async fn expect(&mut self, number: u8, case: &str) -> Vec<u8> {
+        self.waiting_for = format!("{case} (waiting for message {number})");
         loop {
             match self.recv().await {
                 Ok(p) if p.first() == Some(&number) => return p,
@@ -309,6 +313,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Hostile<S> {
                 }
             }
         }
+    }
+
+    /// Names what the next reads wait for, for the message of a test that times out.
+    pub fn waiting_for(&mut self, what: &str) {
+        self.waiting_for = what.to_owned();
     }
 
     /// Reads until the connection ends, ignoring every packet before; returns how it ended.
@@ -330,6 +339,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Hostile<S> {
     /// Reads until the connection ends and checks that it ended with a DISCONNECT of
     /// `reason`; returns its description. Panics naming `case` otherwise.
     pub async fn expect_disconnect(&mut self, reason: u32, case: &str) -> String {
+        self.waiting_for = format!("{case} (waiting for DISCONNECT {reason})");
         match self.ending_with_messages().await {
             (
                 Ending::Disconnect {
