@@ -370,3 +370,30 @@ async fn a_slow_sender_is_cut_off_at_the_grace_time() {
     );
     target.assert_serves(case).await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn authentication_never_finished_is_cut_off_at_the_grace_time() {
+    let target = MemoryTarget::with(|_| {});
+    let grace = target.settings().login_grace_time;
+    let case = "key exchange done, userauth started 10 s later, then one wrong password";
+    let (mut h, server) = target.attacker();
+    let start = tokio::time::Instant::now();
+    h.handshake(&KexOptions::default()).await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    h.start_userauth().await;
+    h.send(&sshwire_tests::hostile::messages::userauth_password(
+        "alice", "wrong",
+    ))
+    .await
+    .unwrap();
+    h.expect(msg::USERAUTH_FAILURE, case).await;
+    // LoginGraceTime counts from the accept, not from the start of authentication (whose
+    // own deadline, 10 s later, would send BY_APPLICATION): the connection is dropped at
+    // 120 s.
+    closed_at_grace(&mut h, start, grace, case).await;
+    assert!(
+        matches!(server.await.unwrap(), Err(sshwire::Error::Timeout)),
+        "{case}"
+    );
+    target.assert_serves(case).await;
+}
