@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod batch;
+pub mod hostile;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;

@@ -7,13 +7,16 @@ use std::sync::Arc;
 
 use sshwire_auth::{ClientAuth, ClientEvent};
 use sshwire_keys::{KeyError, PrivateKey, PublicKey};
-use sshwire_transport::Event;
+use sshwire_transport::{DisconnectReason, Event};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 use zeroize::Zeroizing;
 
 use crate::agent::Agent;
 use crate::{Driver, Error, system_rng};
+
+/// `SSH_MSG_USERAUTH_BANNER` (RFC 4252 §5.4).
+const USERAUTH_BANNER: u8 = 53;
 
 /// A key to offer.
 #[derive(Clone)]
@@ -200,6 +203,16 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite>(
         match driver.next_event().await? {
             Event::ServiceAccept(_) => break,
             Event::ExtInfo(pairs) => sig_algs = server_sig_algs(pairs).or(sig_algs),
+            // An early USERAUTH_BANNER is tolerated (and dropped). Anything else of the layers
+            // above answers nothing we asked (a USERAUTH_SUCCESS before any request, a channel
+            // before authentication): refused, rather than ignored while we wait forever.
+            Event::Message(m) if m.first() != Some(&USERAUTH_BANNER) => {
+                let why = "message before the ssh-userauth service was accepted";
+                driver
+                    .disconnect_in_place(DisconnectReason::PROTOCOL_ERROR, why)
+                    .await;
+                return Err(sshwire_transport::Error::PeerMisbehaved(why).into());
+            }
             _ => {}
         }
     }
@@ -244,7 +257,13 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite>(
         match driver.next_event().await? {
             Event::Message(m) => {
                 let now = Instant::now().into_std();
-                login.auth.handle_message(now, &m).map_err(Error::Auth)?;
+                if let Err(e) = login.auth.handle_message(now, &m) {
+                    // The server broke the protocol (a channel before USERAUTH_SUCCESS, an
+                    // answer to nothing): say so before hanging up, as the server does.
+                    let (reason, description) = e.disconnect();
+                    driver.disconnect_in_place(reason, &description).await;
+                    return Err(Error::Auth(e));
+                }
             }
             Event::ExtInfo(pairs) => {
                 if let Some(v) = server_sig_algs(pairs) {

@@ -350,9 +350,25 @@ impl Server {
         };
         drop(ticket);
         if let Some(Err(e)) = result {
-            log(&format!("{peer}: {e}"));
+            // The error's text may quote the peer (a DISCONNECT's description, a service
+            // name, a version): escaped, it cannot start a forged line of its own.
+            log(&format!("{peer}: {}", printable(&e.to_string())));
         }
     }
+}
+
+/// `text` with its control characters (newlines, carriage returns, escapes) escaped, for a
+/// log line.
+fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Where a server's shutdown stands.
@@ -450,5 +466,22 @@ impl Startups {
     /// The connection authenticated or ended.
     fn leave(&self, id: u64) {
         self.lock().pending.remove(&id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn log_text_cannot_break_the_line() {
+        let forged = "bye\n10.0.0.1:22: root logged in (publickey)\r\u{1b}[2K";
+        let line = printable(forged);
+        assert!(!line.chars().any(char::is_control), "{line}");
+        assert_eq!(
+            line,
+            "bye\\n10.0.0.1:22: root logged in (publickey)\\r\\u{1b}[2K"
+        );
+        assert_eq!(printable("plain text, été"), "plain text, été");
     }
 }

@@ -19,6 +19,9 @@ use crate::driver::sleep_until;
 use crate::server::Handler;
 use crate::{Authenticated, Driver, Error};
 
+/// `SSH_MSG_USERAUTH_REQUEST` (RFC 4252 §6), which a server ignores once the user is in.
+const USERAUTH_REQUEST: u8 = 50;
+
 /// A server's channel handler and the user it serves.
 pub(crate) struct ServerSide {
     pub(crate) handler: Arc<dyn Handler>,
@@ -82,10 +85,32 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Task<S> {
                 }
             };
             // Key exchanges, pings, debug messages are the transport's business.
-            if let Event::Message(m) = event? {
-                self.last_heard = Instant::now();
-                self.handle_message(&m, server).await?;
-                self.driver.engine().recycle(m);
+            match event? {
+                // RFC 4252 §5.1: "Any authentication requests received after the
+                // SSH_MSG_USERAUTH_SUCCESS message SHOULD be silently ignored."
+                Event::Message(m) if server.is_some() && m.first() == Some(&USERAUTH_REQUEST) => {
+                    self.last_heard = Instant::now();
+                    self.driver.engine().recycle(m);
+                }
+                Event::Message(m) => {
+                    self.last_heard = Instant::now();
+                    self.handle_message(&m, server).await?;
+                    self.driver.engine().recycle(m);
+                }
+                // RFC 4253 §10: "If the server rejects the service request, it SHOULD send an
+                // appropriate SSH_MSG_DISCONNECT message and MUST disconnect." Both services
+                // are running: a second request for either is refused.
+                Event::ServiceRequest(name) => {
+                    let reason = DisconnectReason::SERVICE_NOT_AVAILABLE;
+                    let description = format!("service {:?} is not available", name);
+                    self.driver.disconnect_in_place(reason, &description).await;
+                    return Err(sshwire_transport::Error::LocallyClosed {
+                        reason,
+                        description,
+                    }
+                    .into());
+                }
+                _ => {}
             }
         }
     }
