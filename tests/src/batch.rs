@@ -76,23 +76,29 @@ impl Client {
 
     /// Runs `sftp -b` with `batch` against `port`, as the current user.
     pub fn sftp(&self, port: u16, batch: &str, extra: &[&str]) -> Output {
+        self.batch(Command::new("sftp"), port, batch, extra)
+    }
+
+    /// Runs `sshwire sftp -b` (through `program`) with `batch` against `port`, with the same
+    /// options as [`Client::sftp`].
+    pub fn sshwire_sftp(&self, program: &Path, port: u16, batch: &str, extra: &[&str]) -> Output {
+        let mut command = Command::new(program);
+        command.arg("sftp");
+        self.batch(command, port, batch, extra)
+    }
+
+    /// `command -b FILE` with the key, the port and options for a throw-away server.
+    fn batch(&self, mut command: Command, port: u16, batch: &str, extra: &[&str]) -> Output {
         let file = self.dir.path().join("batch");
         std::fs::write(&file, batch).unwrap();
-        Command::new("sftp")
+        command
             .args(extra)
             .arg("-b")
             .arg(&file)
             .args(["-P", &port.to_string(), "-i"])
             .arg(&self.key)
-            .args([
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "LogLevel=ERROR",
-                "127.0.0.1",
-            ])
+            .args(QUIET_TRUSTING)
+            .arg("127.0.0.1")
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
             .output()
@@ -100,34 +106,16 @@ impl Client {
     }
 }
 
-impl Client {
-    /// Runs `sshwire sftp -b` (through `program`) with `batch` against `port`, with the same
-    /// options as [`Client::sftp`].
-    pub fn sshwire_sftp(&self, program: &Path, port: u16, batch: &str, extra: &[&str]) -> Output {
-        let file = self.dir.path().join("batch");
-        std::fs::write(&file, batch).unwrap();
-        Command::new(program)
-            .arg("sftp")
-            .args(extra)
-            .arg("-b")
-            .arg(&file)
-            .args(["-P", &port.to_string(), "-i"])
-            .arg(&self.key)
-            .args([
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "LogLevel=ERROR",
-                "127.0.0.1",
-            ])
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    }
-}
+/// `-o` options for a server made for the test: trust its key without recording it, and say
+/// nothing about it.
+pub const QUIET_TRUSTING: [&str; 6] = [
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "LogLevel=ERROR",
+];
 
 /// Deterministic contents of `len` bytes.
 pub fn pattern(len: usize) -> Vec<u8> {

@@ -8,7 +8,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sshwire_tests::batch::{Client, area_like, assert_same, pattern, run_batch, sshd_with};
+use sshwire_tests::batch::{
+    Client, QUIET_TRUSTING, area_like, assert_same, pattern, run_batch, sshd_with,
+};
 use sshwire_tests::{Serve, ed25519_key_file, openssh_available, openssh_query};
 
 const PROGRAM: &str = env!("CARGO_BIN_EXE_sshwire-under-test");
@@ -124,13 +126,8 @@ fn reget_after_kill_9_gives_an_identical_file() {
         .arg(&batch)
         .args(["-P", &serve.port.to_string(), "-i"])
         .arg(&client.key)
-        .args([
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "127.0.0.1",
-        ])
+        .args(QUIET_TRUSTING)
+        .arg("127.0.0.1")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -219,14 +216,7 @@ fn destinations_with_paths_start_there_or_fetch_the_file() {
     let common = |cmd: &mut Command| {
         cmd.args(["-i"])
             .arg(&client.key)
-            .args([
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "LogLevel=ERROR",
-            ])
+            .args(QUIET_TRUSTING)
             .current_dir(client.dir.path())
             .stdin(Stdio::null());
     };
