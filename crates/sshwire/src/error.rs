@@ -44,7 +44,8 @@ pub enum Error {
     Closed(String),
     /// Connecting took longer than allowed.
     Timeout,
-    /// The `sftp` subsystem started but the SFTP session did not ([`crate::Client::sftp`]).
+    /// The `sftp` subsystem started but the SFTP session did not
+    /// ([`Client::sftp`](crate::client::Client::sftp)).
     Sftp(SftpError),
 }
 
