@@ -44,3 +44,8 @@ pub use sshwire_connection as connection;
 pub use sshwire_keys as keys;
 pub use sshwire_sftp as sftp;
 pub use sshwire_transport as transport;
+
+/// The SFTP guide, `docs/sftp.md`, compiled: each of its Rust examples is a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/sftp.md")]
+pub struct SftpGuide;
