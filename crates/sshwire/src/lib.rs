@@ -10,6 +10,10 @@
 //! - [`sftp_local::LocalFs`] serves a local directory over SFTP, jailed to it.
 //! - [`sftp_server`] serves SFTP over a channel (or any byte stream) from a
 //!   [`sftp::fs::Filesystem`]; [`sftp_server::SftpSubsystem`] is the handler for `sftp`.
+//! - [`sftp_client::SftpClient`] is the SFTP client, over a connection
+//!   ([`client::Client::sftp`]) or any byte stream, with remote files ([`sftp_file`]),
+//!   whole-file transfers ([`sftp_transfer`]), trees ([`sftp_tree`]) and wildcards
+//!   ([`sftp_glob`]). The guide, with examples, is `docs/sftp.md` in the repository.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
