@@ -9,6 +9,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, ToSocketAddrs};
 
 pub use crate::client_auth::{AuthOptions, Identity, LoggedIn, NoPrompts, Prompter, authenticate};
+use crate::sftp_client::SftpClient;
 use crate::{Channel, Driver, Error, Session, SessionConfig, system_rng};
 
 /// Decides whether to trust a server's host key, and hears the server's pre-identification
@@ -205,6 +206,19 @@ impl Client {
         let channel = self.session.open_session().await?;
         channel.subsystem(name).await?;
         Ok(channel)
+    }
+
+    /// Opens a session channel, starts the `sftp` subsystem on it and begins an SFTP session
+    /// there.
+    ///
+    /// The session is [`SftpClient::new`]'s: INIT, the server's VERSION, and
+    /// `limits@openssh.com` when offered. It lives on its own channel, so several can share
+    /// this connection; dropping every clone of the `SftpClient` sends EOF on the channel,
+    /// which ends the server's side. A server that refuses the subsystem gives
+    /// [`Error::RequestRefused`]; one that starts it but does not speak SFTP, [`Error::Sftp`].
+    pub async fn sftp(&self) -> Result<SftpClient, Error> {
+        let channel = self.subsystem("sftp").await?;
+        SftpClient::new(channel).await.map_err(Error::Sftp)
     }
 
     /// Sends DISCONNECT and waits for the connection to end.

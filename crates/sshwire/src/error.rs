@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use sshwire_connection::OpenFailureReason;
 
+use crate::sftp_client::SftpError;
+
 /// Why a connection, a login or a channel operation failed.
 ///
 /// Cloneable: when a connection dies, every channel handle and waiting call reports the same
@@ -42,6 +44,9 @@ pub enum Error {
     Closed(String),
     /// Connecting took longer than allowed.
     Timeout,
+    /// The `sftp` subsystem started but the SFTP session did not
+    /// ([`Client::sftp`](crate::client::Client::sftp)).
+    Sftp(SftpError),
 }
 
 impl fmt::Display for Error {
@@ -67,6 +72,7 @@ impl fmt::Display for Error {
             Error::RequestRefused(what) => write!(f, "the server refused {what}"),
             Error::Closed(why) => write!(f, "connection closed: {why}"),
             Error::Timeout => f.write_str("connection timed out"),
+            Error::Sftp(e) => write!(f, "{e}"),
         }
     }
 }
@@ -78,6 +84,7 @@ impl std::error::Error for Error {
             Error::Transport(e) => Some(e),
             Error::Auth(e) => Some(e),
             Error::Connection(e) => Some(e),
+            Error::Sftp(e) => Some(e),
             _ => None,
         }
     }
@@ -108,6 +115,7 @@ impl From<Error> for io::Error {
             Error::Timeout => io::ErrorKind::TimedOut,
             Error::PermissionDenied { .. } => io::ErrorKind::PermissionDenied,
             Error::Closed(_) => io::ErrorKind::BrokenPipe,
+            Error::Sftp(inner) => io::Error::from(inner.clone()).kind(),
             _ => io::ErrorKind::ConnectionAborted,
         };
         io::Error::new(kind, e)

@@ -133,7 +133,7 @@ impl FromStr for StrictHostKeyChecking {
 /// Asks the user a yes/no question and says whether they agreed.
 ///
 /// The question is OpenSSH's, ending in "Are you sure you want to continue connecting
-/// (yes/no/[fingerprint])? ": an answer of `yes`, or the fingerprint shown in the question,
+/// (yes/no/\[fingerprint\])? ": an answer of `yes`, or the fingerprint shown in the question,
 /// is agreement.
 pub type ConfirmFn = Box<dyn FnMut(&str) -> bool + Send>;
 

@@ -10,6 +10,10 @@
 //! - [`sftp_local::LocalFs`] serves a local directory over SFTP, jailed to it.
 //! - [`sftp_server`] serves SFTP over a channel (or any byte stream) from a
 //!   [`sftp::fs::Filesystem`]; [`sftp_server::SftpSubsystem`] is the handler for `sftp`.
+//! - [`sftp_client::SftpClient`] is the SFTP client, over a connection
+//!   ([`client::Client::sftp`]) or any byte stream, with remote files ([`sftp_file`]),
+//!   whole-file transfers ([`sftp_transfer`]), trees ([`sftp_tree`]) and wildcards
+//!   ([`sftp_glob`]). The guide, with examples, is `docs/sftp.md` in the repository.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -44,3 +48,8 @@ pub use sshwire_connection as connection;
 pub use sshwire_keys as keys;
 pub use sshwire_sftp as sftp;
 pub use sshwire_transport as transport;
+
+/// The SFTP guide, `docs/sftp.md`, compiled: each of its Rust examples is a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/sftp.md")]
+pub struct SftpGuide;
