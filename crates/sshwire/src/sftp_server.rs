@@ -9,7 +9,11 @@
 //!   backend call (a read from a cold disk) does not hold up the others. Replies go out in
 //!   the order they complete: they carry their request's id (filexfer-02 §6.1: "There are no
 //!   restrictions on the order in which responses to outstanding requests are delivered to
-//!   the client"). While that many run, no more input is read, so a client that keeps sending
+//!   the client"), with one exception: replies to `READ`s on one handle go out in the order
+//!   the `READ`s came. OpenSSH's `sftp` writes each `DATA` where it belongs as it arrives, so
+//!   out of order an interrupted download would leave a hole before data, which its `reget`
+//!   (resuming from the local length) would keep. Replies held for that count against the
+//!   limit below. While that many run, no more input is read, so a client that keeps sending
 //!   meets flow control, as §6.1 suggests: "If the server's queues are full, it should not
 //!   read any more data from the stream, and flow control will prevent the client from
 //!   sending more requests."
@@ -20,13 +24,13 @@
 //! - At the end of the input, the requests under way finish, every handle still open is
 //!   closed (and audited as a forced close), and [`serve`] returns `Ok`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::sync::Arc;
 
 use sshwire_sftp::fs::Filesystem;
 use sshwire_sftp::server::{AuditSink, ProtocolError, ServerConfig, Session};
-use sshwire_sftp::{Frame, MAX_PACKET, Response, StatusCode, decode_frame};
+use sshwire_sftp::{Frame, MAX_PACKET, Request, Response, StatusCode, decode_frame};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::task::{Id, JoinError, JoinSet};
 
@@ -65,6 +69,8 @@ where
     let mut running = Running {
         tasks: JoinSet::new(),
         ids: HashMap::new(),
+        reads: HashMap::new(),
+        held: 0,
     };
     let result = pump(&mut reader, &mut writer, &session, &mut running).await;
     // Requests still running when the stream failed have nobody to answer.
@@ -77,7 +83,26 @@ where
 /// The requests running, and the request id of each task (for a task that panics).
 struct Running {
     tasks: JoinSet<Result<Response, ProtocolError>>,
-    ids: HashMap<Id, u32>,
+    /// The request id of each task, and for a `READ` its handle.
+    ids: HashMap<Id, (u32, Option<Vec<u8>>)>,
+    /// The `READ`s of each handle not yet answered, in arrival order, and the replies that
+    /// finished before their turn.
+    reads: HashMap<Vec<u8>, HandleReads>,
+    /// Replies held in `reads`, in all.
+    held: usize,
+}
+
+#[derive(Default)]
+struct HandleReads {
+    order: VecDeque<u32>,
+    done: HashMap<u32, Response>,
+}
+
+impl Running {
+    /// Requests running or answered and held: what counts against [`MAX_IN_FLIGHT`].
+    fn load(&self) -> usize {
+        self.tasks.len() + self.held
+    }
 }
 
 fn protocol_error(e: impl std::fmt::Display) -> io::Error {
@@ -102,16 +127,28 @@ where
     let mut broken: Option<io::Error> = None;
     loop {
         // Start every whole request in the input, while there is room.
-        while broken.is_none() && running.tasks.len() < MAX_IN_FLIGHT {
+        while broken.is_none() && running.load() < MAX_IN_FLIGHT {
             match decode_frame(&input, MAX_PACKET) {
                 Ok(Frame::Incomplete { .. }) => break,
                 Ok(Frame::Complete { payload, consumed }) => {
                     match session.decode(payload) {
                         Ok(request) => {
                             let id = request.id();
+                            let read_handle = match &request {
+                                Request::Read { handle, .. } => Some(handle.clone()),
+                                _ => None,
+                            };
                             let task = running.tasks.spawn(session.handle(request));
                             if let Some(id) = id {
-                                running.ids.insert(task.id(), id);
+                                if let Some(h) = &read_handle {
+                                    running
+                                        .reads
+                                        .entry(h.clone())
+                                        .or_default()
+                                        .order
+                                        .push_back(id);
+                                }
+                                running.ids.insert(task.id(), (id, read_handle));
                             }
                         }
                         Err(e) => broken = Some(protocol_error(e)),
@@ -126,7 +163,7 @@ where
         if running.tasks.is_empty() && (eof || broken.is_some()) {
             break;
         }
-        let read_more = !eof && broken.is_none() && running.tasks.len() < MAX_IN_FLIGHT;
+        let read_more = !eof && broken.is_none() && running.load() < MAX_IN_FLIGHT;
         tokio::select! {
             read = reader.read(&mut chunk), if read_more => match read {
                 Ok(0) => eof = true,
@@ -149,7 +186,8 @@ where
     }
 }
 
-/// Writes the reply of a finished task.
+/// Writes the reply of a finished task, or holds it until the `READ`s before it on its
+/// handle are answered.
 async fn reply<W: AsyncWrite + Unpin>(
     writer: &mut W,
     out: &mut Vec<u8>,
@@ -157,31 +195,70 @@ async fn reply<W: AsyncWrite + Unpin>(
     done: Result<(Id, Result<Response, ProtocolError>), JoinError>,
     broken: &mut Option<io::Error>,
 ) -> io::Result<()> {
-    let response = match done {
-        Ok((task, Ok(response))) => {
-            running.ids.remove(&task);
-            response
-        }
-        Ok((task, Err(e))) => {
-            running.ids.remove(&task);
+    let (task, result) = match done {
+        Ok((task, result)) => (task, Some(result)),
+        Err(e) => (e.id(), None),
+    };
+    let request = running.ids.remove(&task);
+    let response = match result {
+        Some(Ok(response)) => Some(response),
+        Some(Err(e)) => {
             if broken.is_none() {
                 *broken = Some(protocol_error(e));
             }
-            return Ok(());
+            None
         }
         // A backend that panicked: its request still gets an answer.
-        Err(e) => match running.ids.remove(&e.id()) {
-            Some(id) => Response::Status {
-                id,
-                code: StatusCode::FAILURE,
-                message: "internal error".to_owned(),
-                language: String::new(),
-            },
-            None => return Ok(()),
-        },
+        None => request.as_ref().map(|(id, _)| Response::Status {
+            id: *id,
+            code: StatusCode::FAILURE,
+            message: "internal error".to_owned(),
+            language: String::new(),
+        }),
     };
+    let Some((id, Some(handle))) = request else {
+        return match response {
+            Some(r) => write_response(writer, out, &r).await,
+            None => Ok(()),
+        };
+    };
+    let Some(reads) = running.reads.get_mut(&handle) else {
+        return match response {
+            Some(r) => write_response(writer, out, &r).await,
+            None => Ok(()),
+        };
+    };
+    match response {
+        Some(r) => {
+            reads.done.insert(id, r);
+            running.held += 1;
+        }
+        // No reply will come for it: it no longer holds up the others.
+        None => reads.order.retain(|queued| *queued != id),
+    }
+    while let Some(next) = reads.order.front() {
+        let Some(r) = reads.done.remove(next) else {
+            break;
+        };
+        reads.order.pop_front();
+        running.held = running.held.saturating_sub(1);
+        write_response(writer, out, &r).await?;
+    }
+    if reads.order.is_empty() {
+        running.held = running.held.saturating_sub(reads.done.len());
+        running.reads.remove(&handle);
+    }
+    Ok(())
+}
+
+/// Writes one reply.
+async fn write_response<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    out: &mut Vec<u8>,
+    response: &Response,
+) -> io::Result<()> {
     out.clear();
-    if let Response::Data { id, data } = &response {
+    if let Response::Data { id, data } = response {
         // File data goes out as it is, without another copy.
         Response::encode_data_header(*id, data.len(), out);
         writer.write_all(out).await?;

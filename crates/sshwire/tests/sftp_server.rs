@@ -41,6 +41,8 @@ struct Gate {
     open: watch::Sender<bool>,
     /// Gated reads started so far.
     started: watch::Sender<usize>,
+    /// Reads finished so far, gated or not.
+    finished: watch::Sender<usize>,
     running: AtomicUsize,
     most_running: AtomicUsize,
 }
@@ -50,6 +52,7 @@ impl Default for Gate {
         Gate {
             open: watch::channel(false).0,
             started: watch::channel(0).0,
+            finished: watch::channel(0).0,
             running: AtomicUsize::new(0),
             most_running: AtomicUsize::new(0),
         }
@@ -59,13 +62,30 @@ impl Default for Gate {
 struct MemFile {
     data: Arc<Mutex<Vec<u8>>>,
     gated: Option<Arc<Files>>,
+    /// Only the read at offset 0 waits (files named `/gated-head...`).
+    head_only: bool,
+    files: Arc<Files>,
+}
+
+/// Counts a read as finished when its future ends.
+struct Finished(Arc<Files>);
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        self.0.gate.finished.send_modify(|n| *n += 1);
+    }
 }
 
 impl File for MemFile {
     fn read_at(&self, offset: u64, len: u32) -> FsFuture<'_, Vec<u8>> {
         let data = self.data.clone();
-        let gated = self.gated.clone();
+        let gated = self
+            .gated
+            .clone()
+            .filter(|_| !self.head_only || offset == 0);
+        let files = self.files.clone();
         Box::pin(async move {
+            let _finished = Finished(files);
             if let Some(fs) = gated {
                 let g = &fs.gate;
                 let now = g.running.fetch_add(1, Ordering::SeqCst) + 1;
@@ -145,7 +165,13 @@ impl Filesystem for Served {
             None => return ready(Err(FsError::not_found())),
         };
         let gated = path.starts_with(b"/gated").then(|| self.0.clone());
-        ready(Ok(Box::new(MemFile { data, gated }) as Box<dyn File>))
+        let head_only = path.starts_with(b"/gated-head");
+        ready(Ok(Box::new(MemFile {
+            data,
+            gated,
+            head_only,
+            files: self.0.clone(),
+        }) as Box<dyn File>))
     }
 
     fn opendir<'a>(&'a self, _path: &'a [u8]) -> FsFuture<'a, Box<dyn Dir>> {
@@ -462,6 +488,54 @@ async fn replies_come_in_completion_order() {
             data: b"slow data".to_vec()
         })
     );
+    assert!(peer.finish().await.is_empty());
+    server.await.unwrap().unwrap();
+}
+
+/// READs on one handle are answered in the order they came, even when a later one finished
+/// first (OpenSSH's sftp writes DATA where it belongs as it arrives: out of order, an
+/// interrupted download would leave a hole that its `reget` keeps); other handles' replies
+/// are not held back.
+#[tokio::test]
+async fn reads_on_one_handle_are_answered_in_their_order() {
+    let files = Files::new();
+    let data: Vec<u8> = (0..200u8).collect();
+    files.put(b"/gated-head", &data);
+    files.put(b"/plain", b"other");
+    let (mut peer, server) = start(&files, ServerConfig::default(), None);
+    peer.init().await;
+    let h = peer.open(1, b"/gated-head", OpenFlags::READ).await;
+    let other = peer.open(2, b"/plain", OpenFlags::READ).await;
+    for (id, handle, offset) in [(10, &h, 0), (11, &h, 100), (12, &other, 0)] {
+        peer.send(&Request::Read {
+            id,
+            handle: handle.clone(),
+            offset,
+            len: 100,
+        })
+        .await;
+    }
+    // The other handle's reply is not held back.
+    assert_eq!(
+        peer.recv().await,
+        Some(Response::Data {
+            id: 12,
+            data: b"other".to_vec()
+        })
+    );
+    // The second read of the first handle has finished too; its reply waits for the first.
+    let mut finished = files.gate.finished.subscribe();
+    finished.wait_for(|n| *n >= 2).await.unwrap();
+    files.gate.open.send_replace(true);
+    for (id, part) in [(10, &data[..100]), (11, &data[100..])] {
+        assert_eq!(
+            peer.recv().await,
+            Some(Response::Data {
+                id,
+                data: part.to_vec()
+            })
+        );
+    }
     assert!(peer.finish().await.is_empty());
     server.await.unwrap().unwrap();
 }

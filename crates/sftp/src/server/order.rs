@@ -30,7 +30,8 @@ pub(crate) enum Access {
     /// other inspections and beside reads, after earlier writes.
     Inspect,
     /// Bytes `start..end` of the file or directory behind handle `key`: reads run beside
-    /// other reads, and beside writes of other ranges or handles.
+    /// other reads, and beside writes of other ranges or handles; writes to one handle run
+    /// one at a time.
     Handle {
         /// The handle, as the client sent it.
         key: Vec<u8>,
@@ -74,7 +75,13 @@ impl Access {
                     end: e2,
                     write: w2,
                 },
-            ) => k1 == k2 && (*w1 || *w2) && s1 < e2 && s2 < e1,
+            ) => {
+                // Writes to one handle run one at a time, in arrival order, even where their
+                // ranges do not overlap (which §6.1 would allow in parallel): an upload cut
+                // off anywhere then leaves a file that is a correct prefix of the source,
+                // which is what `reput` (OpenSSH's, and ours) resumes from.
+                k1 == k2 && ((*w1 && *w2) || ((*w1 || *w2) && s1 < e2 && s2 < e1))
+            }
         }
     }
 }
@@ -202,6 +209,10 @@ mod tests {
         assert!(read(0, 10).conflicts(&write(5, 6)));
         assert!(!read(0, 10).conflicts(&write(10, 20)));
         assert!(write(0, 10).conflicts(&write(9, 20)));
+        assert!(
+            write(0, 10).conflicts(&write(10, 20)),
+            "writes keep their order"
+        );
         assert!(!write(0, 10).conflicts(&handle(b"g", 0, 10, true)));
         assert!(!Access::Inspect.conflicts(&read(0, 1)));
         assert!(Access::Inspect.conflicts(&write(0, 1)));

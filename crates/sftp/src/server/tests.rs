@@ -2071,7 +2071,8 @@ fn copy_data_between_handles() {
 // Ordering and concurrency.
 
 /// filexfer-02 §6.1: a CLOSE sent right behind WRITEs on the same handle waits for them,
-/// whatever order the runner polls the futures in; reads of the same file run side by side.
+/// whatever order the runner polls the futures in; writes to one handle go one at a time in
+/// arrival order; reads of the same file run side by side.
 #[test]
 fn requests_on_one_file_keep_their_order() {
     let mut c = Client::new();
@@ -2099,14 +2100,16 @@ fn requests_on_one_file_keep_their_order() {
         id: 3,
         handle: h.clone(),
     }));
-    // The close and the overlapping write and the read must wait; the two writes of
-    // separate ranges need not.
+    // Everything after the first write waits: the close, the read, the overlapping write,
+    // and also the write of a separate range (writes to one handle keep their order, so
+    // that a cut-off upload leaves a prefix).
     assert!(poll_once(&mut close).is_pending());
     assert!(poll_once(&mut read).is_pending());
     assert!(poll_once(&mut overlapping).is_pending());
-    assert!(poll_once(&mut w2).is_ready());
-    assert!(poll_once(&mut overlapping).is_pending());
+    assert!(poll_once(&mut w2).is_pending());
     assert!(poll_once(&mut w1).is_ready());
+    assert!(poll_once(&mut overlapping).is_pending());
+    assert!(poll_once(&mut w2).is_ready());
     assert!(poll_once(&mut read).is_pending());
     assert!(poll_once(&mut overlapping).is_ready());
     assert!(matches!(
