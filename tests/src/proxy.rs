@@ -232,7 +232,8 @@ impl Stream {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
-            self.pending.extend_from_slice(chunk.get(..n).unwrap_or_default());
+            self.pending
+                .extend_from_slice(chunk.get(..n).unwrap_or_default());
             match self.process() {
                 Ok(out) if to.write_all(&out).is_ok() => {}
                 _ => break,
@@ -278,7 +279,11 @@ impl Stream {
 
     /// Forwards one whole unencrypted packet, injecting the Terrapin IGNORE before NEWKEYS.
     fn plain_packet(&mut self, out: &mut Vec<u8>) -> bool {
-        let Some(len) = self.pending.first_chunk::<4>().map(|b| u32::from_be_bytes(*b)) else {
+        let Some(len) = self
+            .pending
+            .first_chunk::<4>()
+            .map(|b| u32::from_be_bytes(*b))
+        else {
             return false;
         };
         let len = len as usize;
@@ -316,7 +321,11 @@ impl Stream {
                 self.drop_pending = false;
                 return true;
             };
-            let Some(len) = self.pending.first_chunk::<4>().map(|b| u32::from_be_bytes(*b)) else {
+            let Some(len) = self
+                .pending
+                .first_chunk::<4>()
+                .map(|b| u32::from_be_bytes(*b))
+            else {
                 return false;
             };
             let total = 4 + len as usize + tag;
