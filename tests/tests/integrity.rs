@@ -88,11 +88,11 @@ fn suite_options(cipher: &str, mac: &Option<String>) -> Vec<String> {
 /// The flips for suite number `i`: three offsets past the authentication (which takes a few
 /// KB), spread over the transfer and varied per suite, each with its own bit.
 fn flips(i: usize) -> [(u64, u8); 3] {
-    let i64 = i as u64;
+    let k = i as u64;
     [
-        (65_536 + 7 * i64, (i % 8) as u8),
-        (700_001 + 1031 * i64, ((i + 3) % 8) as u8),
-        (1_900_000 + 4093 * i64, ((i + 6) % 8) as u8),
+        (65_536 + 7 * k, (i % 8) as u8),
+        (700_001 + 1031 * k, ((i + 3) % 8) as u8),
+        (1_900_000 + 4093 * k, ((i + 6) % 8) as u8),
     ]
 }
 
@@ -146,8 +146,9 @@ struct Outcome<'a> {
 }
 
 impl Outcome<'_> {
-    /// Checks it; returns the message the receiver gave.
-    fn check(&self, source: &[u8]) -> &'static str {
+    /// Checks it; returns the message the receiver gave and whether the destination had
+    /// holes.
+    fn check(&self, source: &[u8]) -> (&'static str, bool) {
         let what = &self.what;
         let report = self.proxy.report();
         assert_eq!(report.flipped, 1, "{what}: the bit was not flipped");
@@ -163,6 +164,7 @@ impl Outcome<'_> {
             "{what}: the transfer succeeded despite the flip\nstderr: {}",
             text(&self.out.stderr)
         );
+        let mut had_holes = false;
         if let Some(dest) = &self.destination {
             let holes = if self.holes_allowed {
                 holes(dest, source)
@@ -187,6 +189,10 @@ impl Outcome<'_> {
                 text(&self.out.stderr),
                 self.receiver_log
             );
+            had_holes = !holes.is_empty();
+            if had_holes {
+                eprintln!("{what}: holes {holes:?} in {} bytes", dest.len());
+            }
         }
         let Some(found) = self
             .messages
@@ -200,7 +206,7 @@ impl Outcome<'_> {
                 text(&self.out.stderr)
             );
         };
-        found
+        (found, had_holes)
     }
 }
 
@@ -234,12 +240,18 @@ fn holes(dest: &[u8], source: &[u8]) -> Vec<std::ops::Range<usize>> {
 const MIN_HOLE: usize = 1024;
 
 /// Tallies which message each flip produced, for the test's output.
-#[derive(Default)]
-struct Tally(std::collections::BTreeMap<&'static str, usize>);
+#[derive(Default, Debug)]
+struct Tally {
+    messages: std::collections::BTreeMap<&'static str, usize>,
+    runs: usize,
+    with_holes: usize,
+}
 
 impl Tally {
-    fn add(&mut self, m: &'static str) {
-        *self.0.entry(m).or_default() += 1;
+    fn add(&mut self, (message, holes): (&'static str, bool)) {
+        *self.messages.entry(message).or_default() += 1;
+        self.runs += 1;
+        self.with_holes += usize::from(holes);
     }
 }
 
@@ -260,7 +272,6 @@ fn openssh_sftp_to_sshwire_serve_every_flip_is_refused() {
     std::fs::write(&local, &source).unwrap();
     std::fs::write(root.join("source.bin"), &source).unwrap();
     let mut tally = Tally::default();
-    let mut runs = 0;
     for (i, (cipher, mac)) in suites().iter().enumerate() {
         for (j, (offset, bit)) in flips(i).into_iter().enumerate() {
             for direction in [Direction::ClientToServer, Direction::ServerToClient] {
@@ -329,11 +340,10 @@ fn openssh_sftp_to_sshwire_serve_every_flip_is_refused() {
                 };
                 tally.add(outcome.check(&source));
                 let _ = std::fs::remove_file(&dest);
-                runs += 1;
             }
         }
     }
-    eprintln!("{runs} flips, all refused: {:?}", tally.0);
+    eprintln!("every flip refused: {tally:?}");
 }
 
 /// A server's log after its first `before` bytes, once it holds one of `messages`, or as it
@@ -370,7 +380,6 @@ fn sshwire_exec_to_openssh_sshd_every_flip_is_refused() {
     let local = dir.path().join("source.bin");
     std::fs::write(&local, &source).unwrap();
     let mut tally = Tally::default();
-    let mut runs = 0;
     for (i, (cipher, mac)) in suites().iter().enumerate() {
         for (j, (offset, bit)) in flips(i).into_iter().enumerate() {
             for direction in [Direction::ClientToServer, Direction::ServerToClient] {
@@ -432,9 +441,8 @@ fn sshwire_exec_to_openssh_sshd_every_flip_is_refused() {
                 };
                 tally.add(outcome.check(&source));
                 let _ = std::fs::remove_file(&dest);
-                runs += 1;
             }
         }
     }
-    eprintln!("{runs} flips, all refused: {:?}", tally.0);
+    eprintln!("every flip refused: {tally:?}");
 }
