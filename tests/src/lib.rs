@@ -4,6 +4,7 @@
 
 pub mod batch;
 pub mod hostile;
+pub mod proxy;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
