@@ -138,9 +138,10 @@ struct Outcome<'a> {
     messages: &'static [&'static str],
     /// The destination file, or the downloaded bytes.
     destination: Option<Vec<u8>>,
-    /// Whether the destination may have holes: an SFTP transfer pipelines its requests, and
-    /// the server answers them in any order (DESIGN, SFTP: "Requests on one session run
-    /// concurrently"), so a download or upload cut short can leave blocks never written.
+    /// Whether the destination may have holes (runs of zeros where the source has data).
+    /// Never with our server or OpenSSH's: both answer the READs of one handle in order and
+    /// apply its WRITEs in order, so a transfer cut short leaves a prefix. (Before `sshwire
+    /// serve` ordered its READ replies, OpenSSH's `sftp` left whole zero blocks.)
     holes_allowed: bool,
     proxy: &'a Proxy,
 }
@@ -335,7 +336,7 @@ fn openssh_sftp_to_sshwire_serve_every_flip_is_refused() {
                     receiver_log,
                     messages,
                     destination: std::fs::read(&dest).ok(),
-                    holes_allowed: true,
+                    holes_allowed: false,
                     proxy: &proxy,
                 };
                 tally.add(outcome.check(&source));
