@@ -87,6 +87,9 @@ async fn interrupt() {
 /// terminal cannot be set up for editing (the caller reads plain lines instead).
 pub async fn run(shell: &mut Shell) -> Result<u8, String> {
     let mut ed = editor(shell).map_err(|e| e.to_string())?;
+    // From now on Ctrl-C never ends the process: it stops the command running (the OS
+    // handler, once installed, stays; each command then listens afresh).
+    let _ = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt());
     let history = history_file();
     if let Some(h) = &history {
         prepare(h);
@@ -124,7 +127,10 @@ pub async fn run(shell: &mut Shell) -> Result<u8, String> {
         if let Some(h) = &history {
             let _ = ed.append_history(h);
         }
+        // A command that has finished wins over a Ctrl-C that came meanwhile (one meant for
+        // a `!command`'s child, say).
         tokio::select! {
+            biased;
             code = super::one_line(shell, &l, false, false) => {
                 if let Some(code) = code {
                     return Ok(code);

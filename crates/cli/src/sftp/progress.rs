@@ -32,12 +32,13 @@ pub enum Time {
     Took(Duration),
 }
 
-/// `bytes` in at most four digits and a unit (`1234B`, `  12KB`, ` 300MB`).
+/// `bytes` in at most four digits and a unit (`1234B`, `  12KB`, ` 300MB`), rounded to
+/// the nearest.
 pub fn size(bytes: u64) -> String {
     let mut value = bytes;
     let mut unit = 0;
     while value >= 10_000 && unit + 1 < UNITS.len() {
-        value = value.div_ceil(1024);
+        value = value / 1024 + u64::from(value % 1024 >= 512);
         unit += 1;
     }
     format!("{value:>4}{}", UNITS.get(unit).unwrap_or(&"B"))
@@ -355,6 +356,9 @@ mod tests {
         assert_eq!(size(9_999), "9999B");
         assert_eq!(size(10_000), "  10KB");
         assert_eq!(size(300 * 1024 * 1024), " 300MB");
+        assert_eq!(size(300_000_000), " 286MB");
+        assert_eq!(size(10_751), "  10KB");
+        assert_eq!(size(10_752), "  11KB");
         assert_eq!(size(u64::MAX).len(), 10);
     }
 
