@@ -113,6 +113,18 @@ impl Tmux {
         }
     }
 
+    /// Types `line` and Enter, and polls until it has run: it is on the screen after a
+    /// prompt, and a new prompt follows. Returns that screen.
+    fn command(&self, line: &str) -> String {
+        let echoed = format!("sftp> {line}");
+        let count = |s: &str| s.lines().filter(|l| l.trim_end() == echoed).count();
+        let before = count(&self.screen());
+        self.keys(&[line, "Enter"]);
+        self.wait(line, |s| {
+            count(s) > before && s.lines().rev().find(|l| !l.trim().is_empty()) == Some("sftp>")
+        })
+    }
+
     /// Polls until the last non-empty line of the screen is the bare prompt.
     fn wait_prompt(&self, what: &str) -> String {
         self.wait(what, |s| {
@@ -313,8 +325,7 @@ fn the_interactive_shell_completes_shows_progress_lists_and_remembers() {
     );
 
     // ls -l prints exactly what batch mode prints.
-    tmux.keys(&["ls -l", "Enter"]);
-    let screen = tmux.wait_prompt("the listing");
+    let screen = tmux.command("ls -l");
     let after: Vec<&str> = screen
         .lines()
         .skip_while(|l| *l != "sftp> ls -l")

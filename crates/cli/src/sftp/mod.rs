@@ -3,8 +3,9 @@
 //! - `-b FILE` runs the commands of FILE (`-` for standard input), echoing each as
 //!   `sftp> command`; a failing command ends the batch with exit status 1 unless its line
 //!   starts with `-`; a line starting with `@` is not echoed.
-//! - Without `-b`, commands come from standard input: with a prompt on a terminal, echoed
-//!   otherwise, and a failure does not end the session.
+//! - Without `-b`, commands come from standard input: on a terminal with line editing,
+//!   history, completion and a progress meter (see `interactive.rs`), echoed otherwise, and a
+//!   failure does not end the session.
 //! - A destination with a path starts in that directory, or, when the path is a file (or a
 //!   pattern), downloads it into the current directory (or the second operand) and exits.
 //! - `-D program` talks SFTP to a local program (an `sftp-server`) over its standard input and
