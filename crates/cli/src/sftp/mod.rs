@@ -3,20 +3,24 @@
 //! - `-b FILE` runs the commands of FILE (`-` for standard input), echoing each as
 //!   `sftp> command`; a failing command ends the batch with exit status 1 unless its line
 //!   starts with `-`; a line starting with `@` is not echoed.
-//! - Without `-b`, commands come from standard input: with a prompt on a terminal, echoed
-//!   otherwise, and a failure does not end the session.
+//! - Without `-b`, commands come from standard input: on a terminal with line editing,
+//!   history, completion and a progress meter (see `interactive.rs`), echoed otherwise, and a
+//!   failure does not end the session.
 //! - A destination with a path starts in that directory, or, when the path is a file (or a
 //!   pattern), downloads it into the current directory (or the second operand) and exits.
 //! - `-D program` talks SFTP to a local program (an `sftp-server`) over its standard input and
 //!   output, without SSH.
 
+mod complete;
+mod interactive;
 mod line;
 mod ls;
 mod paths;
+mod progress;
 mod shell;
 mod target;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -186,6 +190,8 @@ fn plan(args: Args) -> Result<Plan, String> {
             usize::try_from(r).unwrap_or(usize::MAX)
         }),
         quiet,
+        progress: !args.quiet && !matches!(input, Input::Batch(_)),
+        meter: matches!(input, Input::Stdin(true)) && std::io::stdout().is_terminal(),
     };
     if let Some(program) = args.direct {
         let argv: Vec<String> = line::words(&program)
@@ -236,6 +242,9 @@ async fn session(args: Args) -> u8 {
             return FATAL;
         }
     };
+    // Said on a terminal only: piped and batch sessions print what OpenSSH's sftp prints
+    // there, and scripts compare it.
+    let greet = !plan.defaults.quiet && matches!(plan.input, Input::Stdin(true));
     let in_flight = plan.defaults.in_flight;
     let (sftp, client) = if let Some(argv) = &plan.direct {
         match direct(argv, in_flight).await {
@@ -262,7 +271,12 @@ async fn session(args: Args) -> u8 {
             }
         };
         match SftpClient::with_in_flight(channel, in_flight).await {
-            Ok(s) => (s, Some(client)),
+            Ok(s) => {
+                if greet {
+                    eprintln!("Connected to {}.", connect.destination.host);
+                }
+                (s, Some(client))
+            }
             Err(e) => {
                 eprintln!("sshwire: Couldn't initialise connection to server: {e}");
                 client.disconnect().await;
@@ -358,26 +372,37 @@ async fn run_input(shell: &mut Shell, input: Input) -> u8 {
             }
             0
         }
-        Input::Stdin(terminal) => {
-            let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-            loop {
-                if terminal {
-                    print!("sftp> ");
-                    let _ = std::io::stdout().flush();
-                }
-                let l = match lines.next_line().await {
-                    Ok(Some(l)) => l,
-                    Ok(None) | Err(_) => {
-                        if terminal {
-                            println!();
-                        }
-                        return 0;
-                    }
-                };
-                if let Some(code) = one_line(shell, &l, !terminal, false).await {
-                    return code;
-                }
+        Input::Stdin(true) => match interactive::run(shell).await {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("sshwire: {e}; reading plain lines");
+                plain_lines(shell, true).await
             }
+        },
+        Input::Stdin(false) => plain_lines(shell, false).await,
+    }
+}
+
+/// Reads commands from standard input as plain lines: with a bare prompt on a terminal,
+/// echoed otherwise.
+async fn plain_lines(shell: &mut Shell, terminal: bool) -> u8 {
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    loop {
+        if terminal {
+            print!("sftp> ");
+            let _ = std::io::stdout().flush();
+        }
+        let l = match lines.next_line().await {
+            Ok(Some(l)) => l,
+            Ok(None) | Err(_) => {
+                if terminal {
+                    println!();
+                }
+                return 0;
+            }
+        };
+        if let Some(code) = one_line(shell, &l, !terminal, false).await {
+            return code;
         }
     }
 }

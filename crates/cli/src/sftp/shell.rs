@@ -17,6 +17,7 @@ use sshwire::sftp_tree::{TreeEvents, TreeTransfer};
 use super::line::{self, Command, LsFlags, TransferFlags};
 use super::ls::{self, Entry};
 use super::paths::{absolute, append, base_name, is_absolute, strip_prefix};
+use super::progress::{Board, Meter};
 
 /// `S_IFMT` and the directory type of a mode.
 const S_IFMT: u32 = 0o170_000;
@@ -33,6 +34,11 @@ pub struct Defaults {
     pub in_flight: usize,
     /// `-q` or batch mode: no informational messages.
     pub quiet: bool,
+    /// Whether the progress meter starts on (not in batch mode nor with `-q`).
+    pub progress: bool,
+    /// Whether a progress meter may be drawn at all: standard output is a terminal and
+    /// commands come from it, not from a batch.
+    pub meter: bool,
 }
 
 /// What a command asks of the session after it ran.
@@ -98,27 +104,45 @@ fn transfer_error(e: &TransferError, remote: &str, local: &str, download: bool) 
 }
 
 /// Reports a tree transfer as OpenSSH's sftp does: a line per directory entered, problems on
-/// standard error, and the tree goes on past a file that fails.
+/// standard error, and the tree goes on past a file that fails; on a terminal, a progress
+/// line per file.
 struct TreePrinter {
     download: bool,
     quiet: bool,
+    meters: Board,
 }
 
 impl TreeEvents for TreePrinter {
     fn entering(&mut self, from: &str, _to: &str) {
+        self.meters.clear();
         out(match self.download {
             true => format!("Retrieving {from}\n"),
             false => format!("Entering {from}\n"),
         });
     }
 
+    fn file_started(&mut self, from: &str, _to: &str, size: Option<u64>) {
+        self.meters.started(from, size);
+    }
+
+    fn progress(&mut self, from: &str, done: u64, total: Option<u64>) {
+        self.meters.progress(from, done, total);
+    }
+
+    fn file_done(&mut self, from: &str, _to: &str, bytes: u64) {
+        self.meters.done(from, bytes);
+    }
+
     fn skipped(&mut self, from: &str, why: &str) {
         if !self.quiet {
+            self.meters.clear();
             error(format!("{from}: {why}"));
         }
     }
 
     fn failed(&mut self, from: &str, e: &TransferError) -> bool {
+        self.meters.failed(from);
+        self.meters.clear();
         error(format!("{from}: {e}"));
         true
     }
@@ -131,14 +155,24 @@ impl Shell {
             sftp,
             start: pwd.clone(),
             pwd,
+            progress: defaults.progress,
             defaults,
-            progress: false,
         }
     }
 
     /// The remote working directory.
     pub fn pwd(&self) -> &[u8] {
         &self.pwd
+    }
+
+    /// The session.
+    pub fn sftp(&self) -> &SftpClient {
+        &self.sftp
+    }
+
+    /// Whether transfers draw a progress meter now.
+    fn meter_on(&self) -> bool {
+        self.progress && self.defaults.meter && !self.defaults.quiet
     }
 
     fn transfer(&self, f: TransferFlags) -> Transfer {
@@ -470,6 +504,7 @@ impl Shell {
                 let mut printer = TreePrinter {
                     download: true,
                     quiet: self.defaults.quiet,
+                    meters: Board::new(self.meter_on()),
                 };
                 let real = self.sftp.realpath(&path).await.unwrap_or(path.clone());
                 match self
@@ -484,8 +519,16 @@ impl Shell {
             } else if is_dir(&attrs) {
                 Err(Some(format!("download {from}: not a regular file")))
             } else {
-                let mut progress = |_: u64, _: Option<u64>| {};
-                match self.sftp.download(&path, &local, how, &mut progress).await {
+                let mut meter = Meter::new(&from, self.meter_on());
+                let r = {
+                    let mut progress = |done: u64, total: Option<u64>| meter.update(done, total);
+                    self.sftp.download(&path, &local, how, &mut progress).await
+                };
+                if let Ok(bytes) = r {
+                    meter.finish(bytes);
+                }
+                drop(meter);
+                match r {
                     Ok(_) if fsync => sync_local(&local).map_err(Some),
                     Ok(_) => Ok(()),
                     Err(e) => Err(Some(transfer_error(&e, &from, &to, true))),
@@ -568,6 +611,7 @@ impl Shell {
                 let mut printer = TreePrinter {
                     download: false,
                     quiet: self.defaults.quiet,
+                    meters: Board::new(self.meter_on()),
                 };
                 match self
                     .sftp
@@ -581,8 +625,16 @@ impl Shell {
             } else if !meta.is_file() {
                 Err(Some(format!("local \"{from}\" is not a regular file")))
             } else {
-                let mut progress = |_: u64, _: Option<u64>| {};
-                match self.sftp.upload(&source, &remote, how, &mut progress).await {
+                let mut meter = Meter::new(&from, self.meter_on());
+                let r = {
+                    let mut progress = |done: u64, total: Option<u64>| meter.update(done, total);
+                    self.sftp.upload(&source, &remote, how, &mut progress).await
+                };
+                if let Ok(bytes) = r {
+                    meter.finish(bytes);
+                }
+                drop(meter);
+                match r {
                     Ok(_) if fsync => self.sync_remote(&remote).await.map_err(Some),
                     Ok(_) => Ok(()),
                     Err(e) => Err(Some(transfer_error(&e, &to, &from, false))),
