@@ -16,6 +16,7 @@ mod serve;
 mod serve_config;
 mod sftp;
 mod sftp_server;
+mod ssh_config;
 mod ssh_options;
 
 use std::process::ExitCode;
