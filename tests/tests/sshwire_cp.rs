@@ -316,3 +316,77 @@ fn mistakes_get_scps_lines() {
         format!("sshwire: connect to host 127.0.0.1 port {port}: Connection refused\n")
     );
 }
+
+#[test]
+fn the_progress_meter_shows_on_a_terminal_only() {
+    if !openssh_available("the_progress_meter_shows_on_a_terminal_only") {
+        return;
+    }
+    let client = Client::new();
+    let sshd = sshd_with("/usr/lib/openssh/sftp-server", &client);
+    let dir = tempfile::tempdir().unwrap();
+    let source = format!("127.0.0.1:{}", client.local().join("big.bin").display());
+    let command = |dest: &str| -> Vec<String> {
+        let key = client.key.display().to_string();
+        [
+            SSHWIRE,
+            "cp",
+            "-F",
+            "none",
+            "-P",
+            &sshd.port.to_string(),
+            "-i",
+            &key,
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+            &source,
+            dest,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    // Not a terminal: nothing on standard output.
+    let args = command("plain.bin");
+    let out = Command::new(&args[0])
+        .args(&args[1..])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    // A pseudo-terminal (script(1) runs the command on one): the meter ends at 100%.
+    let out = Command::new("script")
+        .args([
+            "-q",
+            "-e",
+            "-c",
+            &command("meter.bin").join(" "),
+            "/dev/null",
+        ])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    let last = shown.trim_end().rsplit('\r').next().unwrap_or_default();
+    assert!(
+        last.starts_with("big.bin ") && last.contains("100%"),
+        "{shown:?}"
+    );
+    assert!(last.contains("2.9MB"), "{shown:?}");
+    assert_eq!(
+        std::fs::read(dir.path().join("meter.bin")).unwrap(),
+        std::fs::read(client.local().join("big.bin")).unwrap()
+    );
+}
