@@ -1,5 +1,12 @@
-//! Connecting to a server as `ssh` would: the destination, `-o` options, known_hosts, keys,
-//! the agent and prompts, and one clear line when something goes wrong.
+//! Connecting to a server as `ssh` would: the destination, `-o` options, the ssh_config file,
+//! jump hosts, known_hosts, keys, the agent and prompts, and one clear line when something
+//! goes wrong.
+//!
+//! With `ProxyJump` (or `-J`) the last jump host is connected to first (through the hops
+//! before it, or as its own configuration says), then a `direct-tcpip` channel through it
+//! (RFC 4254 §7.2) carries the next SSH connection, with its own host key check and login.
+//! As with OpenSSH, a jump host gets only `-F` and the verbosity from the command line; its
+//! other settings come from the configuration file.
 
 use std::future::Future;
 use std::path::PathBuf;

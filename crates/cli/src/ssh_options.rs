@@ -2,7 +2,9 @@
 //!
 //! The options sshwire implements change what it does; the other keywords of ssh_config(5)
 //! are accepted and reported at `-v` as ignored (so that scripts written for OpenSSH keep
-//! working); a keyword OpenSSH does not know either is an error, as it is for OpenSSH.
+//! working); a keyword OpenSSH does not know either is an error, as it is for OpenSSH, unless
+//! `IgnoreUnknown` names it. A `-o` argument is split and unquoted as a line of ssh_config
+//! is ([`crate::ssh_config::split_line`]).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,7 +19,7 @@ use sshwire::transport::kex::KexAlg;
 use crate::paths;
 use crate::ssh_config::split_line;
 
-/// The settings from `-o` options (and, later, ssh_config), before defaults.
+/// The settings from `-o` options and the ssh_config file, before defaults.
 ///
 /// As with OpenSSH, the first value given for an option wins; `IdentityFile` and
 /// `UserKnownHostsFile` accumulate.
@@ -537,6 +539,27 @@ mod tests {
         assert!(o.set("BatchMode=maybe").is_err());
         assert!(o.set("Port").is_err());
         assert!(o.set("Port=0").is_err());
+    }
+
+    #[test]
+    fn values_are_unquoted_counted_and_timed_as_openssh_does() {
+        let mut o = SshOptions::default();
+        o.set("IdentityFile=\"/keys/my key\"").unwrap();
+        o.set("UserKnownHostsFile /a '/b c'").unwrap();
+        o.set("ConnectTimeout=1m5s").unwrap();
+        o.set("ServerAliveInterval 0").unwrap();
+        assert_eq!(o.identity_files, [PathBuf::from("/keys/my key")]);
+        assert_eq!(
+            o.user_known_hosts_files.clone().unwrap(),
+            [PathBuf::from("/a"), PathBuf::from("/b c")]
+        );
+        assert_eq!(o.connect_timeout, Some(Duration::from_secs(65)));
+        assert_eq!(o.server_alive_interval, Some(Duration::ZERO));
+        // One value for a single-valued keyword; a time needs a number before each unit.
+        assert!(o.set("Port 22 23").unwrap_err().contains("'23'"));
+        assert!(o.set("ConnectTimeout=m").is_err());
+        assert!(o.set("ConnectTimeout=99999999999999999999").is_err());
+        assert!(o.set("User \"unterminated").is_err());
     }
 
     #[test]

@@ -38,6 +38,10 @@ const CONNECTION_FAILED: u8 = 255;
 
 /// Arguments of `sshwire cp`.
 #[derive(Parser)]
+#[command(
+    override_usage = "sshwire cp [-r] [-p] [-q] [-v] [-P port] [-i identity] [-o option] \
+                      [-F file] [-J jump] SRC... DST"
+)]
 pub struct Args {
     /// Copy directories and their contents (following symbolic links).
     #[arg(short = 'r')]
@@ -67,7 +71,7 @@ pub struct Args {
     #[arg(short = 'v', action = ArgAction::Count)]
     verbose: u8,
     /// Sources, then the destination: local paths or [user@]host:path.
-    #[arg(required = true, num_args = 2.., value_name = "SRC... DST")]
+    #[arg(required = true, num_args = 2.., value_name = "PATH")]
     paths: Vec<String>,
 }
 
