@@ -25,6 +25,9 @@ use crate::ssh_options::SshOptions;
 /// Files included within files at most (OpenSSH's limit too).
 pub const MAX_INCLUDE_DEPTH: usize = 16;
 
+/// Bytes one configuration file may hold at most.
+pub const MAX_CONFIG_BYTES: u64 = 4 << 20;
+
 /// Files one `Include` pattern may name at most.
 const MAX_INCLUDE_MATCHES: usize = 256;
 
@@ -75,7 +78,7 @@ pub fn read(
         },
         ConfigFile::Path(path) => path.clone(),
     };
-    let text = match std::fs::read_to_string(&path) {
+    let text = match read_file(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && *file == ConfigFile::User => {
             return Ok(Vec::new());
@@ -105,6 +108,22 @@ pub fn read_text(
     };
     reader.text(text, name, options, 0, true)?;
     Ok(reader.warnings)
+}
+
+/// A configuration file's text, refused past [`MAX_CONFIG_BYTES`].
+fn read_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_CONFIG_BYTES + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("larger than {MAX_CONFIG_BYTES} bytes"),
+        ));
+    }
+    Ok(text)
 }
 
 /// An I/O error's text without Rust's `(os error N)`.
@@ -155,8 +174,12 @@ impl Reader<'_> {
                             let shown = file.display().to_string();
                             // A pattern that names a directory or an unreadable file is
                             // skipped, as a pattern that matches nothing is.
-                            if let Ok(text) = std::fs::read_to_string(&file) {
-                                self.text(&text, &shown, options, depth + 1, active)?;
+                            match read_file(&file) {
+                                Ok(text) => self.text(&text, &shown, options, depth + 1, active)?,
+                                Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+                                    return Err(format!("{shown}: {e}"));
+                                }
+                                Err(_) => {}
                             }
                         }
                     }

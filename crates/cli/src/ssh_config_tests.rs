@@ -388,3 +388,26 @@ proptest! {
         let _ = expand_tokens(&s, &[('h', "x")]);
     }
 }
+
+#[test]
+fn an_oversized_file_is_refused_not_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big");
+    let line = "# padding padding padding padding padding padding padding padding\n";
+    let copies = (MAX_CONFIG_BYTES as usize) / line.len() + 1;
+    std::fs::write(&big, line.repeat(copies)).unwrap();
+    let t = Target {
+        host: "h",
+        user: None,
+    };
+    let e = read(
+        &ConfigFile::Path(big.clone()),
+        &t,
+        &mut SshOptions::default(),
+    )
+    .unwrap_err();
+    assert!(e.contains("larger than"), "{e}");
+    let include = format!("Include {}\n", big.display());
+    let e = read_text(&include, "cfg", &t, &mut SshOptions::default()).unwrap_err();
+    assert!(e.contains("larger than"), "{e}");
+}
