@@ -1,6 +1,6 @@
-//! ssh_config as people use it: a `Host` alias in `~/.ssh/config` (or in `-F file`) takes
-//! `sshwire exec`, `sshwire sftp` and `sshwire cp` to a private sshd, with the known_hosts
-//! entry OpenSSH's ssh then accepts; `ProxyJump` chains reach `sshwire serve` and an sshd
+//! ssh_config as people use it: a `Host` alias in `~/.ssh/config` (in a file it includes, or
+//! in `-F file`) takes `sshwire exec`, `sshwire sftp` and `sshwire cp` to a private sshd, with
+//! the known_hosts entry OpenSSH's ssh then accepts; `ProxyJump` chains reach `sshwire serve` and an sshd
 //! through OpenSSH jump hosts, each hop checked and logged in on its own.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -111,7 +111,10 @@ fn a_host_alias_works_for_exec_sftp_and_cp() {
         port = sshd.port,
         user = current_user(),
     );
-    std::fs::write(home.path(".ssh/config"), &config).unwrap();
+    // The alias lives in a file included relative to ~/.ssh, by a pattern.
+    std::fs::create_dir(home.path(".ssh/conf.d")).unwrap();
+    std::fs::write(home.path(".ssh/conf.d/10-box.conf"), &config).unwrap();
+    std::fs::write(home.path(".ssh/config"), "Include conf.d/*.conf\n").unwrap();
     let sshd_log = || sshd.log();
 
     // exec, from ~/.ssh/config.
@@ -127,7 +130,7 @@ fn a_host_alias_works_for_exec_sftp_and_cp() {
     );
     let ssh = Command::new("ssh")
         .arg("-F")
-        .arg(home.path(".ssh/config"))
+        .arg(home.path(".ssh/conf.d/10-box.conf"))
         .arg("-i")
         .arg(&home.key)
         .arg("-o")
