@@ -1,7 +1,7 @@
 //! ssh_config as people use it: a `Host` alias in `~/.ssh/config` (in a file it includes, or
 //! in `-F file`) takes `sshwire exec`, `sshwire sftp` and `sshwire cp` to a private sshd, with
-//! the known_hosts entry OpenSSH's ssh then accepts; `ProxyJump` chains reach `sshwire serve` and an sshd
-//! through OpenSSH jump hosts, each hop checked and logged in on its own.
+//! the known_hosts entry OpenSSH's ssh then accepts; `ProxyJump` chains reach `sshwire serve`
+//! and an sshd through OpenSSH jump hosts, each hop checked and logged in on its own.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use std::io::Write;
