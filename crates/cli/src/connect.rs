@@ -243,7 +243,8 @@ impl Connect {
                 Some((last, rest)) => {
                     if depth + 1 >= MAX_HOPS {
                         return Err(ConnectFailed(format!(
-                            "{host}: more than {MAX_HOPS} hosts to go through; is there a ProxyJump loop?"
+                            "{host}: more than {MAX_HOPS} hosts to go through; \
+                             is there a ProxyJump loop?"
                         )));
                     }
                     let via = self.jump_host(last, rest).hop(depth + 1).await?;

@@ -309,7 +309,8 @@ fn include_reads_globbed_files_in_order_and_only_where_active() {
     std::fs::write(d.join("conf.d/.hidden.conf"), "Compression yes\n").unwrap();
     std::fs::write(d.join("only-web"), "Port 80\n").unwrap();
     let text = format!(
-        "Host web\n  Include {0}/only-web\nHost *\n  Include {0}/conf.d/*.conf\n  HostName after-include\n",
+        "Host web\n  Include {0}/only-web\n\
+         Host *\n  Include {0}/conf.d/*.conf\n  HostName after-include\n",
         d.display()
     );
     let o = options_for(&text, "web");
@@ -379,7 +380,8 @@ proptest! {
         rest in "[ -~]{0,60}",
     ) {
         let t = Target { host: "h", user: Some("u") };
-        let _ = read_text(&format!("{keyword} {rest}\n{keyword}={rest}"), "cfg", &t, &mut SshOptions::default());
+        let text = format!("{keyword} {rest}\n{keyword}={rest}");
+        let _ = read_text(&text, "cfg", &t, &mut SshOptions::default());
         let _ = SshOptions::default().set(&format!("{keyword}={rest}"));
     }
 
