@@ -1,7 +1,16 @@
-//! Connecting to a server as `ssh` would: the destination, `-o` options, known_hosts, keys,
-//! the agent and prompts, and one clear line when something goes wrong.
+//! Connecting to a server as `ssh` would: the destination, `-o` options, the ssh_config file,
+//! jump hosts, known_hosts, keys, the agent and prompts, and one clear line when something
+//! goes wrong.
+//!
+//! With `ProxyJump` (or `-J`) the last jump host is connected to first (through the hops
+//! before it, or as its own configuration says), then a `direct-tcpip` channel through it
+//! (RFC 4254 §7.2) carries the next SSH connection, with its own host key check and login.
+//! As with OpenSSH, a jump host gets only `-F` and the verbosity from the command line; its
+//! other settings come from the configuration file.
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::time::Duration;
 
 use sshwire::client::{AuthOptions, Client, ClientConfig, Identity, NoPrompts, Prompter};
@@ -10,7 +19,8 @@ use zeroize::Zeroizing;
 
 use crate::paths;
 use crate::prompt;
-use crate::ssh_options::SshOptions;
+use crate::ssh_config::{self, ConfigFile};
+use crate::ssh_options::{JumpHost, SshOptions};
 
 /// `[user@]host`, as given on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +55,10 @@ pub type Verbosity = i32;
 /// Why a connection attempt failed; the message is one line, the exit status 255 like ssh.
 pub struct ConnectFailed(pub String);
 
+/// Hosts one connection may go through at most, counting jump hosts of jump hosts (a
+/// configuration whose `ProxyJump`s form a loop stops here).
+const MAX_HOPS: usize = 8;
+
 /// Everything `sshwire exec`, `sftp` and `cp` need to connect.
 pub struct Connect {
     /// Where to.
@@ -59,146 +73,353 @@ pub struct Connect {
     pub options: SshOptions,
     /// `-v`/`-q`.
     pub verbosity: Verbosity,
+    /// `-F`: the configuration file.
+    pub config: ConfigFile,
+    /// `-J`: jump hosts, as `ProxyJump` takes them.
+    pub jump: Option<String>,
 }
 
+/// A logged-in connection, and the jump host connection it runs through, if any.
+///
+/// Derefs to its [`Client`].
+pub struct Connected {
+    client: Client,
+    via: Option<Box<Connected>>,
+}
+
+impl Connected {
+    /// Disconnects, then disconnects from the jump hosts, last hop first.
+    pub async fn disconnect(self) {
+        self.client.disconnect().await;
+        if let Some(via) = self.via {
+            Box::pin(via.disconnect()).await;
+        }
+    }
+}
+
+impl std::ops::Deref for Connected {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// What one hop connects to, once the command line and the configuration are merged.
+struct Resolved {
+    /// `HostName`, or the name given: what is connected to and looked up in known_hosts.
+    host: String,
+    port: u16,
+    user: String,
+    options: SshOptions,
+    verbosity: Verbosity,
+}
+
+/// A connection attempt in progress: what a boxed, recursive hop returns.
+type HopFuture<'a> = Pin<Box<dyn Future<Output = Result<Connected, ConnectFailed>> + Send + 'a>>;
+
 impl Connect {
-    /// Connects and logs in.
-    pub async fn run(&self) -> Result<Client, ConnectFailed> {
-        let o = &self.options;
-        let verbosity = self.effective_verbosity();
+    /// Reads the configuration, connects (through the jump hosts, if any) and logs in.
+    pub async fn run(&self) -> Result<Connected, ConnectFailed> {
+        self.hop(0).await
+    }
+
+    /// Merges `-o`, `-J` and the configuration file for this destination.
+    fn resolve(&self) -> Result<Resolved, ConnectFailed> {
+        let mut options = self.options.clone();
+        if let Some(jump) = &self.jump {
+            JumpHost::parse_list(jump).map_err(ConnectFailed)?;
+            // `-J` comes before any `-o ProxyJump` or configuration file.
+            options.proxy_jump = Some(jump.clone());
+        }
+        let cli_user = self.login.as_deref().or(self.destination.user.as_deref());
+        let target = ssh_config::Target {
+            host: &self.destination.host,
+            user: cli_user,
+        };
+        let warnings =
+            ssh_config::read(&self.config, &target, &mut options).map_err(ConnectFailed)?;
+        let verbosity = effective_verbosity(&options, self.verbosity);
+        if verbosity >= 0 {
+            for w in warnings {
+                eprintln!("{w}");
+            }
+        }
         if verbosity > 0 {
-            for ignored in &o.ignored {
+            for ignored in &options.ignored {
                 eprintln!("debug1: option {ignored} is not implemented by sshwire; ignored");
             }
         }
-        let host = o
-            .host_name
-            .clone()
-            .unwrap_or_else(|| self.destination.host.clone());
-        let port = self.port.or(o.port).unwrap_or(22);
-        let user = self
-            .login
-            .clone()
-            .or_else(|| self.destination.user.clone())
-            .or_else(|| o.user.clone())
+        let host = match &options.host_name {
+            Some(h) => ssh_config::expand_host_name(h, &self.destination.host),
+            None => self.destination.host.clone(),
+        };
+        let port = self.port.or(options.port).unwrap_or(22);
+        let user = cli_user
+            .map(str::to_owned)
+            .or_else(|| options.user.clone())
             .unwrap_or_else(paths::current_user);
-        let batch = o.batch_mode == Some(true);
-        let transport = o.transport_config().map_err(ConnectFailed)?;
-        let mut config = ClientConfig {
-            transport: std::sync::Arc::new(transport),
-            connect_timeout: o.connect_timeout,
-            ..ClientConfig::default()
-        };
-        config.session.keepalive_interval = o.server_alive_interval.filter(|d| !d.is_zero());
-        if let Some(n) = o.server_alive_count_max {
-            config.session.keepalive_count_max = n;
-        }
-        let mut verifier = self.verifier(port, batch);
-        let auth = self.auth_options(&user);
-        let mut prompter: Box<dyn Prompter> = if batch {
-            Box::new(NoPrompts)
-        } else {
-            Box::new(Terminal)
-        };
-        if verbosity > 0 {
-            eprintln!("debug1: Connecting to {host} port {port}.");
-        }
-        let result = Client::connect(
-            &host,
-            port,
-            &config,
-            &mut verifier,
-            &auth,
-            prompter.as_mut(),
-        )
-        .await;
-        for line in verifier.take_messages() {
-            if verbosity >= 0 || line.contains("WARNING") || line.contains("failed") {
-                eprintln!("{line}");
-            }
-        }
-        result.map_err(|e| ConnectFailed(describe(&e, &host, port, &user, verbosity)))
-    }
-
-    /// `-v`/`-q`, or `LogLevel` when given: QUIET, FATAL and ERROR silence warnings such as
-    /// "Permanently added", VERBOSE and DEBUG* raise the detail, as in OpenSSH.
-    fn effective_verbosity(&self) -> Verbosity {
-        match self
-            .options
-            .log_level
-            .as_deref()
-            .map(str::to_ascii_uppercase)
-            .as_deref()
-        {
-            Some("QUIET" | "FATAL" | "ERROR") => -1,
-            Some("VERBOSE" | "DEBUG" | "DEBUG1") => self.verbosity.max(1),
-            Some("DEBUG2") => self.verbosity.max(2),
-            Some("DEBUG3") => self.verbosity.max(3),
-            _ => self.verbosity,
-        }
-    }
-
-    fn verifier(&self, port: u16, batch: bool) -> KnownHostsVerifier {
-        let o = &self.options;
-        let policy = o
-            .strict_host_key_checking
-            .unwrap_or(StrictHostKeyChecking::Ask);
-        // Known hosts are recorded under the name the user typed, not `HostName`'s.
-        let mut v = KnownHostsVerifier::new(&self.destination.host, port, policy)
-            .hash_known_hosts(o.hash_known_hosts == Some(true));
-        if let Some(files) = &o.user_known_hosts_files {
-            let files = files
-                .iter()
-                .filter(|f| f.as_os_str() != "none")
-                .cloned()
-                .collect();
-            v = v.user_known_hosts_files(files);
-        }
-        if let Some(files) = &o.global_known_hosts_files {
-            v = v.global_known_hosts_files(files.clone());
-        }
-        if !batch {
-            v = v.confirm_with(Box::new(|question: &str| {
-                prompt::confirm(question).unwrap_or(false)
-            }));
-        }
-        v
-    }
-
-    fn auth_options(&self, user: &str) -> AuthOptions {
-        let o = &self.options;
-        let mut auth = AuthOptions::new(user);
-        let mut files: Vec<PathBuf> = self.identities.clone();
-        files.extend(o.identity_files.iter().cloned());
-        if files.is_empty() {
-            // OpenSSH's default identities, those that exist.
-            if let Ok(home) = paths::home() {
-                for name in ["id_rsa", "id_ecdsa", "id_ed25519"] {
-                    files.push(home.join(".ssh").join(name));
+        // ssh_config(5), TOKENS: IdentityFile and UserKnownHostsFile take %d %h %p %r %u.
+        let local_user = paths::current_user();
+        let home = paths::home()
+            .map(|h| h.display().to_string())
+            .unwrap_or_default();
+        let port_text = port.to_string();
+        let tokens = [
+            ('d', home.as_str()),
+            ('h', host.as_str()),
+            ('n', self.destination.host.as_str()),
+            ('p', port_text.as_str()),
+            ('r', user.as_str()),
+            ('u', local_user.as_str()),
+        ];
+        let expand = |files: &mut Vec<PathBuf>| -> Result<(), ConnectFailed> {
+            for f in files {
+                if let Some(text) = f.to_str().filter(|t| t.contains('%')) {
+                    let expanded =
+                        ssh_config::expand_tokens(text, &tokens).map_err(ConnectFailed)?;
+                    *f = PathBuf::from(expanded);
                 }
             }
-        }
-        auth.identities = files.into_iter().map(Identity::File).collect();
-        auth.identities_only = o.identities_only == Some(true);
-        auth.use_agent = o.identity_agent.as_deref() != Some("none");
-        let mut preferred = o.preferred_authentications.clone().unwrap_or_else(|| {
-            ["publickey", "keyboard-interactive", "password"]
-                .map(str::to_owned)
-                .to_vec()
-        });
-        let off = |m: &str| match m {
-            "publickey" => o.pubkey_authentication == Some(false),
-            "password" => o.password_authentication == Some(false),
-            "keyboard-interactive" => o.kbd_interactive_authentication == Some(false),
-            _ => true,
+            Ok(())
         };
-        preferred.retain(|m| !off(m));
-        auth.preferred = preferred;
-        if let Some(n) = o.number_of_password_prompts {
-            auth.password_prompts = n;
+        expand(&mut options.identity_files)?;
+        if let Some(files) = &mut options.user_known_hosts_files {
+            expand(files)?;
         }
-        auth
+        Ok(Resolved {
+            host,
+            port,
+            user,
+            options,
+            verbosity,
+        })
     }
+
+    /// Connects this hop, `depth` hops from the command line's destination.
+    fn hop(&self, depth: usize) -> HopFuture<'_> {
+        Box::pin(async move {
+            let r = self.resolve()?;
+            let o = &r.options;
+            let (host, port, user) = (&r.host, r.port, &r.user);
+            let batch = o.batch_mode == Some(true);
+            let transport = o.transport_config().map_err(ConnectFailed)?;
+            let mut config = ClientConfig {
+                transport: std::sync::Arc::new(transport),
+                connect_timeout: o.connect_timeout,
+                ..ClientConfig::default()
+            };
+            config.session.keepalive_interval = o.server_alive_interval.filter(|d| !d.is_zero());
+            if let Some(n) = o.server_alive_count_max {
+                config.session.keepalive_count_max = n;
+            }
+            let mut verifier = verifier(o, host, port, batch);
+            let auth = auth_options(o, &self.identities, user);
+            let mut prompter: Box<dyn Prompter> = if batch {
+                Box::new(NoPrompts)
+            } else {
+                Box::new(Terminal)
+            };
+            let jumps = match &o.proxy_jump {
+                Some(value) => JumpHost::parse_list(value).map_err(ConnectFailed)?,
+                None => Vec::new(),
+            };
+            let (result, via) = match jumps.split_last() {
+                None => {
+                    if r.verbosity > 0 {
+                        eprintln!("debug1: Connecting to {host} port {port}.");
+                    }
+                    let result = Client::connect(
+                        host,
+                        port,
+                        &config,
+                        &mut verifier,
+                        &auth,
+                        prompter.as_mut(),
+                    )
+                    .await;
+                    (result, None)
+                }
+                Some((last, rest)) => {
+                    if depth + 1 >= MAX_HOPS {
+                        return Err(ConnectFailed(format!(
+                            "{host}: more than {MAX_HOPS} hosts to go through; \
+                             is there a ProxyJump loop?"
+                        )));
+                    }
+                    let via = self.jump_host(last, rest).hop(depth + 1).await?;
+                    if r.verbosity > 0 {
+                        eprintln!(
+                            "debug1: Connecting to {host} port {port} through {}.",
+                            last.host
+                        );
+                    }
+                    let login = async {
+                        // RFC 4254 §7.2: "the originator IP address" and port of the
+                        // connection; here there is none, so loopback as a placeholder.
+                        let channel = via
+                            .open_direct_tcpip(host, u32::from(port), "127.0.0.1", 65535)
+                            .await?;
+                        Client::over(
+                            channel,
+                            host,
+                            &config,
+                            &mut verifier,
+                            &auth,
+                            prompter.as_mut(),
+                        )
+                        .await
+                    };
+                    let result = match config.connect_timeout {
+                        Some(t) => tokio::time::timeout(t, login)
+                            .await
+                            .unwrap_or(Err(sshwire::Error::Timeout)),
+                        None => login.await,
+                    };
+                    (result, Some(Box::new(via)))
+                }
+            };
+            for line in verifier.take_messages() {
+                if r.verbosity >= 0 || line.contains("WARNING") || line.contains("failed") {
+                    eprintln!("{line}");
+                }
+            }
+            match result {
+                Ok(client) => Ok(Connected { client, via }),
+                Err(e) => {
+                    let through = jumps.last().map(|j| j.host.as_str());
+                    if let Some(via) = via {
+                        via.disconnect().await;
+                    }
+                    Err(ConnectFailed(describe(
+                        &e,
+                        host,
+                        port,
+                        user,
+                        through,
+                        r.verbosity,
+                    )))
+                }
+            }
+        })
+    }
+
+    /// How to reach the last jump host `last`: through the hops before it, or else as its
+    /// own configuration says; only `-F` and the verbosity carry over, as with OpenSSH.
+    fn jump_host(&self, last: &JumpHost, rest: &[JumpHost]) -> Connect {
+        let jump = (!rest.is_empty()).then(|| {
+            rest.iter()
+                .map(|j| {
+                    let mut s = String::new();
+                    if let Some(u) = &j.user {
+                        s.push_str(u);
+                        s.push('@');
+                    }
+                    if j.host.contains(':') {
+                        s.push_str(&format!("[{}]", j.host));
+                    } else {
+                        s.push_str(&j.host);
+                    }
+                    if let Some(p) = j.port {
+                        s.push_str(&format!(":{p}"));
+                    }
+                    s
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        Connect {
+            destination: Destination {
+                user: last.user.clone(),
+                host: last.host.clone(),
+            },
+            port: last.port,
+            login: None,
+            identities: Vec::new(),
+            options: SshOptions::default(),
+            verbosity: self.verbosity,
+            config: self.config.clone(),
+            jump,
+        }
+    }
+}
+
+/// `-v`/`-q`, or `LogLevel` when given: QUIET, FATAL and ERROR silence warnings such as
+/// "Permanently added", VERBOSE and DEBUG* raise the detail, as in OpenSSH.
+fn effective_verbosity(options: &SshOptions, verbosity: Verbosity) -> Verbosity {
+    match options
+        .log_level
+        .as_deref()
+        .map(str::to_ascii_uppercase)
+        .as_deref()
+    {
+        Some("QUIET" | "FATAL" | "ERROR") => -1,
+        Some("VERBOSE" | "DEBUG" | "DEBUG1") => verbosity.max(1),
+        Some("DEBUG2") => verbosity.max(2),
+        Some("DEBUG3") => verbosity.max(3),
+        _ => verbosity,
+    }
+}
+
+/// The known_hosts check for `host` (after `HostName`, as OpenSSH records it) and `port`.
+fn verifier(o: &SshOptions, host: &str, port: u16, batch: bool) -> KnownHostsVerifier {
+    let policy = o
+        .strict_host_key_checking
+        .unwrap_or(StrictHostKeyChecking::Ask);
+    let mut v = KnownHostsVerifier::new(&host.to_ascii_lowercase(), port, policy)
+        .hash_known_hosts(o.hash_known_hosts == Some(true));
+    if let Some(files) = &o.user_known_hosts_files {
+        let files = files
+            .iter()
+            .filter(|f| f.as_os_str() != "none")
+            .cloned()
+            .collect();
+        v = v.user_known_hosts_files(files);
+    }
+    if let Some(files) = &o.global_known_hosts_files {
+        v = v.global_known_hosts_files(files.clone());
+    }
+    if !batch {
+        v = v.confirm_with(Box::new(|question: &str| {
+            prompt::confirm(question).unwrap_or(false)
+        }));
+    }
+    v
+}
+
+/// The identities (`-i` first, then `IdentityFile`s) and methods to log in as `user` with.
+fn auth_options(o: &SshOptions, identities: &[PathBuf], user: &str) -> AuthOptions {
+    let mut auth = AuthOptions::new(user);
+    let mut files: Vec<PathBuf> = identities.to_vec();
+    files.extend(o.identity_files.iter().cloned());
+    if files.is_empty() {
+        // OpenSSH's default identities, those that exist.
+        if let Ok(home) = paths::home() {
+            for name in ["id_rsa", "id_ecdsa", "id_ed25519"] {
+                files.push(home.join(".ssh").join(name));
+            }
+        }
+    }
+    auth.identities = files.into_iter().map(Identity::File).collect();
+    auth.identities_only = o.identities_only == Some(true);
+    auth.use_agent = o.identity_agent.as_deref() != Some("none");
+    let mut preferred = o.preferred_authentications.clone().unwrap_or_else(|| {
+        ["publickey", "keyboard-interactive", "password"]
+            .map(str::to_owned)
+            .to_vec()
+    });
+    let off = |m: &str| match m {
+        "publickey" => o.pubkey_authentication == Some(false),
+        "password" => o.password_authentication == Some(false),
+        "keyboard-interactive" => o.kbd_interactive_authentication == Some(false),
+        _ => true,
+    };
+    preferred.retain(|m| !off(m));
+    auth.preferred = preferred;
+    if let Some(n) = o.number_of_password_prompts {
+        auth.password_prompts = n;
+    }
+    auth
 }
 
 /// Prompts on the terminal, or through `SSH_ASKPASS`.
@@ -219,9 +440,20 @@ impl Prompter for Terminal {
 }
 
 /// One line for a failed connection, in OpenSSH's words where it has them.
-fn describe(e: &sshwire::Error, host: &str, port: u16, user: &str, verbosity: Verbosity) -> String {
+fn describe(
+    e: &sshwire::Error,
+    host: &str,
+    port: u16,
+    user: &str,
+    through: Option<&str>,
+    verbosity: Verbosity,
+) -> String {
     use std::io::ErrorKind;
     match e {
+        sshwire::Error::ChannelOpenFailed { description, .. } => {
+            let jump = through.unwrap_or("the jump host");
+            format!("{jump} cannot connect to {host} port {port}: {description}")
+        }
         sshwire::Error::Io(io) => match io.kind() {
             ErrorKind::ConnectionRefused => {
                 format!("connect to host {host} port {port}: Connection refused")

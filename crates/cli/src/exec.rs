@@ -8,6 +8,7 @@ use sshwire::ExitStatus;
 use tokio::io::AsyncWriteExt;
 
 use crate::connect::{Connect, Destination, SHUTDOWN_GRACE};
+use crate::ssh_config::ConfigFile;
 use crate::ssh_options::SshOptions;
 
 /// ssh's status for errors of its own (connection, authentication, a missing exit status).
@@ -22,6 +23,12 @@ pub struct Args {
     /// Identity (private key) file; may be repeated.
     #[arg(short = 'i')]
     identity: Vec<PathBuf>,
+    /// Configuration file instead of ~/.ssh/config (`none`: no file).
+    #[arg(short = 'F')]
+    config_file: Option<String>,
+    /// Jump hosts to connect through: [user@]host[:port], comma-separated (ProxyJump).
+    #[arg(short = 'J')]
+    jump: Option<String>,
     /// OpenSSH option, as Keyword=value (StrictHostKeyChecking, UserKnownHostsFile,
     /// IdentityFile, BatchMode, ...); may be repeated.
     #[arg(short = 'o')]
@@ -90,6 +97,8 @@ fn prepare(args: Args) -> Result<(Connect, String, bool), String> {
         identities: args.identity,
         options,
         verbosity,
+        config: ConfigFile::from_arg(args.config_file.as_deref()),
+        jump: args.jump,
     };
     Ok((connect, args.command.join(" "), args.null_stdin))
 }

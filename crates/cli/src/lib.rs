@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 mod connect;
+mod cp;
 mod exec;
 mod keygen;
 mod passwd;
@@ -16,6 +17,7 @@ mod serve;
 mod serve_config;
 mod sftp;
 mod sftp_server;
+mod ssh_config;
 mod ssh_options;
 
 use std::process::ExitCode;
@@ -46,6 +48,8 @@ enum Command {
     Exec(exec::Args),
     /// Transfer files over SFTP, like OpenSSH's sftp (interactive, or a batch with -b).
     Sftp(sftp::Args),
+    /// Copy files to, from and between hosts over SFTP, like scp.
+    Cp(cp::Args),
 }
 
 /// Runs the command with the process's arguments.
@@ -58,6 +62,7 @@ pub fn main() -> ExitCode {
         Command::Passwd(args) => passwd::run(args),
         Command::Exec(args) => return exec::run(args),
         Command::Sftp(args) => return sftp::run(args),
+        Command::Cp(args) => return cp::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

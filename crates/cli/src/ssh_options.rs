@@ -2,7 +2,9 @@
 //!
 //! The options sshwire implements change what it does; the other keywords of ssh_config(5)
 //! are accepted and reported at `-v` as ignored (so that scripts written for OpenSSH keep
-//! working); a keyword OpenSSH does not know either is an error, as it is for OpenSSH.
+//! working); a keyword OpenSSH does not know either is an error, as it is for OpenSSH, unless
+//! `IgnoreUnknown` names it. A `-o` argument is split and unquoted as a line of ssh_config
+//! is ([`crate::ssh_config::split_line`]).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,7 +16,10 @@ use sshwire::transport::cipher::{CipherAlg, MacAlg};
 use sshwire::transport::compress::Compression;
 use sshwire::transport::kex::KexAlg;
 
-/// The settings from `-o` options (and, later, ssh_config), before defaults.
+use crate::paths;
+use crate::ssh_config::split_line;
+
+/// The settings from `-o` options and the ssh_config file, before defaults.
 ///
 /// As with OpenSSH, the first value given for an option wins; `IdentityFile` and
 /// `UserKnownHostsFile` accumulate.
@@ -70,6 +75,10 @@ pub struct SshOptions {
     pub identity_agent: Option<String>,
     /// `LogLevel`.
     pub log_level: Option<String>,
+    /// `ProxyJump`, checked by [`JumpHost::parse_list`] (`none` connects directly).
+    pub proxy_jump: Option<String>,
+    /// `IgnoreUnknown`: patterns of keywords whose lines are skipped when not known.
+    pub ignore_unknown: Option<Vec<String>>,
     /// OpenSSH options given but not implemented, for a warning at `-v`.
     pub ignored: Vec<String>,
 }
@@ -109,7 +118,6 @@ const IGNORED_KEYWORDS: &[&str] = &[
     "hostbasedacceptedalgorithms",
     "hostbasedauthentication",
     "hostkeyalias",
-    "ignoreunknown",
     "ipqos",
     "kbdinteractivedevices",
     "knownhostscommand",
@@ -120,7 +128,6 @@ const IGNORED_KEYWORDS: &[&str] = &[
     "permitremoteopen",
     "pkcs11provider",
     "proxycommand",
-    "proxyjump",
     "proxyusefdpass",
     "pubkeyacceptedalgorithms",
     "pubkeyacceptedkeytypes",
@@ -152,23 +159,84 @@ const IGNORED_KEYWORDS: &[&str] = &[
     "channeltimeout",
 ];
 
+/// The single-valued keywords sshwire acts on (lower case).
+const KNOWN_KEYWORDS: &[&str] = &[
+    "port",
+    "user",
+    "hostname",
+    "identityfile",
+    "identitiesonly",
+    "stricthostkeychecking",
+    "hashknownhosts",
+    "batchmode",
+    "passwordauthentication",
+    "pubkeyauthentication",
+    "kbdinteractiveauthentication",
+    "challengeresponseauthentication",
+    "preferredauthentications",
+    "numberofpasswordprompts",
+    "connecttimeout",
+    "serveraliveinterval",
+    "serveralivecountmax",
+    "ciphers",
+    "kexalgorithms",
+    "macs",
+    "hostkeyalgorithms",
+    "compression",
+    "identityagent",
+    "loglevel",
+    "proxyjump",
+];
+
 impl SshOptions {
-    /// Applies one `-o` argument: `Keyword=value` or `Keyword value`.
+    /// Whether `IgnoreUnknown` covers the (unknown) keyword `key`.
+    fn ignores(&self, key: &str) -> bool {
+        self.ignore_unknown
+            .as_ref()
+            .is_some_and(|patterns| crate::ssh_config::list_matches(&patterns.join(","), key))
+    }
+
+    /// Applies one `-o` argument: `Keyword=value` or `Keyword value`, split and unquoted as
+    /// a configuration file line is.
     pub fn set(&mut self, option: &str) -> Result<(), String> {
-        let option = option.trim();
-        let split = option
-            .find(|c: char| c == '=' || c.is_whitespace())
+        let (keyword, args) = split_line(option)
+            .map_err(|e| format!("option '{option}': {e}"))?
             .ok_or_else(|| format!("option '{option}' has no value (use Keyword=value)"))?;
-        let (keyword, rest) = option.split_at(split);
-        let value = rest
-            .trim_start_matches(|c: char| c.is_whitespace())
-            .trim_start_matches('=')
-            .trim();
-        let value = value.trim_matches('"');
-        if value.is_empty() {
-            return Err(format!("option {keyword} has no value"));
-        }
+        self.apply(&keyword, &args)
+    }
+
+    /// Applies one keyword with its arguments (at least one), from `-o` or a configuration
+    /// file; the first value obtained for each keyword wins.
+    pub fn apply(&mut self, keyword: &str, args: &[String]) -> Result<(), String> {
         let key = keyword.to_ascii_lowercase();
+        if let "userknownhostsfile" | "globalknownhostsfile" = key.as_str() {
+            let files = args.iter().map(|a| paths::expand_tilde(a)).collect();
+            let slot = if key == "userknownhostsfile" {
+                &mut self.user_known_hosts_files
+            } else {
+                &mut self.global_known_hosts_files
+            };
+            return first(slot, || Ok(files));
+        }
+        if IGNORED_KEYWORDS.contains(&key.as_str()) {
+            self.ignored.push(keyword.to_owned());
+            return Ok(());
+        }
+        if key == "ignoreunknown" {
+            let patterns = args.iter().flat_map(|a| a.split(',')).map(str::to_owned);
+            return first(&mut self.ignore_unknown, || Ok(patterns.collect()));
+        }
+        if !KNOWN_KEYWORDS.contains(&key.as_str()) {
+            return match self.ignores(&key) {
+                true => Ok(()),
+                false => Err(format!("unsupported option \"{keyword}\"")),
+            };
+        }
+        let value = match args {
+            [one] => one.as_str(),
+            [] => return Err(format!("option {keyword} has no value")),
+            [_, extra, ..] => return Err(format!("{keyword}: unexpected argument '{extra}'")),
+        };
         match key.as_str() {
             "port" => first(&mut self.port, || {
                 value
@@ -180,7 +248,7 @@ impl SshOptions {
             "user" => first(&mut self.user, || Ok(value.to_owned())),
             "hostname" => first(&mut self.host_name, || Ok(value.to_owned())),
             "identityfile" => {
-                self.identity_files.push(expand_tilde(value));
+                self.identity_files.push(paths::expand_tilde(value));
                 Ok(())
             }
             "identitiesonly" => first(&mut self.identities_only, || yes_no(keyword, value)),
@@ -188,12 +256,6 @@ impl SshOptions {
                 value
                     .parse::<StrictHostKeyChecking>()
                     .map_err(|e| format!("StrictHostKeyChecking: {e}"))
-            }),
-            "userknownhostsfile" => first(&mut self.user_known_hosts_files, || {
-                Ok(value.split_whitespace().map(expand_tilde).collect())
-            }),
-            "globalknownhostsfile" => first(&mut self.global_known_hosts_files, || {
-                Ok(value.split_whitespace().map(expand_tilde).collect())
             }),
             "hashknownhosts" => first(&mut self.hash_known_hosts, || yes_no(keyword, value)),
             "batchmode" => first(&mut self.batch_mode, || yes_no(keyword, value)),
@@ -232,10 +294,10 @@ impl SshOptions {
             "compression" => first(&mut self.compression, || yes_no(keyword, value)),
             "identityagent" => first(&mut self.identity_agent, || Ok(value.to_owned())),
             "loglevel" => first(&mut self.log_level, || Ok(value.to_owned())),
-            k if IGNORED_KEYWORDS.contains(&k) => {
-                self.ignored.push(keyword.to_owned());
-                Ok(())
-            }
+            "proxyjump" => first(&mut self.proxy_jump, || {
+                JumpHost::parse_list(value)?;
+                Ok(value.to_owned())
+            }),
             _ => Err(format!("unsupported option \"{keyword}\"")),
         }
     }
@@ -308,18 +370,95 @@ fn yes_no(keyword: &str, value: &str) -> Result<bool, String> {
     }
 }
 
+/// A time as OpenSSH writes it: seconds, or numbers with units (`90`, `1m30s`, `2h`; `s`
+/// `m` `h` `d` `w`, either case).
 fn seconds(keyword: &str, value: &str) -> Result<Duration, String> {
-    value
-        .parse::<u64>()
-        .map(Duration::from_secs)
-        .map_err(|_| format!("{keyword}: bad number of seconds '{value}'"))
+    let bad = || format!("{keyword}: bad time '{value}'");
+    if value.is_empty() {
+        return Err(bad());
+    }
+    let mut total: u64 = 0;
+    let mut number: Option<u64> = None;
+    for c in value.chars() {
+        if let Some(d) = c.to_digit(10) {
+            let n = number.unwrap_or(0);
+            number = Some(
+                n.checked_mul(10)
+                    .and_then(|n| n.checked_add(u64::from(d)))
+                    .ok_or_else(bad)?,
+            );
+            continue;
+        }
+        let unit: u64 = match c.to_ascii_lowercase() {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            'w' => 604_800,
+            _ => return Err(bad()),
+        };
+        let n = number.take().ok_or_else(bad)?;
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+    }
+    if let Some(n) = number {
+        total = total.checked_add(n).ok_or_else(bad)?;
+    }
+    Ok(Duration::from_secs(total))
 }
 
-/// `~/x` to `$HOME/x`.
-pub fn expand_tilde(path: &str) -> PathBuf {
-    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
-        _ => PathBuf::from(path),
+/// One hop of `ProxyJump`: `[user@]host[:port]` or `ssh://[user@]host[:port]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JumpHost {
+    /// The user, if given.
+    pub user: Option<String>,
+    /// The host (a name the configuration may know, or an address).
+    pub host: String,
+    /// The port, if given.
+    pub port: Option<u16>,
+}
+
+impl JumpHost {
+    /// Parses a `ProxyJump` value: hops separated by commas, or `none` (no hops).
+    pub fn parse_list(value: &str) -> Result<Vec<JumpHost>, String> {
+        if value.eq_ignore_ascii_case("none") {
+            return Ok(Vec::new());
+        }
+        value.split(',').map(JumpHost::parse).collect()
+    }
+
+    fn parse(hop: &str) -> Result<JumpHost, String> {
+        let bad = || format!("ProxyJump: bad jump host '{hop}'");
+        let spec = hop.strip_prefix("ssh://").unwrap_or(hop);
+        let spec = spec.strip_suffix('/').unwrap_or(spec);
+        let (user, rest) = match spec.rsplit_once('@') {
+            Some((u, r)) if !u.is_empty() => (Some(u.to_owned()), r),
+            Some(_) => return Err(bad()),
+            None => (None, spec),
+        };
+        let (host, port) = if let Some(inner) = rest.strip_prefix('[') {
+            let (h, after) = inner.split_once(']').ok_or_else(bad)?;
+            (h, after.strip_prefix(':'))
+        } else {
+            match rest.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (rest, None),
+            }
+        };
+        let port = match port {
+            Some(p) => Some(p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(bad)?),
+            None => None,
+        };
+        if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '/' || c == ',') {
+            return Err(bad());
+        }
+        Ok(JumpHost {
+            user,
+            host: host.to_owned(),
+            port,
+        })
     }
 }
 
@@ -400,6 +539,27 @@ mod tests {
         assert!(o.set("BatchMode=maybe").is_err());
         assert!(o.set("Port").is_err());
         assert!(o.set("Port=0").is_err());
+    }
+
+    #[test]
+    fn values_are_unquoted_counted_and_timed_as_openssh_does() {
+        let mut o = SshOptions::default();
+        o.set("IdentityFile=\"/keys/my key\"").unwrap();
+        o.set("UserKnownHostsFile /a '/b c'").unwrap();
+        o.set("ConnectTimeout=1m5s").unwrap();
+        o.set("ServerAliveInterval 0").unwrap();
+        assert_eq!(o.identity_files, [PathBuf::from("/keys/my key")]);
+        assert_eq!(
+            o.user_known_hosts_files.clone().unwrap(),
+            [PathBuf::from("/a"), PathBuf::from("/b c")]
+        );
+        assert_eq!(o.connect_timeout, Some(Duration::from_secs(65)));
+        assert_eq!(o.server_alive_interval, Some(Duration::ZERO));
+        // One value for a single-valued keyword; a time needs a number before each unit.
+        assert!(o.set("Port 22 23").unwrap_err().contains("'23'"));
+        assert!(o.set("ConnectTimeout=m").is_err());
+        assert!(o.set("ConnectTimeout=99999999999999999999").is_err());
+        assert!(o.set("User \"unterminated").is_err());
     }
 
     #[test]

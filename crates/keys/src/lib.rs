@@ -84,6 +84,7 @@ mod tests;
 pub use algorithm::{KeyType, SignatureAlgorithm};
 pub use error::KeyError;
 pub use openssh_file::{DEFAULT_BCRYPT_ROUNDS, MAX_BCRYPT_ROUNDS, MAX_PRIVATE_KEY_FILE_LEN};
+pub use pattern::wildcard_match;
 pub use private::PrivateKey;
 pub use public::{MAX_PUBLIC_LINE_LEN, PublicKey, decode_signature_blob};
 pub use rand_core;

@@ -29,6 +29,7 @@ use sshwire::sftp_client::SftpClient;
 use tokio::io::AsyncBufReadExt;
 
 use crate::connect::{Connect, SHUTDOWN_GRACE};
+use crate::ssh_config::ConfigFile;
 use crate::ssh_options::SshOptions;
 use shell::{Defaults, Outcome, Shell};
 use target::Target;
@@ -48,6 +49,12 @@ pub struct Args {
     /// Batch file of commands (`-` for standard input); a failing command ends it.
     #[arg(short = 'b')]
     batch: Option<String>,
+    /// Configuration file instead of ~/.ssh/config (`none`: no file).
+    #[arg(short = 'F')]
+    config_file: Option<String>,
+    /// Jump hosts to connect through: [user@]host[:port], comma-separated (ProxyJump).
+    #[arg(short = 'J')]
+    jump: Option<String>,
     /// OpenSSH option, as Keyword=value; may be repeated.
     #[arg(short = 'o')]
     options: Vec<String>,
@@ -222,6 +229,8 @@ fn plan(args: Args) -> Result<Plan, String> {
         identities: args.identity,
         options,
         verbosity,
+        config: ConfigFile::from_arg(args.config_file.as_deref()),
+        jump: args.jump,
     };
     let subsystem = args.subsystem.unwrap_or_else(|| "sftp".into());
     Ok(Plan {
