@@ -56,11 +56,7 @@ pub struct Args {
 pub fn run(args: Args) -> ExitCode {
     match prepare(args) {
         Ok((connect, command, null_stdin)) => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-            {
+            let runtime = match crate::runtime::client() {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("sshwire: cannot start the async runtime: {e}");

@@ -13,6 +13,7 @@ mod passwd;
 mod paths;
 // Used by the client commands (sftp, exec, cp) for passwords, passphrases and host keys.
 mod prompt;
+mod runtime;
 mod serve;
 mod serve_config;
 mod sftp;

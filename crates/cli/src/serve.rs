@@ -71,10 +71,8 @@ pub fn run(args: Args) -> Result<(), String> {
         None => paths::home()?.join(".ssh").join("authorized_keys"),
     };
     let credentials = Credentials::load(&authorized_keys, args.password_file.as_deref())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let runtime =
+        crate::runtime::server().map_err(|e| format!("cannot start the async runtime: {e}"))?;
     // Every user gets the root, jailed; a build without the local backend serves no SFTP
     // (and says so to each client that asks).
     let files = sftp_server::local_fs(&args.root);
@@ -154,10 +152,8 @@ fn run_with_config(args: &Args, config: ServeConfig) -> Result<(), String> {
     )];
     let config = Arc::new(config);
     let handler = Subsystems::per_user(config.clone(), audit);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let runtime =
+        crate::runtime::server().map_err(|e| format!("cannot start the async runtime: {e}"))?;
     runtime.block_on(serve(
         listen,
         "each user's root",

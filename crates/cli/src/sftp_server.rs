@@ -108,10 +108,8 @@ pub fn run(args: Args) -> Result<(), String> {
     let home = paths::home().ok();
     let config = config(&args, &user, home.as_deref(), &log)?;
     let fs = local_fs(Path::new("/"))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let runtime =
+        crate::runtime::server().map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let stdio = tokio::io::join(tokio::io::stdin(), tokio::io::stdout());
     let result = runtime.block_on(run_with(stdio, fs, config, log));
     // Standard input is read on a blocking thread that cannot be interrupted: do not wait

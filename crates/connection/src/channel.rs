@@ -2,6 +2,8 @@
 
 use std::collections::VecDeque;
 
+use crate::recv_buffer::RecvBuffer;
+
 use crate::window::{RecvWindow, SendWindow};
 
 /// Our number for a channel (RFC 4254 §5.1 "sender channel" in our messages).
@@ -65,9 +67,9 @@ pub(crate) struct Channel {
     pub(crate) recv: RecvWindow,
     pub(crate) send: SendWindow,
     /// Received data the application has not consumed.
-    pub(crate) data: VecDeque<u8>,
+    pub(crate) data: RecvBuffer,
     /// Received stderr the application has not consumed.
-    pub(crate) stderr: VecDeque<u8>,
+    pub(crate) stderr: RecvBuffer,
     pub(crate) eof_sent: bool,
     pub(crate) eof_received: bool,
     pub(crate) close_sent: bool,
@@ -92,8 +94,8 @@ impl Channel {
             remote_id,
             recv,
             send,
-            data: VecDeque::new(),
-            stderr: VecDeque::new(),
+            data: RecvBuffer::default(),
+            stderr: RecvBuffer::default(),
             eof_sent: false,
             eof_received: false,
             close_sent: false,
@@ -107,7 +109,7 @@ impl Channel {
     }
 
     /// The buffer of one stream.
-    pub(crate) fn buffer(&self, stream: Stream) -> &VecDeque<u8> {
+    pub(crate) fn buffer(&self, stream: Stream) -> &RecvBuffer {
         match stream {
             Stream::Data => &self.data,
             Stream::Stderr => &self.stderr,
@@ -115,7 +117,7 @@ impl Channel {
     }
 
     /// The buffer of one stream, mutably.
-    pub(crate) fn buffer_mut(&mut self, stream: Stream) -> &mut VecDeque<u8> {
+    pub(crate) fn buffer_mut(&mut self, stream: Stream) -> &mut RecvBuffer {
         match stream {
             Stream::Data => &mut self.data,
             Stream::Stderr => &mut self.stderr,

@@ -15,6 +15,7 @@ use crate::messages::{
     EXTENDED_DATA_STDERR, ExtendedData, GlobalRequest, Message, OpenConfirmation, OpenFailure,
     OpenFailureReason, RequestFailure, RequestSuccess, WindowAdjust,
 };
+use crate::recv_buffer::{MAX_SPARE, RecvBuffer};
 use crate::window::{RecvError, RecvWindow, SendWindow};
 
 /// Which end of the connection the engine is.
@@ -66,6 +67,8 @@ pub struct Connection {
     no_more_sessions: bool,
     /// Payload buffers handed back by [`Connection::recycle`], reused for data packets.
     spare: Vec<Vec<u8>>,
+    /// Received buffers the application has read, for [`Connection::take_spare`].
+    recv_spare: Vec<Vec<u8>>,
 }
 
 /// Buffers kept for reuse: enough for the packets of a few writes.
@@ -89,6 +92,7 @@ impl Connection {
             pending_requests: 0,
             no_more_sessions: false,
             spare: Vec::new(),
+            recv_spare: Vec::new(),
         }
     }
 
@@ -149,6 +153,68 @@ impl Connection {
             self.error = Some(e.clone());
         }
         r
+    }
+
+    /// As [`Connection::handle_message`], given the payload's buffer to keep.
+    ///
+    /// The data of a `SSH_MSG_CHANNEL_DATA` or `SSH_MSG_CHANNEL_EXTENDED_DATA` message is then
+    /// queued for the application where it lies, without a copy, and `payload` is left empty;
+    /// any other message is handled as by [`Connection::handle_message`] and `payload` is left
+    /// as it was (also on every error, so that the caller can retry after
+    /// [`Error::OutputFull`]). Buffers the application has read come back through
+    /// [`Connection::take_spare`].
+    pub fn handle_message_owned(&mut self, payload: &mut Vec<u8>) -> Result<(), Error> {
+        self.check()?;
+        if self.transmit.len() >= self.config.max_queued_transmits {
+            return Err(Error::OutputFull);
+        }
+        let found = match Message::decode(payload) {
+            Ok(Message::Data(d)) => Some((d.recipient, None, d.data.len())),
+            Ok(Message::ExtendedData(d)) => Some((d.recipient, Some(d.data_type), d.data.len())),
+            _ => None,
+        };
+        let Some((recipient, data_type, len)) = found else {
+            return self.handle_message(payload);
+        };
+        let r = self.accept_data(recipient, data_type, len);
+        match r {
+            Ok(Some(stream)) => {
+                // The codec refuses bytes after the data string: the data ends the payload.
+                let end = payload.len();
+                let buf = core::mem::take(payload);
+                self.queue_data(ChannelId(recipient), stream, |b| {
+                    b.push_owned(buf, end.saturating_sub(len)..end);
+                });
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => {
+                if e.is_fatal() {
+                    self.error = Some(e.clone());
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// A buffer handed over with [`Connection::handle_message_owned`] whose data the
+    /// application has read, to be filled again (the transport's
+    /// `Transport::recycle`, say).
+    pub fn take_spare(&mut self) -> Option<Vec<u8>> {
+        self.recv_spare.pop()
+    }
+
+    /// Moves the buffers a read emptied from the channel to [`Connection::take_spare`].
+    fn collect_spares(&mut self, id: ChannelId, stream: Stream) {
+        while self.recv_spare.len() < MAX_SPARE {
+            let Some(b) = self
+                .slot_mut(id)
+                .and_then(|c| c.buffer_mut(stream).take_spare())
+            else {
+                break;
+            };
+            self.recv_spare.push(b);
+        }
     }
 
     /// The next payload to hand to the transport, if any.
@@ -556,7 +622,7 @@ impl Connection {
     ///
     /// Together with [`Connection::consume`] this reads without a copy.
     pub fn recv_buf(&self, id: ChannelId, stream: Stream) -> Result<&[u8], Error> {
-        Ok(self.channel(id)?.buffer(stream).as_slices().0)
+        Ok(self.channel(id)?.buffer(stream).front())
     }
 
     /// Bytes waiting on `stream`.
@@ -570,10 +636,9 @@ impl Connection {
     pub fn consume(&mut self, id: ChannelId, stream: Stream, n: usize) -> Result<(), Error> {
         self.check()?;
         let c = self.channel_mut(id)?;
-        let buf = c.buffer_mut(stream);
-        let n = n.min(buf.len());
-        buf.drain(..n);
+        let n = c.buffer_mut(stream).consume(n);
         c.recv.consume(u32::try_from(n).unwrap_or(u32::MAX));
+        self.collect_spares(id, stream);
         self.after_consume(id);
         Ok(())
     }
@@ -582,17 +647,10 @@ impl Connection {
     pub fn read(&mut self, id: ChannelId, stream: Stream, buf: &mut [u8]) -> Result<usize, Error> {
         self.check()?;
         let c = self.channel_mut(id)?;
-        let src = c.buffer_mut(stream);
-        let n = buf.len().min(src.len());
-        let (a, b) = src.as_slices();
-        let from_a = n.min(a.len());
-        if let (Some(dst), Some(s)) = (buf.get_mut(..from_a), a.get(..from_a)) {
-            dst.copy_from_slice(s);
-        }
-        if let (Some(dst), Some(s)) = (buf.get_mut(from_a..n), b.get(..n - from_a)) {
-            dst.copy_from_slice(s);
-        }
-        self.consume(id, stream, n)?;
+        let n = c.buffer_mut(stream).read(buf);
+        c.recv.consume(u32::try_from(n).unwrap_or(u32::MAX));
+        self.collect_spares(id, stream);
+        self.after_consume(id);
         Ok(n)
     }
 
@@ -781,10 +839,8 @@ impl Connection {
     /// Empties a channel's receive buffers, counting the bytes as consumed.
     fn discard_buffers(c: &mut Channel) {
         let n = c.buffered();
-        c.data.clear();
-        c.stderr.clear();
-        c.data.shrink_to_fit();
-        c.stderr.shrink_to_fit();
+        c.data = RecvBuffer::default();
+        c.stderr = RecvBuffer::default();
         c.recv.consume(u32::try_from(n).unwrap_or(u32::MAX));
     }
 
@@ -1088,6 +1144,33 @@ impl Connection {
         data_type: Option<u32>,
         data: &[u8],
     ) -> Result<(), Error> {
+        if let Some(stream) = self.accept_data(recipient, data_type, data.len())? {
+            self.queue_data(ChannelId(recipient), stream, |b| b.push_slice(data));
+        }
+        Ok(())
+    }
+
+    /// Queues data for the application, and says it is readable.
+    fn queue_data(&mut self, id: ChannelId, stream: Stream, push: impl FnOnce(&mut RecvBuffer)) {
+        let Some(c) = self.slot_mut(id) else {
+            return;
+        };
+        let before = c.buffer(stream).len();
+        push(c.buffer_mut(stream));
+        if !c.readable_queued && c.buffer(stream).len() > before {
+            c.readable_queued = true;
+            self.events.push_back(Event::Readable { channel: id });
+        }
+    }
+
+    /// Checks `len` bytes of data from the peer against the channel's state and window, and
+    /// says which stream keeps them (`None`: nobody reads them, and the window is given back).
+    fn accept_data(
+        &mut self,
+        recipient: u32,
+        data_type: Option<u32>,
+        len: usize,
+    ) -> Result<Option<Stream>, Error> {
         let id = ChannelId(recipient);
         let c = self.peer_channel(recipient, "data for a channel that is not open")?;
         // RFC 4254 §5.3: CLOSE means the peer is done with the channel, and EOF that it "will
@@ -1098,17 +1181,17 @@ impl Connection {
         if c.eof_received {
             return Err(Error::peer("data after EOF", recipient));
         }
-        c.recv.receive(data.len()).map_err(|e| match e {
+        c.recv.receive(len).map_err(|e| match e {
             RecvError::BeyondWindow => Error::peer("data beyond the window", recipient),
             RecvError::TooLarge => {
                 Error::peer("data packet above the maximum packet size", recipient)
             }
         })?;
-        let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+        let len = u32::try_from(len).unwrap_or(u32::MAX);
         if c.close_sent {
             // In flight when we closed: the application no longer wants it.
             c.recv.consume(len);
-            return Ok(());
+            return Ok(None);
         }
         let stream = match data_type {
             None => Stream::Data,
@@ -1118,15 +1201,10 @@ impl Connection {
                 // (as OpenSSH does), their window given back.
                 c.recv.consume(len);
                 self.after_consume(id);
-                return Ok(());
+                return Ok(None);
             }
         };
-        c.buffer_mut(stream).extend(data);
-        if !c.readable_queued && !data.is_empty() {
-            c.readable_queued = true;
-            self.events.push_back(Event::Readable { channel: id });
-        }
-        Ok(())
+        Ok(Some(stream))
     }
 
     fn on_eof(&mut self, recipient: u32) -> Result<(), Error> {

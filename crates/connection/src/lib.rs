@@ -82,6 +82,7 @@ mod engine;
 mod error;
 mod event;
 pub mod messages;
+mod recv_buffer;
 mod window;
 
 pub use channel::{ChannelId, RequestId, Stream};

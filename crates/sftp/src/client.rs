@@ -250,6 +250,20 @@ impl ClientEngine {
     pub fn handle_input(&mut self, data: &[u8]) -> Result<(), ClientError> {
         self.check()?;
         self.input.extend_from_slice(data);
+        self.process_input()
+    }
+
+    /// The buffer [`ClientEngine::handle_input`] copies into, for a caller that reads from
+    /// its stream straight into it (saving that copy): append the bytes that arrived, and
+    /// then call [`ClientEngine::process_input`]. Only append: what is there already is a
+    /// reply still incomplete.
+    pub fn input_buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.input
+    }
+
+    /// Decodes and queues every whole reply appended to [`ClientEngine::input_buffer`].
+    pub fn process_input(&mut self) -> Result<(), ClientError> {
+        self.check()?;
         let r = self.drain_input();
         if let Err(e) = &r {
             self.error = Some(e.clone());

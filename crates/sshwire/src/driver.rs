@@ -66,8 +66,7 @@ impl<S: AsyncRead + AsyncWrite> Driver<S> {
 
     /// Bytes the engine has produced that are not written to the stream yet.
     pub fn queued_output(&mut self) -> usize {
-        self.collect_output();
-        self.wbuf.len() - self.wpos
+        self.wbuf.len() - self.wpos + self.engine.transmit_len()
     }
 
     /// Runs I/O until the engine reports an event.
@@ -129,12 +128,14 @@ impl<S: AsyncRead + AsyncWrite> Driver<S> {
         self.last_gasp().await;
     }
 
+    /// Takes the engine's output once everything taken before is written: the two buffers
+    /// then trade places, so sealed bytes are never copied on their way to the socket.
     fn collect_output(&mut self) {
         if self.wpos == self.wbuf.len() {
             self.wbuf.clear();
             self.wpos = 0;
+            self.engine.poll_transmit(&mut self.wbuf);
         }
-        self.engine.poll_transmit(&mut self.wbuf);
     }
 
     /// Waits for the socket to be readable or writable, or for the engine's deadline.

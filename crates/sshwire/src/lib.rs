@@ -23,6 +23,7 @@ mod client_auth;
 mod driver;
 mod error;
 pub mod known_hosts;
+mod local_io;
 mod rng;
 pub mod server;
 mod server_auth;

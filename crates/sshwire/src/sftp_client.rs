@@ -135,6 +135,9 @@ impl Future for Pending {
     }
 }
 
+/// Bytes read from the stream at a time, at least.
+const READ_CHUNK: usize = 64 * 1024;
+
 /// Requests in flight at once, by default (OpenSSH's sftp uses 64).
 pub const DEFAULT_IN_FLIGHT: usize = 64;
 
@@ -160,7 +163,7 @@ impl SftpClient {
         writer.write_all(&init).await.map_err(io_failed)?;
         writer.flush().await.map_err(io_failed)?;
         // VERSION first, read here before the reader task exists.
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = vec![0u8; READ_CHUNK];
         let info = loop {
             let n = reader.read(&mut buf).await.map_err(io_failed)?;
             if n == 0 {
@@ -198,14 +201,24 @@ impl SftpClient {
         });
         let reader_shared = shared.clone();
         tokio::spawn(async move {
+            // Replies are read straight into this buffer, which trades places with the
+            // engine's input buffer while the engine decodes (the lock is never held across
+            // a read); what comes back is the start of a reply still incomplete.
+            let mut input = std::mem::take(lock(&reader_shared).engine.input_buffer());
             let why = loop {
-                let n = match reader.read(&mut buf).await {
+                if input.capacity() - input.len() < READ_CHUNK / 2 {
+                    input.reserve(READ_CHUNK);
+                }
+                match reader.read_buf(&mut input).await {
                     Ok(0) => break SftpError::Protocol("the server closed the session".into()),
-                    Ok(n) => n,
+                    Ok(_) => {}
                     Err(e) => break SftpError::Protocol(format!("read failed: {e}")),
-                };
+                }
                 let mut s = lock(&reader_shared);
-                if let Err(e) = s.engine.handle_input(buf.get(..n).unwrap_or_default()) {
+                std::mem::swap(s.engine.input_buffer(), &mut input);
+                let r = s.engine.process_input();
+                std::mem::swap(s.engine.input_buffer(), &mut input);
+                if let Err(e) = r {
                     drop(s);
                     break protocol(e);
                 }

@@ -818,27 +818,24 @@ impl LocalFile {
 /// Reads up to `len` bytes at `offset`, fewer only at the end of the file.
 fn read_fully_at(file: &std::fs::File, offset: u64, len: u32) -> io::Result<Vec<u8>> {
     let len = usize::try_from(len).unwrap_or(usize::MAX);
-    let mut buf = vec![0; len.min(READ_CHUNK)];
-    let mut filled = 0;
-    loop {
-        if filled == buf.len() {
-            if filled == len {
-                break;
-            }
-            buf.resize(filled.saturating_mul(2).min(len), 0);
+    // The file's bytes go straight into spare capacity, never zeroed first; the buffer grows
+    // with what the file gives, so a huge READ of a short file allocates little.
+    let mut buf = Vec::with_capacity(len.min(READ_CHUNK));
+    while buf.len() < len {
+        if buf.len() == buf.capacity() {
+            let more = buf.len().max(READ_CHUNK).min(len - buf.len());
+            buf.reserve_exact(more);
         }
-        let at = offset.saturating_add(filled as u64);
-        let Some(space) = buf.get_mut(filled..) else {
-            break;
-        };
-        match file.read_at(space, at) {
+        let at = offset.saturating_add(buf.len() as u64);
+        match rustix::io::pread(file, rustix::buffer::spare_capacity(&mut buf), at) {
             Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
         }
     }
-    buf.truncate(filled);
+    // The spare capacity may have been larger than asked for.
+    buf.truncate(len);
     Ok(buf)
 }
 

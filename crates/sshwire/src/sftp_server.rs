@@ -103,6 +103,59 @@ impl Running {
     fn load(&self) -> usize {
         self.tasks.len() + self.held
     }
+
+    /// Starts a request on a task of its own, and notes its place among its handle's `READ`s.
+    fn start(&mut self, session: &Session, request: Request) {
+        let id = request.id();
+        let read_handle = match &request {
+            Request::Read { handle, .. } => Some(handle.clone()),
+            _ => None,
+        };
+        let task = self.tasks.spawn(session.handle(request));
+        if let Some(id) = id {
+            if let Some(h) = &read_handle {
+                self.reads.entry(h.clone()).or_default().order.push_back(id);
+            }
+            self.ids.insert(task.id(), (id, read_handle));
+        }
+    }
+}
+
+/// The bytes read from the client and not yet taken as requests: `buf[start..]`.
+#[derive(Default)]
+struct Input {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl Input {
+    /// What has been read and not consumed.
+    fn unread(&self) -> &[u8] {
+        self.buf.get(self.start..).unwrap_or_default()
+    }
+
+    /// Drops `n` bytes from the front of what is unread.
+    fn consume(&mut self, n: usize) {
+        self.start = self.start.saturating_add(n).min(self.buf.len());
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
+    }
+
+    /// The buffer, with at least [`READ_CHUNK`] bytes free at its end to read into.
+    ///
+    /// The unread tail moves to the front only once the consumed head is larger than it, so
+    /// each byte moves at most once on average (a whole 256 KiB `WRITE` arriving in pieces is
+    /// never moved piece by piece).
+    fn make_room(&mut self) -> &mut Vec<u8> {
+        if self.start > 0 && self.start >= self.buf.len() - self.start {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        self.buf.reserve(READ_CHUNK);
+        &mut self.buf
+    }
 }
 
 fn protocol_error(e: impl std::fmt::Display) -> io::Error {
@@ -120,40 +173,23 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK);
-    let mut chunk = vec![0u8; READ_CHUNK];
+    // Requests are read straight into `input` and taken from its front by moving `start`;
+    // the unread tail moves down only when little of it is left (see `Input::make_room`).
+    let mut input = Input::default();
     let mut out = Vec::new();
     let mut eof = false;
     let mut broken: Option<io::Error> = None;
     loop {
         // Start every whole request in the input, while there is room.
         while broken.is_none() && running.load() < MAX_IN_FLIGHT {
-            match decode_frame(&input, MAX_PACKET) {
+            match decode_frame(input.unread(), MAX_PACKET) {
                 Ok(Frame::Incomplete { .. }) => break,
                 Ok(Frame::Complete { payload, consumed }) => {
                     match session.decode(payload) {
-                        Ok(request) => {
-                            let id = request.id();
-                            let read_handle = match &request {
-                                Request::Read { handle, .. } => Some(handle.clone()),
-                                _ => None,
-                            };
-                            let task = running.tasks.spawn(session.handle(request));
-                            if let Some(id) = id {
-                                if let Some(h) = &read_handle {
-                                    running
-                                        .reads
-                                        .entry(h.clone())
-                                        .or_default()
-                                        .order
-                                        .push_back(id);
-                                }
-                                running.ids.insert(task.id(), (id, read_handle));
-                            }
-                        }
+                        Ok(request) => running.start(session, request),
                         Err(e) => broken = Some(protocol_error(e)),
                     }
-                    input.drain(..consumed);
+                    input.consume(consumed);
                 }
                 // filexfer-02 §3 frames every packet with its length; OpenSSH's sftp-server
                 // exits on a length over its SFTP_MAX_MSG_LENGTH.
@@ -165,9 +201,9 @@ where
         }
         let read_more = !eof && broken.is_none() && running.load() < MAX_IN_FLIGHT;
         tokio::select! {
-            read = reader.read(&mut chunk), if read_more => match read {
+            read = reader.read_buf(input.make_room()), if read_more => match read {
                 Ok(0) => eof = true,
-                Ok(n) => input.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+                Ok(_) => {}
                 Err(e) => broken = Some(e),
             },
             Some(done) = running.tasks.join_next_with_id() => {

@@ -17,9 +17,10 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use sshwire_sftp::transfer::{Download, Upload};
 use sshwire_sftp::{Attrs, OpenFlags, Times};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::AsyncSeekExt;
 use tokio::task::JoinSet;
 
+use crate::local_io::{OrderedWriter, ReadAhead};
 use crate::sftp_client::{SftpClient, SftpError};
 
 /// Progress of a transfer: bytes done (counting what a resume skipped), and the total when
@@ -210,6 +211,7 @@ impl SftpClient {
         if start > 0 {
             file.seek(io::SeekFrom::Start(start)).await?;
         }
+        let mut file = OrderedWriter::new(file.into_std().await);
         let block = self.block_for(how.block, true);
         let mut plan = Download::new(start, block, how.in_flight);
         let mut reads = JoinSet::new();
@@ -231,7 +233,7 @@ impl SftpClient {
                 }
                 .map_err(|e| TransferError::Remote(SftpError::Protocol(e.to_string())))?;
                 while let Some((_, data)) = plan.poll_write() {
-                    file.write_all(&data).await?;
+                    file.write(data).await?;
                 }
                 progress(plan.written(), total);
                 if plan.is_done() {
@@ -240,7 +242,7 @@ impl SftpClient {
             }
             // No fsync: OpenSSH's sftp does not either (`get -f` asks for one), and an
             // interrupted download's prefix survives a killed process in the page cache.
-            file.flush().await?;
+            file.finish().await?;
             Ok(())
         }
         .await;
@@ -292,6 +294,7 @@ impl SftpClient {
         let mut file = tokio::fs::File::open(local).await?;
         file.seek(io::SeekFrom::Start(start)).await?;
         let block = self.block_for(how.block, false) as usize;
+        let mut file = ReadAhead::new(file.into_std().await, block);
         let mut plan = Upload::new(start);
         let mut writes = JoinSet::new();
         let outcome: Result<(), TransferError> = async {
@@ -299,13 +302,12 @@ impl SftpClient {
             let mut eof = false;
             loop {
                 while !eof && writes.len() < how.in_flight.max(1) {
-                    let mut buf = vec![0u8; block];
-                    let n = read_full(&mut file, &mut buf).await?;
+                    let buf = file.next().await?;
+                    let n = buf.len();
                     if n == 0 {
                         eof = true;
                         break;
                     }
-                    buf.truncate(n);
                     let offset = plan.sent(u32::try_from(n).unwrap_or(u32::MAX));
                     let (sftp, handle) = (self.clone(), handle.clone());
                     writes.spawn(async move { (offset, sftp.write(&handle, offset, buf).await) });
@@ -364,19 +366,6 @@ struct Sink<'a> {
     path: &'a Path,
     start: u64,
     mode: u32,
-}
-
-/// Reads until `buf` is full or the file ends.
-async fn read_full(file: &mut tokio::fs::File, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while let Some(rest) = buf.get_mut(n..).filter(|r| !r.is_empty()) {
-        let got = file.read(rest).await?;
-        if got == 0 {
-            break;
-        }
-        n += got;
-    }
-    Ok(n)
 }
 
 /// `dir/.name.sshwire-part`: where a download over an existing file goes first.

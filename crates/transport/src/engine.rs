@@ -194,6 +194,11 @@ impl Transport {
         !self.tx.is_empty()
     }
 
+    /// How many bytes are waiting in [`Transport::poll_transmit`].
+    pub fn transmit_len(&self) -> usize {
+        self.tx.len()
+    }
+
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
@@ -435,39 +440,57 @@ impl Transport {
 
     fn process(&mut self, now: Instant) -> Result<(), Error> {
         while self.error.is_none() && !self.paused() {
-            let buf = self.rx.get_mut(self.rx_start..).unwrap_or_default();
             match self.stage {
-                Stage::Ident => match self.ident_reader.next_line(buf)? {
-                    None => return Ok(()),
-                    Some((Line::Banner(text), n)) => {
-                        self.rx_start += n;
-                        self.events.push_back(Event::Banner(text));
+                Stage::Ident => {
+                    let buf = self.rx.get(self.rx_start..).unwrap_or_default();
+                    match self.ident_reader.next_line(buf)? {
+                        None => return Ok(()),
+                        Some((Line::Banner(text), n)) => {
+                            self.rx_start += n;
+                            self.events.push_back(Event::Banner(text));
+                        }
+                        Some((Line::Ident(ident), n)) => {
+                            self.rx_start += n;
+                            self.peer_ident = Some(ident);
+                            self.stage = Stage::Packets;
+                        }
                     }
-                    Some((Line::Ident(ident), n)) => {
-                        self.rx_start += n;
-                        self.peer_ident = Some(ident);
-                        self.stage = Stage::Packets;
-                    }
-                },
+                }
                 Stage::Packets => {
-                    let mut payload = core::mem::take(&mut self.payload);
-                    let opened =
-                        self.incoming
-                            .open(buf, self.config.max_payload_len, &mut payload)?;
-                    let Some(n) = opened else {
-                        self.payload = payload;
+                    // The packet is opened and handled where it lies: the buffer is lent out
+                    // of `self` meanwhile, and comes back whatever happens.
+                    let mut rx = core::mem::take(&mut self.rx);
+                    let r = self.open_and_dispatch(now, &mut rx);
+                    self.rx = rx;
+                    let Some(n) = r? else {
                         return Ok(());
                     };
                     self.rx_start += n;
-                    let seq = self.incoming.seq.wrapping_sub(1);
-                    let r = self.dispatch(now, &payload, seq);
-                    self.payload = payload;
-                    r?;
                     self.maybe_rekey()?;
                 }
             }
         }
         Ok(())
+    }
+
+    /// Opens the packet at `rx[rx_start..]` and acts on it; returns the bytes it took, or
+    /// `None` if it has not all arrived.
+    fn open_and_dispatch(&mut self, now: Instant, rx: &mut [u8]) -> Result<Option<usize>, Error> {
+        let buf = rx.get_mut(self.rx_start..).unwrap_or_default();
+        let mut scratch = core::mem::take(&mut self.payload);
+        let r = match self
+            .incoming
+            .open(buf, self.config.max_payload_len, &mut scratch)
+        {
+            Ok(Some((n, payload))) => {
+                let seq = self.incoming.seq.wrapping_sub(1);
+                self.dispatch(now, payload, seq).map(|()| Some(n))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        };
+        self.payload = scratch;
+        r
     }
 
     /// Whether we are between the start of a key exchange and its end (the initial one).

@@ -105,28 +105,33 @@ impl Incoming {
         }
     }
 
-    /// Opens the packet at the front of `buf`, writing its payload to `payload`.
+    /// Opens the packet at the front of `buf` in place.
     ///
-    /// Returns how many bytes of `buf` the packet took, or `None` if it has not all arrived.
-    pub(crate) fn open(
+    /// Returns how many bytes of `buf` the packet took and its payload: a slice of `buf`, or
+    /// of `scratch` when the payload had to be decompressed. `None` if the packet has not all
+    /// arrived.
+    pub(crate) fn open<'a>(
         &mut self,
-        buf: &mut [u8],
+        buf: &'a mut [u8],
         max_payload: usize,
-        payload: &mut Vec<u8>,
-    ) -> Result<Option<usize>, Error> {
+        scratch: &'a mut Vec<u8>,
+    ) -> Result<Option<(usize, &'a [u8])>, Error> {
         let Some(opened) = self.opener.open(self.seq, buf, max_payload + MAX_FRAMING)? else {
             return Ok(None);
         };
-        let body = buf.get(opened.payload.clone()).unwrap_or_default();
-        payload.clear();
-        match &mut self.decompressor {
-            Some(d) => d.decompress(body, payload, max_payload)?,
-            None => payload.extend_from_slice(body),
-        }
+        let body: &'a [u8] = buf.get(opened.payload.clone()).unwrap_or_default();
+        let payload = match &mut self.decompressor {
+            Some(d) => {
+                scratch.clear();
+                d.decompress(body, scratch, max_payload)?;
+                &scratch[..]
+            }
+            None => body,
+        };
         self.seq = self.seq.wrapping_add(1);
         self.bytes = self.bytes.saturating_add(opened.consumed as u64);
         self.packets = self.packets.saturating_add(1);
-        Ok(Some(opened.consumed))
+        Ok(Some((opened.consumed, payload)))
     }
 
     /// Switches to new keys after receiving `SSH_MSG_NEWKEYS`.

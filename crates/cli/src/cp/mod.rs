@@ -77,11 +77,7 @@ pub struct Args {
 
 /// Runs `sshwire cp`.
 pub fn run(args: Args) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::runtime::client() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("sshwire: cannot start the async runtime: {e}");

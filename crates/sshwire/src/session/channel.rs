@@ -116,14 +116,27 @@ impl Core {
             return Poll::Ready(Ok(()));
         };
         let (eof, closed) = (slot.eof, slot.closed);
-        let n = match inner.conn.read(self.id, stream, buf.initialize_unfilled()) {
-            Ok(n) => n,
-            // The engine released the number after the last byte was read: end of stream.
-            Err(sshwire_connection::Error::UnknownChannel(_)) => 0,
-            Err(e) => return Poll::Ready(Err(Error::from(e).into())),
-        };
+        // Straight from the engine's buffer into the caller's, which need not be initialised
+        // (twice, when the buffer wraps around).
+        let mut n = 0;
+        while buf.remaining() > 0 {
+            let front = match inner.conn.recv_buf(self.id, stream) {
+                Ok(front) => front,
+                // The engine released the number after the last byte was read: end of stream.
+                Err(sshwire_connection::Error::UnknownChannel(_)) => break,
+                Err(e) => return Poll::Ready(Err(Error::from(e).into())),
+            };
+            let take = front.len().min(buf.remaining());
+            if take == 0 {
+                break;
+            }
+            buf.put_slice(front.get(..take).unwrap_or_default());
+            if let Err(e) = inner.conn.consume(self.id, stream, take) {
+                return Poll::Ready(Err(Error::from(e).into()));
+            }
+            n += take;
+        }
         if n > 0 {
-            buf.advance(n);
             let adjust = inner.conn.wants_transmit();
             drop(inner);
             if adjust {

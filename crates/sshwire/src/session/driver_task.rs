@@ -92,10 +92,10 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Task<S> {
                     self.last_heard = Instant::now();
                     self.driver.engine().recycle(m);
                 }
-                Event::Message(m) => {
+                Event::Message(mut m) => {
                     self.last_heard = Instant::now();
-                    self.handle_message(&m, server).await?;
-                    self.driver.engine().recycle(m);
+                    self.handle_message(&mut m, server).await?;
+                    self.recycle(m);
                 }
                 // RFC 4253 §10: "If the server rejects the service request, it SHOULD send an
                 // appropriate SSH_MSG_DISCONNECT message and MUST disconnect." Both services
@@ -160,9 +160,25 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Task<S> {
         Ok(())
     }
 
-    async fn handle_message(&mut self, m: &[u8], server: Option<&ServerSide>) -> Result<(), Error> {
+    /// Gives message buffers back to the transport: this one (unless the connection kept it,
+    /// as it keeps channel data until it is read) and those whose data has been read.
+    fn recycle(&mut self, m: Vec<u8>) {
+        if m.capacity() > 0 {
+            self.driver.engine().recycle(m);
+        }
+        let mut inner = self.shared.lock();
+        while let Some(spare) = inner.conn.take_spare() {
+            self.driver.engine().recycle(spare);
+        }
+    }
+
+    async fn handle_message(
+        &mut self,
+        m: &mut Vec<u8>,
+        server: Option<&ServerSide>,
+    ) -> Result<(), Error> {
         loop {
-            let r = self.shared.lock().conn.handle_message(m);
+            let r = self.shared.lock().conn.handle_message_owned(m);
             match r {
                 Err(sshwire_connection::Error::OutputFull) => {
                     // The peer sends faster than it reads our answers: stop reading until
