@@ -65,15 +65,18 @@ pub struct Options {
     pub sessions: usize,
     /// The sections to run, in order.
     pub only: Vec<Section>,
+    /// The key exchange both clients must use (`-o KexAlgorithms=`), if pinned.
+    pub kex: Option<String>,
 }
 
 /// How to call the program.
 pub const USAGE: &str = concat!(
     "usage: sftp-bench [MiB] [repetitions] [files] [--only SECTIONS] [--connections N] ",
-    "[--entries N] [--sessions N]\n",
+    "[--entries N] [--sessions N] [--kex NAME]\n",
     "  defaults: 1024 MiB, 3 repetitions, 2000 files, --connections 200, --entries 100000, ",
     "--sessions 500\n",
-    "  SECTIONS: a comma list of throughput, small, list, setup, idle, limits (default: all)",
+    "  SECTIONS: a comma list of throughput, small, list, setup, idle, limits (default: all)\n",
+    "  --kex: the key exchange of both sftp clients (default: each client's own choice)",
 );
 
 impl Options {
@@ -87,6 +90,7 @@ impl Options {
             entries: 100_000,
             sessions: 500,
             only: Section::ALL.to_vec(),
+            kex: None,
         };
         let mut positional = 0;
         let mut args = args.into_iter();
@@ -131,6 +135,7 @@ impl Options {
                 "--connections" => o.connections = number(&flag, &value)?,
                 "--entries" => o.entries = number(&flag, &value)?,
                 "--sessions" => o.sessions = number(&flag, &value)?,
+                "--kex" => o.kex = Some(value),
                 _ => return Err(format!("unknown option {flag}")),
             }
         }
@@ -165,6 +170,9 @@ mod tests {
         assert_eq!((o.mib, o.reps, o.files), (64, 1, 200));
         assert_eq!((o.connections, o.entries, o.sessions), (20, 5000, 500));
         assert_eq!(o.only, Section::ALL.to_vec());
+        assert_eq!(o.kex, None);
+        let o = parse(&["--kex", "curve25519-sha256"]).unwrap();
+        assert_eq!(o.kex.as_deref(), Some("curve25519-sha256"));
     }
 
     #[test]

@@ -13,9 +13,20 @@ pub enum Client<'a> {
     Sshwire(&'a Path),
 }
 
+/// How every client connects: the key, the cipher and, if pinned, the key exchange.
+#[derive(Clone, Copy)]
+pub struct Connect<'a> {
+    /// The private key file.
+    pub key: &'a Path,
+    /// The cipher (`-c`).
+    pub cipher: &'a str,
+    /// The key exchange (`-o KexAlgorithms=`); each client's default when none.
+    pub kex: Option<&'a str>,
+}
+
 /// One batch session, from spawning the client until it has exited successfully (so
 /// connection set-up is included).
-pub fn sftp(client: Client<'_>, port: u16, key: &Path, cipher: &str, batch: &str) -> Duration {
+pub fn sftp(client: Client<'_>, port: u16, how: Connect<'_>, batch: &str) -> Duration {
     let mut cmd = match client {
         Client::OpenSsh => Command::new("sftp"),
         Client::Sshwire(program) => {
@@ -24,19 +35,31 @@ pub fn sftp(client: Client<'_>, port: u16, key: &Path, cipher: &str, batch: &str
             c
         }
     };
-    cmd.args(["-q", "-b", "-", "-P", &port.to_string(), "-c", cipher, "-i"])
-        .arg(key)
-        .args([
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-            "127.0.0.1",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null());
+    cmd.args([
+        "-q",
+        "-b",
+        "-",
+        "-P",
+        &port.to_string(),
+        "-c",
+        how.cipher,
+        "-i",
+    ])
+    .arg(how.key);
+    if let Some(kex) = how.kex {
+        cmd.arg("-o").arg(format!("KexAlgorithms={kex}"));
+    }
+    cmd.args([
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "LogLevel=ERROR",
+        "127.0.0.1",
+    ])
+    .stdin(Stdio::piped())
+    .stdout(Stdio::null());
     let start = Instant::now();
     let mut child = cmd.spawn().unwrap();
     std::io::Write::write_all(&mut child.stdin.take().unwrap(), batch.as_bytes()).unwrap();

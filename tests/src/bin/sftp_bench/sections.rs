@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sshwire_tests::{Serve, Sshd};
 
-use super::client::{Client, median, percentile, sftp};
+use super::client::{Client, Connect, median, percentile, sftp};
 use super::table::{Better, Row};
 
 /// The ciphers of the large-file rows.
@@ -35,9 +35,20 @@ pub struct Rig<'a> {
     pub local: &'a Path,
     /// Repetitions of each timed batch.
     pub reps: usize,
+    /// The key exchange, if pinned.
+    pub kex: Option<&'a str>,
 }
 
 impl Rig<'_> {
+    /// How the clients connect with `cipher`.
+    fn connect<'c>(&'c self, cipher: &'c str) -> Connect<'c> {
+        Connect {
+            key: self.key,
+            cipher,
+            kex: self.kex,
+        }
+    }
+
     /// The remote path of `name` in the served directory, as the server sees it.
     fn remote(&self, on_serve: bool, name: &str) -> String {
         if on_serve {
@@ -69,7 +80,7 @@ impl Rig<'_> {
         self.pairings(|client, port, on_serve| {
             median(self.reps, || {
                 before();
-                sftp(client, port, self.key, cipher, &batch(on_serve))
+                sftp(client, port, self.connect(cipher), &batch(on_serve))
             })
         })
     }
@@ -187,7 +198,7 @@ pub fn list(rig: &Rig<'_>, entries: usize) -> Vec<Row> {
 pub fn setup(rig: &Rig<'_>, connections: usize) -> Vec<Row> {
     let times = rig.pairings(|client, port, _| {
         let mut times: Vec<Duration> = (0..connections)
-            .map(|_| sftp(client, port, rig.key, CIPHER, "pwd\n"))
+            .map(|_| sftp(client, port, rig.connect(CIPHER), "pwd\n"))
             .collect();
         times.sort();
         times
