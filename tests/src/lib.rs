@@ -219,6 +219,11 @@ impl Sshd {
     pub fn log(&self) -> String {
         self.guard.log.lock().unwrap().join("\n")
     }
+
+    /// The listening daemon's process id (each connection's processes descend from it).
+    pub fn pid(&self) -> u32 {
+        self.guard.child.id()
+    }
 }
 
 /// `sshwire serve` as a process, listening on a port of its own choosing on 127.0.0.1.
@@ -245,6 +250,36 @@ impl Serve {
         password_file: Option<&str>,
         extra: &[&str],
     ) -> Serve {
+        Self::start_users_in(
+            program,
+            None,
+            host_keys,
+            authorized_keys,
+            password_file,
+            extra,
+        )
+    }
+
+    /// Starts `sshwire serve --root root` (any directory, e.g. one on tmpfs, instead of
+    /// `root` in the server's temporary directory) with an authorized_keys file of
+    /// `authorized_keys`.
+    pub fn start_with_root(
+        program: &Path,
+        root: &Path,
+        host_keys: &[PathBuf],
+        authorized_keys: &str,
+    ) -> Serve {
+        Self::start_users_in(program, Some(root), host_keys, authorized_keys, None, &[])
+    }
+
+    fn start_users_in(
+        program: &Path,
+        root: Option<&Path>,
+        host_keys: &[PathBuf],
+        authorized_keys: &str,
+        password_file: Option<&str>,
+        extra: &[&str],
+    ) -> Serve {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("authorized_keys"), authorized_keys).unwrap();
         let mut extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
@@ -257,7 +292,7 @@ impl Serve {
         let mut cmd = Command::new(program);
         cmd.arg("serve")
             .args(["--listen", "127.0.0.1:0", "--root"])
-            .arg(dir.path().join("root"))
+            .arg(root.map_or_else(|| dir.path().join("root"), Path::to_path_buf))
             .args(["--authorized-keys"])
             .arg(dir.path().join("authorized_keys"));
         for k in host_keys {
@@ -319,6 +354,11 @@ impl Serve {
     /// What the server has printed so far.
     pub fn log(&self) -> String {
         self.guard.log.lock().unwrap().join("\n")
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.guard.child.id()
     }
 }
 

@@ -1,149 +1,260 @@
-//! SFTP throughput in one run: OpenSSH's `sftp` and `sshwire sftp`, each against OpenSSH's
-//! sshd (with its own sftp-server) and against `sshwire serve`, per cipher; then many small
-//! files, recursively.
+//! SFTP against OpenSSH in one run: OpenSSH's `sftp` and `sshwire sftp`, each against
+//! OpenSSH's sshd (with its own sftp-server) and against `sshwire serve`.
 //!
 //! `cargo build --release -p sshwire-tests --bins`, then
-//! `cargo run --release -p sshwire-tests --bin sftp-bench [MiB] [repetitions] [files]`
+//! `target/release/sftp-bench [MiB] [repetitions] [files] [--only SECTIONS]
+//! [--connections N] [--entries N] [--sessions N] [--kex NAME]`
 //!
-//! Downloads of the large file go to /dev/null; uploads write a file on the server (the same
-//! disk for both servers); the small files go to a local directory emptied before each run.
-//! Prints the median of the repetitions and each pairing's ratio to OpenSSH's pair.
+//! Sections (`--only` takes a comma list of their names):
+//! - `throughput`: get (to /dev/null) and put of a large file, per cipher;
+//! - `small`: many files of 4 KiB, `put -r` and `get -r`;
+//! - `list`: `ls -l` of a directory of many entries;
+//! - `setup`: connection set-up to the first SFTP reply (a batch of `pwd`), p50 and p99;
+//! - `idle`: the servers' memory with many idle SFTP sessions from the sshwire library;
+//! - `limits`: the machine's raw AEAD throughput (ring) and loopback TCP bandwidth.
+//!
+//! `--kex NAME` pins the key exchange of both sftp clients; by default each client picks its
+//! own (with OpenSSH 9.2 on either end that is sntrup761x25519, between sshwire sftp and
+//! sshwire serve mlkem768x25519).
+//!
+//! Both servers serve the same fresh directory on /dev/shm (tmpfs, so that disk and
+//! first-touch page-cache costs stay out), or in the normal temporary directory when there is
+//! no /dev/shm. Prints one table, aligned and in markdown, with each figure's ratio to
+//! OpenSSH's pair.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "sftp_bench/mod.rs"]
+mod bench;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::sync::Arc;
 
-use sshwire_tests::{Serve, Sshd, ed25519_key_file};
-
-/// Which client program runs a batch.
-#[derive(Clone, Copy)]
-enum Client<'a> {
-    /// OpenSSH's `sftp`.
-    OpenSsh,
-    /// `sshwire sftp`, through this program.
-    Sshwire(&'a Path),
-}
+use bench::args::{Options, Section, USAGE};
+use bench::sections::Rig;
+use bench::table::{self, Better, Row};
+use bench::{idle, limits, sections};
+use sshwire::keys::{KeyType, PrivateKey};
+use sshwire::system_rng;
+use sshwire_tests::{Serve, Sshd, current_user, ed25519_key_file};
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let mib: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1024);
-    let reps: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(3);
-    let files: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2000);
+    let options = match Options::parse(std::env::args().skip(1)) {
+        Ok(o) => o,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("sftp-bench: {e}");
+            }
+            eprintln!("{USAGE}");
+            std::process::exit(if e.is_empty() { 0 } else { 2 });
+        }
+    };
+    let command_line = std::iter::once("sftp-bench".to_owned())
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let ssh_version = Command::new("ssh").arg("-V").output().unwrap();
+    let mut header = vec![
+        format!("command line: {command_line}"),
+        format!(
+            "OpenSSH (sftp, ssh, sshd, sftp-server): {}",
+            String::from_utf8_lossy(&ssh_version.stderr).trim()
+        ),
+        format!(
+            "sizes: {} MiB per large transfer, {} files of 4 KiB, {} entries listed, {} \
+             connections per pairing, {} idle sessions per server; median of {} repetitions; \
+             sections: {}",
+            options.mib,
+            options.files,
+            options.entries,
+            options.connections,
+            options.sessions,
+            options.reps,
+            options
+                .only
+                .iter()
+                .map(|s| s.name())
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+    ];
+    let mut rows = Vec::new();
+    let needs_servers = options.only.iter().any(|s| *s != Section::Limits);
+    if needs_servers {
+        let (root, local, place) = directories();
+        header.push(format!(
+            "files: both servers serve {}, the clients' files are in {} ({place})",
+            root.path().display(),
+            local.path().display()
+        ));
+        rows.extend(with_servers(&options, root.path(), local.path()));
+    }
+    if options.runs(Section::Limits) {
+        rows.extend(machine_limits(options.reps));
+    }
+    header.push(
+        "columns: client>server, sftp = OpenSSH's sftp, ours = sshwire sftp or sshwire serve; \
+         the x columns are ratios to OpenSSH's pair (sftp>sshd), oriented so that higher is \
+         better: ours/OpenSSH for rates, OpenSSH/ours for times (ms) and memory (MiB)"
+            .to_owned(),
+    );
+    header.push(match &options.kex {
+        Some(kex) => format!("key exchange: {kex} for both sftp clients"),
+        None => "key exchange: each client's default (sntrup761x25519 with OpenSSH 9.2 on \
+                 either end, mlkem768x25519 between sshwire sftp and sshwire serve); --kex NAME \
+                 pins one"
+            .to_owned(),
+    });
+    if options.runs(Section::Idle) {
+        header.push(
+            "idle sessions are opened by the sshwire library, so their figures sit in the \
+             ours>sshd and ours>ours columns and the pair ratio is sshd / serve"
+                .to_owned(),
+        );
+    }
+    if options.runs(Section::Limits) {
+        header.push("limit rows: the machine's own figure, in the first column".to_owned());
+    }
+    for line in &header {
+        println!("{line}");
+    }
+    println!();
+    print!("{}", table::plain(&rows));
+    println!();
+    print!("{}", table::markdown(&rows));
+}
+
+/// The served directory and the clients' directory: fresh, on /dev/shm when there is one.
+fn directories() -> (tempfile::TempDir, tempfile::TempDir, &'static str) {
+    let shm = |prefix: &str| {
+        tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in("/dev/shm")
+    };
+    match (shm("sftp-bench-root"), shm("sftp-bench-local")) {
+        (Ok(root), Ok(local)) => (root, local, "tmpfs, /dev/shm"),
+        _ => {
+            eprintln!("sftp-bench: no /dev/shm, using the normal temporary directory");
+            (
+                tempfile::tempdir().unwrap(),
+                tempfile::tempdir().unwrap(),
+                "the normal temporary directory: no /dev/shm",
+            )
+        }
+    }
+}
+
+/// Starts both servers and runs every section that needs them.
+fn with_servers(options: &Options, root: &Path, local: &Path) -> Vec<Row> {
     let program = sibling("sshwire-under-test");
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("id");
-    let public = ed25519_key_file(&key);
-    let host = dir.path().join("host");
+    let keys = tempfile::tempdir().unwrap();
+    let key = Arc::new(PrivateKey::generate(KeyType::Ed25519, None, &mut *system_rng()).unwrap());
+    let key_file = keys.path().join("id");
+    std::fs::write(
+        &key_file,
+        key.to_openssh("", None, &mut *system_rng())
+            .unwrap()
+            .as_bytes(),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &key_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let public = key.public_key().to_openssh("bench");
+    let host = keys.path().join("host");
     ed25519_key_file(&host);
     let sshd = Sshd::start("");
     sshd.authorize(&public);
-    let serve = Serve::start_with_users(&program, &[host], &public, None, &[]);
-    // The same file on both servers, and one to upload.
-    let local = dir.path().join("local.bin");
-    write_file(&local, mib);
-    let sshd_file = sshd.dir.path().join("big.bin");
-    std::fs::copy(&local, &sshd_file).unwrap();
-    std::fs::copy(&local, serve.dir.path().join("root/big.bin")).unwrap();
-    let ssh_version = Command::new("ssh").arg("-V").output().unwrap();
-    println!(
-        "{mib} MiB per transfer, {files} files of 4 KiB, median of {reps}; {}",
-        String::from_utf8_lossy(&ssh_version.stderr).trim()
-    );
-    println!("columns: client -> server; ratios are to OpenSSH sftp -> sshd (higher is better)");
-    println!(
-        "{:<30} {:>4} {:>11} {:>11} {:>11} {:>11} {:>8} {:>8} {:>8}",
-        "cipher",
-        "op",
-        "sftp>sshd",
-        "ours>sshd",
-        "sftp>ours",
-        "ours>ours",
-        "ours>sshd",
-        "sftp>ours",
-        "pair"
-    );
-    let sshd_remote = |name: &str| sshd.dir.path().join(name).display().to_string();
-    let serve_remote = |name: &str| format!("/{name}");
-    let ours = Client::Sshwire(&program);
-    for cipher in [
-        "aes128-gcm@openssh.com",
-        "aes256-gcm@openssh.com",
-        "chacha20-poly1305@openssh.com",
-    ] {
-        for get in [true, false] {
-            let batch = |remote: String| {
-                if get {
-                    format!("get {remote} /dev/null\n")
-                } else {
-                    format!("put {} {remote}\n", local.display())
-                }
-            };
-            let name = if get { "big.bin" } else { "up.bin" };
-            let time = |client: Client<'_>, port: u16, remote: String| {
-                median(reps, || {
-                    sftp(client, port, &key, cipher, &batch(remote.clone()))
-                })
-            };
-            let a = time(Client::OpenSsh, sshd.port, sshd_remote(name));
-            let b = time(ours, sshd.port, sshd_remote(name));
-            let c = time(Client::OpenSsh, serve.port, serve_remote(name));
-            let d = time(ours, serve.port, serve_remote(name));
-            let rate = |t: Duration| mib as f64 / t.as_secs_f64();
-            println!(
-                "{:<30} {:>4} {:>11.0} {:>11.0} {:>11.0} {:>11.0} {:>7.2}x {:>7.2}x {:>7.2}x",
-                cipher,
-                if get { "get" } else { "put" },
-                rate(a),
-                rate(b),
-                rate(c),
-                rate(d),
-                rate(b) / rate(a),
-                rate(c) / rate(a),
-                rate(d) / rate(a)
-            );
+    let serve = Serve::start_with_root(&program, root, std::slice::from_ref(&host), &public);
+    let rig = Rig {
+        program: &program,
+        key: &key_file,
+        sshd: &sshd,
+        serve: &serve,
+        root,
+        local,
+        reps: options.reps,
+        kex: options.kex.as_deref(),
+    };
+    let mut rows = Vec::new();
+    for &section in &options.only {
+        if section != Section::Limits {
+            eprintln!("sftp-bench: {}", section.name());
+        }
+        match section {
+            Section::Throughput => rows.extend(sections::throughput(&rig, options.mib)),
+            Section::Small => rows.extend(sections::small(&rig, options.files)),
+            Section::List => rows.extend(sections::list(&rig, options.entries)),
+            Section::Setup => rows.extend(sections::setup(&rig, options.connections)),
+            Section::Idle => {
+                // A fresh `sshwire serve`: one that has served the other sections may hold
+                // freed memory its new sessions would reuse unseen.
+                let fresh =
+                    Serve::start_with_root(&program, root, std::slice::from_ref(&host), &public);
+                rows.extend(idle_memory(&sshd, &fresh, &key, options.sessions));
+            }
+            Section::Limits => {}
         }
     }
-    // Many small files, recursively, with aes128-gcm.
-    let tree = dir.path().join("small");
-    std::fs::create_dir_all(&tree).unwrap();
-    for i in 0..files {
-        std::fs::write(tree.join(format!("f{i:05}")), vec![(i % 251) as u8; 4096]).unwrap();
-    }
-    let fetched = dir.path().join("fetched");
-    let cipher = "aes128-gcm@openssh.com";
-    for get in [false, true] {
-        let batch = |remote: String| {
-            let _ = std::fs::remove_dir_all(&fetched);
-            if get {
-                format!("get -r {remote} {}\n", fetched.display())
-            } else {
-                format!("put -r {} {remote}\n", tree.display())
-            }
-        };
-        let time = |client: Client<'_>, port: u16, remote: String| {
-            median(reps, || {
-                sftp(client, port, &key, cipher, &batch(remote.clone()))
-            })
-        };
-        let a = time(Client::OpenSsh, sshd.port, sshd_remote("small"));
-        let b = time(ours, sshd.port, sshd_remote("small"));
-        let c = time(Client::OpenSsh, serve.port, serve_remote("small"));
-        let d = time(ours, serve.port, serve_remote("small"));
-        let rate = |t: Duration| files as f64 / t.as_secs_f64();
-        println!(
-            "{:<30} {:>4} {:>11.0} {:>11.0} {:>11.0} {:>11.0} {:>7.2}x {:>7.2}x {:>7.2}x",
-            format!("{files} x 4 KiB, files/s"),
-            if get { "get" } else { "put" },
-            rate(a),
-            rate(b),
-            rate(c),
-            rate(d),
-            rate(b) / rate(a),
-            rate(c) / rate(a),
-            rate(d) / rate(a)
-        );
-    }
+    rows
+}
+
+/// The servers' memory with `sessions` idle sessions each.
+fn idle_memory(sshd: &Sshd, serve: &Serve, key: &Arc<PrivateKey>, sessions: usize) -> Vec<Row> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let user = current_user();
+    let on_sshd = idle::measure(&runtime, sshd.port, sshd.pid(), &user, key, sessions);
+    let on_serve = idle::measure(&runtime, serve.port, serve.pid(), &user, key, sessions);
+    let row = |what: &str, a: f64, b: f64| Row {
+        what: format!("{sessions} idle sessions, server {what}"),
+        unit: "MiB",
+        cells: [None, Some(a), None, Some(b)],
+        better: Better::Lower,
+        reference: Some(1),
+    };
+    vec![
+        row("VmRSS", on_sshd.rss, on_serve.rss),
+        row("PSS", on_sshd.pss, on_serve.pss),
+    ]
+}
+
+/// Raw AEAD and loopback TCP: what no SFTP pairing can beat on this machine.
+fn machine_limits(reps: usize) -> Vec<Row> {
+    eprintln!("sftp-bench: limits");
+    let best = |run: &dyn Fn() -> f64| {
+        let mut v: Vec<f64> = (0..reps).map(|_| run()).collect();
+        v.sort_by(f64::total_cmp);
+        v.get((v.len() - 1) / 2).copied().unwrap_or(0.0)
+    };
+    vec![
+        Row::machine(
+            "limit: AES-128-GCM seal, 256 KiB (ring)".into(),
+            "MiB/s",
+            best(&|| limits::aes_gcm(&ring::aead::AES_128_GCM)),
+        ),
+        Row::machine(
+            "limit: AES-256-GCM seal, 256 KiB (ring)".into(),
+            "MiB/s",
+            best(&|| limits::aes_gcm(&ring::aead::AES_256_GCM)),
+        ),
+        Row::machine(
+            "limit: chacha20-poly1305@openssh.com seal, 256 KiB (ring)".into(),
+            "MiB/s",
+            best(&limits::chacha20_poly1305_openssh),
+        ),
+        Row::machine(
+            "limit: loopback TCP, 1 GiB in 256 KiB writes".into(),
+            "MiB/s",
+            best(&limits::loopback),
+        ),
+    ]
 }
 
 /// A program built next to this one.
@@ -152,57 +263,8 @@ fn sibling(name: &str) -> PathBuf {
     let path = exe.parent().unwrap().join(name);
     assert!(
         path.exists(),
-        "{} is missing: build it first (cargo build --release -p sshwire-tests)",
+        "{} is missing: build it first (cargo build --release -p sshwire-tests --bins)",
         path.display()
     );
     path
-}
-
-fn write_file(path: &Path, mib: usize) {
-    let block: Vec<u8> = (0..1 << 20)
-        .map(|i: u32| (i * 31 + i / 4096) as u8)
-        .collect();
-    let mut f = std::fs::File::create(path).unwrap();
-    for _ in 0..mib {
-        std::io::Write::write_all(&mut f, &block).unwrap();
-    }
-}
-
-fn median(reps: usize, mut run: impl FnMut() -> Duration) -> Duration {
-    let mut times: Vec<Duration> = (0..reps.max(1)).map(|_| run()).collect();
-    times.sort();
-    times[times.len() / 2]
-}
-
-/// One batch session, connection set-up included.
-fn sftp(client: Client<'_>, port: u16, key: &Path, cipher: &str, batch: &str) -> Duration {
-    let mut cmd = match client {
-        Client::OpenSsh => Command::new("sftp"),
-        Client::Sshwire(program) => {
-            let mut c = Command::new(program);
-            c.arg("sftp");
-            c
-        }
-    };
-    let mut child = cmd
-        .args(["-q", "-b", "-", "-P", &port.to_string(), "-c", cipher, "-i"])
-        .arg(key)
-        .args([
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-            "127.0.0.1",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), batch.as_bytes()).unwrap();
-    let status = child.wait().unwrap();
-    assert!(status.success(), "sftp failed: {batch}");
-    start.elapsed()
 }
