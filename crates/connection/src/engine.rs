@@ -534,7 +534,14 @@ impl Connection {
     /// The queued bytes are bounded by the peer's window. [`Connection::encode_data`] avoids
     /// the copy into the queue.
     pub fn send_data(&mut self, id: ChannelId, data: &[u8]) -> Result<usize, Error> {
-        self.send_stream(id, None, data)
+        self.send_stream(id, None, &[data])
+    }
+
+    /// As [`Connection::send_data`], for data in pieces (a header and a body, say): as much
+    /// of `parts`, one after another, as the window takes, packed into packets as if it were
+    /// one slice.
+    pub fn send_data_vectored(&mut self, id: ChannelId, parts: &[&[u8]]) -> Result<usize, Error> {
+        self.send_stream(id, None, parts)
     }
 
     /// As [`Connection::send_data`], for extended data of type `data_type`
@@ -545,7 +552,7 @@ impl Connection {
         data_type: u32,
         data: &[u8],
     ) -> Result<usize, Error> {
-        self.send_stream(id, Some(data_type), data)
+        self.send_stream(id, Some(data_type), &[data])
     }
 
     /// Appends one whole `SSH_MSG_CHANNEL_DATA` payload with as much of `data` as fits to
@@ -882,14 +889,13 @@ impl Connection {
         &mut self,
         id: ChannelId,
         data_type: Option<u32>,
-        data: &[u8],
+        parts: &[&[u8]],
     ) -> Result<usize, Error> {
         self.check()?;
         let mut taken = 0;
         loop {
-            let rest = data.get(taken..).unwrap_or_default();
             let mut out = self.spare.pop().unwrap_or_default();
-            let n = self.write_packet(id, data_type, rest, &mut out)?;
+            let n = self.write_packet(id, data_type, parts, taken, &mut out)?;
             if n == 0 {
                 self.recycle(out);
                 break;
@@ -912,36 +918,46 @@ impl Connection {
             self.channel(id)?;
             return Ok(0);
         }
-        self.write_packet(id, data_type, data, out)
+        self.write_packet(id, data_type, &[data], 0, out)
     }
 
-    /// Writes one data packet with as much of `data` as the window allows.
+    /// Writes one data packet with as much as the window allows of the data: `parts` one
+    /// after another, less the first `skip` bytes.
     fn write_packet(
         &mut self,
         id: ChannelId,
         data_type: Option<u32>,
-        data: &[u8],
+        parts: &[&[u8]],
+        skip: usize,
         out: &mut Vec<u8>,
     ) -> Result<usize, Error> {
         let c = self.sendable(id)?;
         if c.eof_sent {
             return Err(Error::ChannelClosed(id));
         }
-        if data.is_empty() {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        let left = total.saturating_sub(skip);
+        if left == 0 {
             return Ok(0);
         }
-        let n = c.send.packet_len(data.len());
+        let n = c.send.packet_len(left);
         if n == 0 {
             c.write_blocked = true;
             return Ok(0);
         }
-        let chunk = data.get(..n).unwrap_or_default();
         let len = u32::try_from(n).unwrap_or(u32::MAX);
         match data_type {
             None => ChannelData::encode_header(c.remote_id, len, out),
             Some(code) => ExtendedData::encode_header(c.remote_id, code, len, out),
         }
-        out.extend_from_slice(chunk);
+        let (mut skip, mut want) = (skip, n);
+        for part in parts {
+            let here = part.get(skip.min(part.len())..).unwrap_or_default();
+            skip = skip.saturating_sub(part.len());
+            let take = here.len().min(want);
+            out.extend_from_slice(here.get(..take).unwrap_or_default());
+            want -= take;
+        }
         c.send.spend(n);
         if c.send.available() == 0 {
             c.write_blocked = true;

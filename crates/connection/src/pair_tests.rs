@@ -1306,3 +1306,45 @@ fn unknown_extended_data_is_dropped_and_its_window_returned() {
     assert_eq!(server.poll_event(), None);
     assert_eq!(server.recv_len(ChannelId(0), Stream::Stderr).unwrap(), 0);
 }
+
+#[test]
+fn pieces_are_packed_as_one_slice_and_owned_messages_arrive_unchanged() {
+    let peer = Config {
+        initial_window: 10_000,
+        max_packet: 3_000,
+        ..Config::default()
+    };
+    let mut p = Pair::new(Config::default(), peer);
+    let (c, s) = p.open_session();
+    let payload = pattern(3, 9_000);
+    let (head, body) = payload.split_at(13);
+    // Sent in two pieces, the data fills 3,000-byte packets as one slice would.
+    assert_eq!(
+        p.client.send_data_vectored(c, &[head, body]).unwrap(),
+        9_000
+    );
+    let packets: Vec<Vec<u8>> = std::iter::from_fn(|| p.client.poll_transmit()).collect();
+    assert_eq!(
+        packets
+            .iter()
+            .map(|x| x.len() - messages::DATA_HEADER_LEN)
+            .collect::<Vec<_>>(),
+        [3000, 3000, 3000]
+    );
+    // Handed over whole, each message's data is queued where it lies.
+    for x in packets {
+        let mut owned = x;
+        p.server.handle_message_owned(&mut owned).unwrap();
+        assert!(owned.is_empty(), "the data message's buffer was kept");
+    }
+    assert!(p.server.take_spare().is_none());
+    assert_eq!(read_all(&mut p.server, s, Stream::Data), payload);
+    // Read, their buffers come back for the transport to fill again.
+    assert!(p.server.take_spare().is_some());
+    // A message that is not data is handled as by `handle_message`, and left to the caller.
+    let mut eof = signal(messages::CHANNEL_EOF, s.0);
+    let before = eof.clone();
+    p.server.handle_message_owned(&mut eof).unwrap();
+    assert_eq!(eof, before);
+    assert!(p.server_events().contains(&Event::Eof { channel: s }));
+}

@@ -178,6 +178,54 @@ impl ClientEngine {
     /// Ids are unique among the requests in flight (filexfer-02 §3: "the client MUST NOT send
     /// multiple requests with the same ID" while they are outstanding).
     pub fn send(&mut self, make: impl FnOnce(u32) -> Request) -> Result<u32, ClientError> {
+        let (id, request) = self.make_request(make)?;
+        let out = if self.server.is_some() {
+            &mut self.transmit
+        } else {
+            &mut self.held
+        };
+        request.encode_with(self.config.symlink_order, out);
+        self.in_flight.insert(id, Expect::of(&request));
+        Ok(id)
+    }
+
+    /// As [`ClientEngine::send`], except that a WRITE's data is not copied into the engine:
+    /// its header goes out through [`ClientEngine::poll_transmit`] and its data comes back,
+    /// for the caller to send right after what `poll_transmit` yields (and before anything
+    /// queued later). Before the server's VERSION, while requests are held, it is encoded
+    /// whole, as by `send`, and nothing comes back.
+    pub fn send_taking_data(
+        &mut self,
+        make: impl FnOnce(u32) -> Request,
+    ) -> Result<(u32, Option<Vec<u8>>), ClientError> {
+        if self.server.is_none() {
+            return self.send(make).map(|id| (id, None));
+        }
+        let (id, request) = self.make_request(make)?;
+        match request {
+            Request::Write {
+                handle,
+                offset,
+                data,
+                ..
+            } => {
+                Request::encode_write_header(id, &handle, offset, data.len(), &mut self.transmit);
+                self.in_flight.insert(id, Expect::Status);
+                Ok((id, Some(data)))
+            }
+            other => {
+                other.encode_with(self.config.symlink_order, &mut self.transmit);
+                self.in_flight.insert(id, Expect::of(&other));
+                Ok((id, None))
+            }
+        }
+    }
+
+    /// Picks the next free id and makes the request with it.
+    fn make_request(
+        &mut self,
+        make: impl FnOnce(u32) -> Request,
+    ) -> Result<(u32, Request), ClientError> {
         self.check()?;
         if self.in_flight.len() >= self.config.max_in_flight {
             return Err(ClientError::ApiMisuse("too many requests in flight"));
@@ -193,14 +241,7 @@ impl ClientEngine {
                 "the request must carry the id it was given",
             ));
         }
-        let out = if self.server.is_some() {
-            &mut self.transmit
-        } else {
-            &mut self.held
-        };
-        request.encode_with(self.config.symlink_order, out);
-        self.in_flight.insert(id, Expect::of(&request));
-        Ok(id)
+        Ok((id, request))
     }
 
     /// Queues a WRITE without copying `data` into the engine: writes the packet's header into
@@ -484,6 +525,43 @@ mod tests {
         assert_eq!(c.poll_reply(), Some(version()));
         assert!(c.server().unwrap().supports("limits@openssh.com", "1"));
         c
+    }
+
+    #[test]
+    fn a_write_sent_taking_its_data_is_the_same_bytes_on_the_wire() {
+        let write = |id| Request::Write {
+            id,
+            handle: b"h1".to_vec(),
+            offset: 1 << 40,
+            data: vec![7; 1000],
+        };
+        let mut whole = Vec::new();
+        let mut a = ready();
+        let id_a = a.send(write).unwrap();
+        a.poll_transmit(&mut whole);
+        let mut b = ready();
+        let (id_b, data) = b.send_taking_data(write).unwrap();
+        let mut split = Vec::new();
+        b.poll_transmit(&mut split);
+        split.extend_from_slice(&data.unwrap());
+        assert_eq!((id_a, &split), (id_b, &whole));
+        // Its OK is matched like any WRITE's.
+        b.handle_input(&frames(&[Response::Status {
+            id: id_b,
+            code: StatusCode::OK,
+            message: String::new(),
+            language: String::new(),
+        }]))
+        .unwrap();
+        assert!(matches!(b.poll_reply(), Some(Response::Status { id, .. }) if id == id_b));
+        // Anything else goes out whole.
+        let (_, none) = b
+            .send_taking_data(|id| Request::Stat {
+                id,
+                path: b"/x".to_vec(),
+            })
+            .unwrap();
+        assert!(none.is_none());
     }
 
     #[test]

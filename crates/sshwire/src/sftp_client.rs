@@ -91,6 +91,30 @@ type Waiter = (
     Option<OwnedSemaphorePermit>,
 );
 
+/// What the writer task sends: encoded requests, then the data of a WRITE whose header ends
+/// them (kept apart so that a block of file data is never copied into the engine).
+type Outgoing = (Vec<u8>, Option<Vec<u8>>);
+
+/// Writes `head` then `body`, in as few writes as the stream allows.
+async fn write_both<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    mut head: &[u8],
+    mut body: &[u8],
+) -> io::Result<()> {
+    while !head.is_empty() || !body.is_empty() {
+        let n = writer
+            .write_vectored(&[io::IoSlice::new(head), io::IoSlice::new(body)])
+            .await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        let from_head = n.min(head.len());
+        head = head.get(from_head..).unwrap_or_default();
+        body = body.get(n - from_head..).unwrap_or_default();
+    }
+    Ok(())
+}
+
 /// What the calls and the reader task share.
 struct Shared {
     engine: ClientEngine,
@@ -106,7 +130,7 @@ struct Shared {
 #[derive(Clone)]
 pub struct SftpClient {
     shared: Arc<Mutex<Shared>>,
-    out: mpsc::UnboundedSender<Vec<u8>>,
+    out: mpsc::UnboundedSender<Outgoing>,
     slots: Arc<Semaphore>,
     info: ServerInfo,
     limits: TransferLimits,
@@ -185,11 +209,12 @@ impl SftpClient {
             waiting: HashMap::new(),
             end: None,
         }));
-        let (out, mut out_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+        let (out, mut out_rx) = mpsc::unbounded_channel::<Outgoing>();
         let writer_shared = shared.clone();
         tokio::spawn(async move {
-            while let Some(bytes) = out_rx.recv().await {
-                if let Err(e) = writer.write_all(&bytes).await {
+            while let Some((bytes, data)) = out_rx.recv().await {
+                let data = data.unwrap_or_default();
+                if let Err(e) = write_both(&mut writer, &bytes, &data).await {
                     end(
                         &writer_shared,
                         SftpError::Protocol(format!("write failed: {e}")),
@@ -322,7 +347,7 @@ impl SftpClient {
         if let Some(e) = &s.end {
             return Err(e.clone());
         }
-        let id = s.engine.send(make).map_err(protocol)?;
+        let (id, data) = s.engine.send_taking_data(make).map_err(protocol)?;
         let rx = reply.then(|| {
             let (tx, rx) = oneshot::channel();
             s.waiting.insert(id, (tx, slot));
@@ -330,7 +355,7 @@ impl SftpClient {
         });
         let mut bytes = Vec::new();
         s.engine.poll_transmit(&mut bytes);
-        if self.out.send(bytes).is_err() {
+        if self.out.send((bytes, data)).is_err() {
             s.waiting.remove(&id);
             return Err(closed());
         }

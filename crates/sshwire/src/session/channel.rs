@@ -16,6 +16,9 @@ use tokio::sync::oneshot;
 use super::{Inner, Shared, Slot};
 use crate::Error;
 
+/// Pieces of one vectored write taken at a time (the rest waits for the next call).
+const MAX_PARTS: usize = 8;
+
 /// Most data packets one write may queue: with the session-wide queue bound this keeps what
 /// waits for the socket to a few packets, whatever window the peer grants.
 const PACKETS_PER_WRITE: usize = 4;
@@ -166,7 +169,17 @@ impl Core {
         data_type: Option<u32>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        if buf.is_empty() {
+        self.poll_write_parts(cx, data_type, &[buf])
+    }
+
+    /// Queues as much of `parts`, one after another, as the channel takes now.
+    fn poll_write_parts(
+        &self,
+        cx: &mut Context<'_>,
+        data_type: Option<u32>,
+        parts: &[&[u8]],
+    ) -> Poll<io::Result<usize>> {
+        if parts.iter().all(|p| p.is_empty()) {
             return Poll::Ready(Ok(0));
         }
         let mut inner = self.shared.lock();
@@ -191,10 +204,19 @@ impl Core {
             .unwrap_or(0)
             .saturating_mul(PACKETS_PER_WRITE)
             .max(1);
-        let chunk = buf.get(..max).unwrap_or(buf);
-        let sent = match data_type {
-            None => inner.conn.send_data(self.id, chunk),
-            Some(t) => inner.conn.send_extended_data(self.id, t, chunk),
+        // At most `max` bytes of the parts.
+        let mut left = max;
+        let mut capped = [&[][..]; MAX_PARTS];
+        for (slot, part) in capped.iter_mut().zip(parts) {
+            let take = part.len().min(left);
+            *slot = part.get(..take).unwrap_or_default();
+            left -= take;
+        }
+        let capped = capped.get(..parts.len().min(MAX_PARTS)).unwrap_or_default();
+        let sent = match (data_type, capped) {
+            (None, _) => inner.conn.send_data_vectored(self.id, capped),
+            (Some(t), [one, ..]) => inner.conn.send_extended_data(self.id, t, one),
+            (Some(_), []) => Ok(0),
         };
         match sent {
             Ok(0) => {
@@ -390,6 +412,24 @@ impl AsyncWrite for Channel {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         self.core.poll_write(cx, None, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let mut parts = [&[][..]; MAX_PARTS];
+        for (slot, b) in parts.iter_mut().zip(bufs) {
+            *slot = b;
+        }
+        let n = bufs.len().min(MAX_PARTS);
+        self.core
+            .poll_write_parts(cx, None, parts.get(..n).unwrap_or_default())
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
