@@ -386,7 +386,10 @@ fn unix_secs(t: Option<std::time::SystemTime>) -> u32 {
 async fn preserve_locally(local: &Path, attrs: &Attrs) -> io::Result<()> {
     if let Some(mode) = attrs.permissions {
         use std::os::unix::fs::PermissionsExt;
-        tokio::fs::set_permissions(local, std::fs::Permissions::from_mode(mode & 0o7777)).await?;
+        // Only the permission bits: a server's set-user-ID, set-group-ID or sticky bit would
+        // otherwise turn a downloaded file into a program that runs as whoever downloaded it
+        // (OpenSSH's sftp keeps 0777 too).
+        tokio::fs::set_permissions(local, std::fs::Permissions::from_mode(mode & 0o777)).await?;
     }
     if let Some(t) = attrs.times {
         let path = local.to_path_buf();

@@ -1001,3 +1001,41 @@ async fn a_listing_that_never_ends_is_refused_not_believed() {
     // Nothing was written: the listing was refused before any entry was used.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+/// A server's set-user-ID, set-group-ID and sticky bits never reach a downloaded file or
+/// directory with `preserve` (`get -p`): only the permission bits are kept, as OpenSSH's
+/// sftp keeps them, so a hostile server cannot hand the user a set-user-ID program.
+#[tokio::test]
+async fn preserve_never_copies_set_id_or_sticky_bits() {
+    let fs = MemoryFs::new();
+    fs.mkdir(b"/t", &mode(0o1755)).await.unwrap();
+    fs.write_file(b"/t/prog", b"#!/bin/sh\n").unwrap();
+    fs.setstat(b"/t/prog", &mode(0o6755)).await.unwrap();
+    assert_eq!(
+        fs.stat(b"/t/prog").await.unwrap().permissions.unwrap() & 0o7777,
+        0o6755,
+        "the served file carries the bits"
+    );
+    let sftp = memory_pair(&fs).await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let one = dir.path().join("prog");
+    let how = Transfer {
+        preserve: true,
+        ..Transfer::default()
+    };
+    sftp.download(b"/t/prog", &one, how, &mut |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(std::fs::metadata(&one).unwrap().mode() & 0o7777, 0o755);
+
+    let tree = dir.path().join("tree");
+    sftp.download_tree(b"/t", &tree, &preserving(), &mut ())
+        .await
+        .unwrap();
+    assert_eq!(std::fs::metadata(&tree).unwrap().mode() & 0o7777, 0o755);
+    assert_eq!(
+        std::fs::metadata(tree.join("prog")).unwrap().mode() & 0o7777,
+        0o755
+    );
+}

@@ -67,7 +67,7 @@ impl Side for Download {
     ) -> Result<bool, TransferError> {
         // Writable by us while its contents arrive; the exact mode comes at the end.
         let mode = match (how.file.preserve, attrs.permissions) {
-            (true, Some(m)) => (m & 0o7777) | 0o700,
+            (true, Some(m)) => (m & 0o777) | 0o700,
             _ => 0o777,
         };
         match tokio::fs::DirBuilder::new().mode(mode).create(dst).await {
@@ -100,7 +100,9 @@ impl Side for Download {
             set_local_times(dst, times).await?;
         }
         if let Some(mode) = attrs.permissions {
-            let perms = std::fs::Permissions::from_mode(mode & 0o7777);
+            // Never the server's set-user-ID, set-group-ID or sticky bits (see
+            // `sftp_transfer::preserve_locally`).
+            let perms = std::fs::Permissions::from_mode(mode & 0o777);
             tokio::fs::set_permissions(dst, perms).await?;
         }
         Ok(())
