@@ -434,9 +434,40 @@ impl Prompter for Terminal {
         prompt::secret(prompt).ok().filter(|p| !p.is_empty())
     }
 
-    fn banner(&mut self, text: &str) {
-        eprint!("{text}");
+    fn keyboard_interactive(
+        &mut self,
+        name: &str,
+        instruction: &str,
+        prompts: &[(String, bool)],
+    ) -> Option<Vec<Zeroizing<String>>> {
+        let _ = (name, instruction);
+        match prompts {
+            [] => Some(Vec::new()),
+            // The server words the prompt: shown with its control characters escaped.
+            [(text, false)] => self.password(&terminal_text(text, false)).map(|p| vec![p]),
+            _ => None,
+        }
     }
+
+    fn banner(&mut self, text: &str) {
+        eprint!("{}", terminal_text(text, true));
+    }
+}
+
+/// Text a server chose, safe to show on a terminal: control characters (escape sequences
+/// that could move the cursor, rewrite the screen or the title, or answer back) are written
+/// as escapes, such as `\u{1b}`; newlines and tabs stay when `lines` is set (a banner). OpenSSH
+/// shows banners through `strnvis` for the same reason.
+fn terminal_text(text: &str, lines: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && !(lines && (c == '\n' || c == '\t')) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// One line for a failed connection, in OpenSSH's words where it has them.
@@ -493,6 +524,21 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(100);
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn server_text_reaches_the_terminal_without_control_sequences() {
+        let banner = "Welcome\n\tto host\n\u{1b}]0;pwned\u{7}\u{1b}[2J\r\u{9b}31m";
+        let shown = super::terminal_text(banner, true);
+        assert!(
+            !shown
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t')
+        );
+        assert!(shown.starts_with("Welcome\n\tto host\n\\u{1b}]0;pwned"));
+        // A prompt keeps no line breaks either.
+        let prompt = super::terminal_text("Password:\n\u{1b}[8m", false);
+        assert!(!prompt.chars().any(char::is_control));
+        assert_eq!(super::terminal_text("plain text, é", true), "plain text, é");
+    }
     use super::*;
 
     #[test]
