@@ -427,26 +427,13 @@ struct Terminal;
 
 impl Prompter for Terminal {
     fn password(&mut self, prompt: &str) -> Option<Zeroizing<String>> {
-        prompt::secret(prompt).ok()
+        // Also the prompt of a keyboard-interactive request, which the server words: shown
+        // with its control characters escaped.
+        prompt::secret(&terminal_text(prompt, false)).ok()
     }
 
     fn passphrase(&mut self, prompt: &str) -> Option<Zeroizing<String>> {
         prompt::secret(prompt).ok().filter(|p| !p.is_empty())
-    }
-
-    fn keyboard_interactive(
-        &mut self,
-        name: &str,
-        instruction: &str,
-        prompts: &[(String, bool)],
-    ) -> Option<Vec<Zeroizing<String>>> {
-        let _ = (name, instruction);
-        match prompts {
-            [] => Some(Vec::new()),
-            // The server words the prompt: shown with its control characters escaped.
-            [(text, false)] => self.password(&terminal_text(text, false)).map(|p| vec![p]),
-            _ => None,
-        }
     }
 
     fn banner(&mut self, text: &str) {
