@@ -18,6 +18,10 @@ use crate::messages::{
 use crate::recv_buffer::{MAX_SPARE, RecvBuffer};
 use crate::window::{RecvError, RecvWindow, SendWindow};
 
+/// Data messages shorter than this are copied by [`Connection::handle_message_owned`],
+/// not kept in their buffers.
+const MIN_OWNED_DATA: usize = 16 * 1024;
+
 /// Which end of the connection the engine is.
 ///
 /// The roles share every message and rule; they differ only in which channel opens they
@@ -176,6 +180,13 @@ impl Connection {
         let Some((recipient, data_type, len)) = found else {
             return self.handle_message(payload);
         };
+        // A buffer is kept only when the data fills most of it. The window counts bytes of
+        // data, not of buffers: a peer's small messages, each in a large recycled buffer,
+        // would otherwise pin many times the window in memory while the application is not
+        // reading. Those are copied, and pack together.
+        if len < MIN_OWNED_DATA || len.saturating_mul(2) < payload.capacity() {
+            return self.handle_message(payload);
+        }
         let r = self.accept_data(recipient, data_type, len);
         match r {
             Ok(Some(stream)) => {

@@ -1310,18 +1310,18 @@ fn unknown_extended_data_is_dropped_and_its_window_returned() {
 #[test]
 fn pieces_are_packed_as_one_slice_and_owned_messages_arrive_unchanged() {
     let peer = Config {
-        initial_window: 10_000,
-        max_packet: 3_000,
+        initial_window: 100_000,
+        max_packet: 30_000,
         ..Config::default()
     };
     let mut p = Pair::new(Config::default(), peer);
     let (c, s) = p.open_session();
-    let payload = pattern(3, 9_000);
+    let payload = pattern(3, 90_000);
     let (head, body) = payload.split_at(13);
-    // Sent in two pieces, the data fills 3,000-byte packets as one slice would.
+    // Sent in two pieces, the data fills 30,000-byte packets as one slice would.
     assert_eq!(
         p.client.send_data_vectored(c, &[head, body]).unwrap(),
-        9_000
+        90_000
     );
     let packets: Vec<Vec<u8>> = std::iter::from_fn(|| p.client.poll_transmit()).collect();
     assert_eq!(
@@ -1329,11 +1329,12 @@ fn pieces_are_packed_as_one_slice_and_owned_messages_arrive_unchanged() {
             .iter()
             .map(|x| x.len() - messages::DATA_HEADER_LEN)
             .collect::<Vec<_>>(),
-        [3000, 3000, 3000]
+        [30_000, 30_000, 30_000]
     );
     // Handed over whole, each message's data is queued where it lies.
     for x in packets {
         let mut owned = x;
+        owned.shrink_to_fit();
         p.server.handle_message_owned(&mut owned).unwrap();
         assert!(owned.is_empty(), "the data message's buffer was kept");
     }
@@ -1341,6 +1342,13 @@ fn pieces_are_packed_as_one_slice_and_owned_messages_arrive_unchanged() {
     assert_eq!(read_all(&mut p.server, s, Stream::Data), payload);
     // Read, their buffers come back for the transport to fill again.
     assert!(p.server.take_spare().is_some());
+    // Small data in a large buffer is copied, and the buffer left to the caller: kept, it
+    // would pin far more memory than the window accounts for.
+    let mut small = Vec::with_capacity(256 * 1024);
+    small.extend_from_slice(&data(s.0, b"tiny"));
+    p.server.handle_message_owned(&mut small).unwrap();
+    assert_eq!(small, data(s.0, b"tiny"));
+    assert_eq!(read_all(&mut p.server, s, Stream::Data), b"tiny");
     // A message that is not data is handled as by `handle_message`, and left to the caller.
     let mut eof = signal(messages::CHANNEL_EOF, s.0);
     let before = eof.clone();
