@@ -373,6 +373,38 @@ mod tests {
     use super::*;
     use crate::pair_tests::{TestRng, host_keys};
 
+    /// Both sides offer only the fuzzing builds' `none` cipher (and a plain `none`): outside
+    /// a fuzzing build neither name is a cipher, so the negotiation fails.
+    #[cfg(not(fuzzing))]
+    #[test]
+    fn the_fuzzing_none_cipher_is_not_negotiable() {
+        let names = |list: &[&str]| list.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+        let side = KexInit {
+            kex_algorithms: names(&["curve25519-sha256"]),
+            server_host_key_algorithms: names(&["ssh-ed25519"]),
+            encryption_client_to_server: names(&["none-for-fuzzing@sshwire", "none"]),
+            encryption_server_to_client: names(&["none-for-fuzzing@sshwire", "none"]),
+            mac_client_to_server: names(&["hmac-sha2-256"]),
+            mac_server_to_client: names(&["hmac-sha2-256"]),
+            compression_client_to_server: names(&["none"]),
+            compression_server_to_client: names(&["none"]),
+            ..KexInit::default()
+        };
+        assert!(matches!(
+            negotiate(&side, &side, true),
+            Err(Error::NoCommonAlgorithm {
+                category: "cipher",
+                ..
+            })
+        ));
+        assert_eq!(CipherAlg::from_name("none-for-fuzzing@sshwire"), None);
+        let mut usable = side.clone();
+        usable.encryption_client_to_server.push("aes128-ctr".into());
+        usable.encryption_server_to_client.push("aes128-ctr".into());
+        let chosen = negotiate(&usable, &usable, true).expect("aes128-ctr is common");
+        assert_eq!(chosen.client_to_server.cipher, CipherAlg::Aes128Ctr);
+    }
+
     fn negotiated(host_key: SignatureAlgorithm) -> Negotiated {
         let dir = DirectionAlgorithms {
             cipher: CipherAlg::Aes128Gcm,

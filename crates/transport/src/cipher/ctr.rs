@@ -44,6 +44,8 @@ impl AesCtr {
             CipherAlg::ChaCha20Poly1305 | CipherAlg::Aes256Gcm | CipherAlg::Aes128Gcm => {
                 return Err(CryptoError::BadCombination);
             }
+            #[cfg(fuzzing)]
+            CipherAlg::FuzzingNone => return Err(CryptoError::BadCombination),
         })
     }
 

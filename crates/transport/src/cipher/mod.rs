@@ -15,7 +15,13 @@
 //! the cipher is an AEAD) and the [`DirectionKeys`] derived by key exchange (RFC 4253 §7.2).
 //! Before the first `SSH_MSG_NEWKEYS` both sides use [`PacketSealer::plaintext`] and
 //! [`PacketOpener::plaintext`]: no encryption, no MAC, block size 8. That state cannot be
-//! negotiated: there is no cipher or MAC named `none`.
+//! negotiated: there is no cipher or MAC named `none`, except in fuzzing builds (below).
+//!
+//! Fuzzing builds (`--cfg fuzzing`, which `cargo fuzz` sets) add one cipher,
+//! [`CipherAlg::FuzzingNone`], named `none-for-fuzzing@sshwire`: packets after `SSH_MSG_NEWKEYS`
+//! travel as in the unencrypted state, so a fuzzer that mutates a recorded conversation reaches
+//! the messages after key exchange instead of failing every MAC. The variant does not exist in
+//! any other build: no release binary can offer, accept or even name it.
 //!
 //! Three families of packet protection exist:
 //!
@@ -80,6 +86,11 @@ pub enum CipherAlg {
     Aes192Ctr,
     /// `aes128-ctr` (RFC 4344).
     Aes128Ctr,
+    /// `none-for-fuzzing@sshwire`: no protection after `SSH_MSG_NEWKEYS`. Fuzzing builds only
+    /// (`--cfg fuzzing`); never in [`CipherAlg::ALL`], so only a configuration that names it
+    /// explicitly negotiates it.
+    #[cfg(fuzzing)]
+    FuzzingNone,
 }
 
 impl CipherAlg {
@@ -107,11 +118,17 @@ impl CipherAlg {
             CipherAlg::Aes256Ctr => "aes256-ctr",
             CipherAlg::Aes192Ctr => "aes192-ctr",
             CipherAlg::Aes128Ctr => "aes128-ctr",
+            #[cfg(fuzzing)]
+            CipherAlg::FuzzingNone => "none-for-fuzzing@sshwire",
         }
     }
 
     /// Looks an algorithm up by its wire name (exact, case-sensitive match).
     pub fn from_name(name: &str) -> Option<Self> {
+        #[cfg(fuzzing)]
+        if name == CipherAlg::FuzzingNone.name() {
+            return Some(CipherAlg::FuzzingNone);
+        }
         Self::ALL.into_iter().find(|alg| alg.name() == name)
     }
 
@@ -125,6 +142,8 @@ impl CipherAlg {
             CipherAlg::Aes256Gcm | CipherAlg::Aes256Ctr => 32,
             CipherAlg::Aes192Ctr => 24,
             CipherAlg::Aes128Gcm | CipherAlg::Aes128Ctr => 16,
+            #[cfg(fuzzing)]
+            CipherAlg::FuzzingNone => 0,
         }
     }
 
@@ -138,6 +157,8 @@ impl CipherAlg {
             CipherAlg::ChaCha20Poly1305 => 0,
             CipherAlg::Aes256Gcm | CipherAlg::Aes128Gcm => 12,
             CipherAlg::Aes256Ctr | CipherAlg::Aes192Ctr | CipherAlg::Aes128Ctr => 16,
+            #[cfg(fuzzing)]
+            CipherAlg::FuzzingNone => 0,
         }
     }
 
@@ -148,12 +169,19 @@ impl CipherAlg {
     pub fn block_size(self) -> usize {
         match self {
             CipherAlg::ChaCha20Poly1305 => 8,
+            #[cfg(fuzzing)]
+            CipherAlg::FuzzingNone => 8,
             _ => 16,
         }
     }
 
     /// Whether the cipher authenticates packets itself (no separate MAC is negotiated).
     pub fn is_aead(self) -> bool {
+        #[cfg(fuzzing)]
+        if self == CipherAlg::FuzzingNone {
+            // No MAC is negotiated beside it, as beside an AEAD.
+            return true;
+        }
         matches!(
             self,
             CipherAlg::ChaCha20Poly1305 | CipherAlg::Aes256Gcm | CipherAlg::Aes128Gcm
@@ -342,6 +370,10 @@ impl Layout {
 
     /// The layout for a negotiated cipher and MAC.
     pub fn new(cipher: CipherAlg, mac: Option<MacAlg>) -> Layout {
+        #[cfg(fuzzing)]
+        if cipher == CipherAlg::FuzzingNone {
+            return Layout::PLAINTEXT;
+        }
         let etm = mac.is_none_or(MacAlg::is_etm);
         Layout {
             unit: cipher.block_size().max(PLAINTEXT_BLOCK_SIZE),

@@ -78,6 +78,8 @@ impl PacketOpener {
                     Unprotect::Ctr { ctr, mac }
                 }
             }
+            #[cfg(fuzzing)]
+            (CipherAlg::FuzzingNone, None) => Unprotect::Plain,
             _ => return Err(CryptoError::BadCombination),
         };
         Ok(Self::with(

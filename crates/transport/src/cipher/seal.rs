@@ -67,6 +67,8 @@ impl PacketSealer {
                     mac: PacketMac::new(mac, &keys.mac_key)?,
                 }
             }
+            #[cfg(fuzzing)]
+            (CipherAlg::FuzzingNone, None) => Protect::Plain,
             _ => return Err(CryptoError::BadCombination),
         };
         Ok(Self {
