@@ -172,6 +172,11 @@ impl Connection {
         if self.transmit.len() >= self.config.max_queued_transmits {
             return Err(Error::OutputFull);
         }
+        // Only data can be kept; anything else is decoded once, where it is handled.
+        let number = MessageNumber(payload.first().copied().unwrap_or(0));
+        if number != messages::CHANNEL_DATA && number != messages::CHANNEL_EXTENDED_DATA {
+            return self.handle_message(payload);
+        }
         let found = match Message::decode(payload) {
             Ok(Message::Data(d)) => Some((d.recipient, None, d.data.len())),
             Ok(Message::ExtendedData(d)) => Some((d.recipient, Some(d.data_type), d.data.len())),

@@ -244,33 +244,6 @@ impl ClientEngine {
         Ok((id, request))
     }
 
-    /// Queues a WRITE without copying `data` into the engine: writes the packet's header into
-    /// `out`, which the caller sends followed by `data` itself (after anything
-    /// [`ClientEngine::poll_transmit`] yields first). Returns the id.
-    pub fn send_write_header(
-        &mut self,
-        handle: &[u8],
-        offset: u64,
-        data_len: usize,
-        out: &mut Vec<u8>,
-    ) -> Result<u32, ClientError> {
-        self.check()?;
-        if self.server.is_none() {
-            return Err(ClientError::ApiMisuse("WRITE before the server's VERSION"));
-        }
-        if self.in_flight.len() >= self.config.max_in_flight {
-            return Err(ClientError::ApiMisuse("too many requests in flight"));
-        }
-        let mut id = self.next_id;
-        while self.in_flight.contains_key(&id) {
-            id = id.wrapping_add(1);
-        }
-        self.next_id = id.wrapping_add(1);
-        Request::encode_write_header(id, handle, offset, data_len, out);
-        self.in_flight.insert(id, Expect::Status);
-        Ok(id)
-    }
-
     /// Appends the bytes to send to `out`.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) {
         // Into an empty buffer, hand over ours instead of copying (WRITEs carry 255 KiB).
