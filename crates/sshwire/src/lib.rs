@@ -126,3 +126,9 @@ pub use sshwire_transport as transport;
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/sftp.md")]
 pub struct SftpGuide;
+
+/// The chapter on reusing the crates, `docs/reuse.md`, compiled: each of its Rust examples is
+/// a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/reuse.md")]
+pub struct ReuseGuide;
