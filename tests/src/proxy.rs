@@ -7,8 +7,8 @@
 //!
 //! Offsets are counted from the first byte after `SSH_MSG_NEWKEYS` in the tampered direction:
 //! each direction's relay parses the identification line and the unencrypted binary packets of
-//! the initial key exchange (RFC 4253 §6, "uint32 packet_length, byte padding_length, byte[n1]
-//! payload, ..."; no MAC while the "none" algorithms are in effect) until it has forwarded
+//! the initial key exchange (RFC 4253 §6, "uint32 packet_length, byte padding_length, `byte[n1]
+//! payload`, ..."; no MAC while the "none" algorithms are in effect) until it has forwarded
 //! NEWKEYS, and from then on counts bytes without looking at them. Offset 0 is therefore the
 //! first byte of the first encrypted packet (its length field, encrypted or not).
 //!

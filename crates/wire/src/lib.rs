@@ -35,3 +35,8 @@ pub use error::Error;
 pub use namelist::{MAX_NAME_LEN, NameList, NameListLimits};
 pub use reader::Reader;
 pub use writer::Writer;
+
+/// The wire types chapter, `docs/wire.md`, compiled: its Rust example is a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/wire.md")]
+pub struct WireGuide;
