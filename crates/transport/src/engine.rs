@@ -14,14 +14,14 @@ use crate::event::{Event, Negotiated};
 use crate::framing::{Incoming, Outgoing};
 use crate::ident::{IdentReader, Line, ident_line};
 use crate::kex::KexClient;
-use crate::kex::{KexAlg, server_reply};
+use crate::kex::{DhGroup, GexRequest, KexAlg, server_reply, server_reply_gex};
 use crate::kex_flow::{
     EXT_INFO_C, HashInput, HashPrefix, KEX_STRICT_C, KEX_STRICT_S, KexRun, NewKeys, Phase,
     client_init, derive_new_keys, negotiate, our_kexinit, read_gex_group, verify_host_key,
 };
 use crate::kexinit::{KexInit, guess_was_wrong};
 use crate::messages::{
-    Debug, Disconnect, ExtInfo, GexRequestMessage, KexInitValue, KexReply, Ping, Service,
+    Debug, Disconnect, ExtInfo, GexGroup, GexRequestMessage, KexInitValue, KexReply, Ping, Service,
     Unimplemented,
 };
 use crate::msg::{DisconnectReason, MessageNumber};
@@ -802,7 +802,11 @@ impl Transport {
         kex.theirs = Some(payload.to_vec());
         kex.negotiated = Some(negotiated);
         if !is_client {
-            kex.phase = Phase::ServerExpectInit;
+            kex.phase = if negotiated.kex == KexAlg::DhGexSha256 {
+                Phase::ServerExpectGexRequest
+            } else {
+                Phase::ServerExpectInit
+            };
             return Ok(());
         }
         if negotiated.kex == KexAlg::DhGexSha256 {
@@ -842,7 +846,27 @@ impl Transport {
         let phase = core::mem::replace(&mut kex.phase, Phase::Poisoned);
         let next = match (phase, number) {
             (Phase::ServerExpectInit, MessageNumber::KEX_INIT) => {
-                self.server_kex_reply(&negotiated, payload)?
+                self.server_kex_reply(&negotiated, None, payload)?
+            }
+            (Phase::ServerExpectGexRequest, MessageNumber::KEX_DH_GEX_REQUEST) => {
+                // RFC 4419 §3: "uint32 min, uint32 n, uint32 max"; the server answers
+                // "mpint p, safe prime; mpint g, generator for subgroup in GF(p)".
+                let m = GexRequestMessage::decode(payload)
+                    .map_err(invalid(MessageNumber::KEX_DH_GEX_REQUEST))?;
+                let request = GexRequest {
+                    min: m.min,
+                    preferred: m.preferred,
+                    max: m.max,
+                };
+                let group = DhGroup::for_request(request)?;
+                let (p, g) = group.wire();
+                let mut w = Writer::new();
+                GexGroup { p: &p, g: &g }.encode(&mut w);
+                self.send_transport(w.as_slice())?;
+                Phase::ServerExpectGexInit { request, group }
+            }
+            (Phase::ServerExpectGexInit { request, group }, MessageNumber::KEX_DH_GEX_INIT) => {
+                self.server_kex_reply(&negotiated, Some((request, group)), payload)?
             }
             (Phase::ClientExpectReply { client, q_c }, MessageNumber::KEX_REPLY) => {
                 self.client_kex_reply(&negotiated, client, &q_c, None, payload)?
@@ -953,13 +977,29 @@ impl Transport {
         })
     }
 
-    /// Server: answers the client's INIT, sends NEWKEYS.
-    fn server_kex_reply(&mut self, n: &Negotiated, payload: &[u8]) -> Result<Phase, Error> {
-        let number = MessageNumber::KEX_INIT;
+    /// Server: answers the client's INIT (or group exchange INIT, in the group sent for its
+    /// request), sends NEWKEYS.
+    fn server_kex_reply(
+        &mut self,
+        n: &Negotiated,
+        gex: Option<(GexRequest, &'static DhGroup)>,
+        payload: &[u8],
+    ) -> Result<Phase, Error> {
+        let (number, reply_number) = match gex {
+            None => (MessageNumber::KEX_INIT, MessageNumber::KEX_REPLY),
+            Some(_) => (
+                MessageNumber::KEX_DH_GEX_INIT,
+                MessageNumber::KEX_DH_GEX_REPLY,
+            ),
+        };
         let q_c = KexInitValue::decode(payload, number)
             .map_err(invalid(number))?
             .public;
-        let (q_s, k) = server_reply(n.kex, q_c, &mut *self.rng)?;
+        let (q_s, k) = match gex {
+            None => server_reply(n.kex, q_c, &mut *self.rng)?,
+            Some((_, group)) => server_reply_gex(group, q_c, &mut *self.rng)?,
+        };
+        let group_wire = gex.map(|(request, group)| (request, group.wire()));
         let Role::Server { host_keys, .. } = &self.role else {
             return Err(Error::ApiMisuse("server step on a client"));
         };
@@ -976,7 +1016,11 @@ impl Transport {
         let h = HashInput {
             prefix: self.hash_prefix()?,
             k_s: &k_s,
-            gex: None,
+            // RFC 4419 §3: H covers "min || n || max || p || g" as the client asked and we
+            // sent them.
+            gex: group_wire
+                .as_ref()
+                .map(|(request, (p, g))| (*request, p.as_slice(), g.as_slice())),
             q_c,
             q_s: &q_s,
             k: &k,
@@ -985,10 +1029,11 @@ impl Transport {
         let sig = host_key
             .sign(n.host_key, &h, &mut *self.rng)
             .map_err(|_| Error::ApiMisuse("the host key could not sign"))?;
-        // RFC 5656 §4 / RFC 4253 §8: "string K_S, string Q_S (mpint f), string signature of H".
+        // RFC 5656 §4 / RFC 4253 §8: "string K_S, string Q_S (mpint f), string signature of H";
+        // RFC 4419 §3 has the same fields in SSH_MSG_KEX_DH_GEX_REPLY.
         let mut w = Writer::new();
         KexReply {
-            number: MessageNumber::KEX_REPLY,
+            number: reply_number,
             host_key: &k_s,
             public: &q_s,
             signature: &sig,

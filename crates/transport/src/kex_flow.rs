@@ -68,6 +68,15 @@ pub(crate) enum Phase {
     AwaitHostKeyVerdict(Box<NewKeys>),
     /// Server: the client's INIT (30).
     ServerExpectInit,
+    /// Server: `SSH_MSG_KEX_DH_GEX_REQUEST` (RFC 4419 §3).
+    ServerExpectGexRequest,
+    /// Server: `SSH_MSG_KEX_DH_GEX_INIT`, in the group we sent.
+    ServerExpectGexInit {
+        /// The client's request, as received (it is part of the exchange hash).
+        request: crate::kex::GexRequest,
+        /// The group we chose for it.
+        group: &'static crate::kex::DhGroup,
+    },
     /// Our NEWKEYS is sent; the peer's is due. Holds the keys for the incoming direction.
     ExpectNewKeys(Box<(PacketOpener, Compression)>),
     /// A transition is under way (never observed from outside).
@@ -84,6 +93,8 @@ impl Phase {
             Phase::ClientExpectGexReply { .. } => "waiting for the DH group exchange reply",
             Phase::AwaitHostKeyVerdict(_) => "waiting for the host key verdict",
             Phase::ServerExpectInit => "waiting for the key exchange init",
+            Phase::ServerExpectGexRequest => "waiting for the DH group exchange request",
+            Phase::ServerExpectGexInit { .. } => "waiting for the DH group exchange init",
             Phase::ExpectNewKeys(_) => "waiting for NEWKEYS",
             Phase::Poisoned => "failed",
         }

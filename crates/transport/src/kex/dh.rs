@@ -113,6 +113,52 @@ impl DhGroup {
         self.bits
     }
 
+    /// The contents of the `mpint p` and `mpint g` fields that carry this group, as
+    /// `SSH_MSG_KEX_DH_GEX_GROUP` sends them and the exchange hash covers them.
+    pub fn wire(&self) -> (Vec<u8>, Vec<u8>) {
+        (
+            magnitude_to_mpint_content(&self.p.as_ref().to_be_bytes()),
+            magnitude_to_mpint_content(&self.g.to_be_bytes()),
+        )
+    }
+
+    /// The group a server sends for a client's `SSH_MSG_KEX_DH_GEX_REQUEST`: one of the
+    /// fixed groups 14, 16 and 18 (2048, 4096 and 8192 bits, RFC 3526).
+    ///
+    /// RFC 4419 §3: "C sends min || n || max to S, indicating the minimal acceptable group
+    /// size, the preferred size of the group, and the maximal group size in bits the client
+    /// will accept." and "S finds a group that best matches the client's request". Best here
+    /// is the smallest group of at least `n` bits, else the largest below it, among those
+    /// within `[min, max]`. A request with `min > n` or `n > max` is malformed, and one whose
+    /// range holds none of the groups cannot be served: both are refused, as OpenSSH's
+    /// sshd refuses them.
+    pub fn for_request(request: GexRequest) -> Result<&'static DhGroup, KexError> {
+        let GexRequest {
+            min,
+            preferred,
+            max,
+        } = request;
+        if min > preferred || preferred > max {
+            return Err(KexError::BadGroup(
+                "the request's sizes are not in order (min <= n <= max)",
+            ));
+        }
+        let mut fitting = Vec::new();
+        for which in [Fixed::Group14, Fixed::Group16, Fixed::Group18] {
+            let group = fixed_group(which)?;
+            if (min..=max).contains(&group.bits) {
+                fitting.push(group);
+            }
+        }
+        let at_least = fitting.iter().find(|g| g.bits >= preferred);
+        at_least
+            .or(fitting.last())
+            .copied()
+            .ok_or(KexError::BadGroup(
+                "no group of ours (2048, 4096 or 8192 bits) is within the requested sizes",
+            ))
+    }
+
     /// Builds a group from the big-endian magnitudes of `p` and `g`, checking `p` odd and
     /// `g` in `[2, p - 2]`.
     fn from_magnitudes(p: &[u8], g: &[u8]) -> Result<Self, KexError> {
@@ -330,6 +376,52 @@ pub(crate) fn server_reply(
 mod tests {
     use super::*;
     use crate::kex::test_rng::TestRng;
+
+    #[test]
+    fn a_server_picks_the_group_that_best_fits_the_request() {
+        let pick = |min, preferred, max| {
+            DhGroup::for_request(GexRequest {
+                min,
+                preferred,
+                max,
+            })
+            .map(DhGroup::bits)
+        };
+        // OpenSSH's requests: 2048 <= n <= 8192, by the cipher's key size.
+        assert_eq!(pick(2048, 2048, 8192), Ok(2048));
+        assert_eq!(pick(2048, 3072, 8192), Ok(4096));
+        assert_eq!(pick(2048, 7680, 8192), Ok(8192));
+        assert_eq!(pick(2048, 8192, 8192), Ok(8192));
+        // Nothing as large as n: the largest within max.
+        assert_eq!(pick(2048, 6000, 6000), Ok(4096));
+        assert_eq!(pick(1024, 1024, 2048), Ok(2048));
+        // Malformed, or nothing of ours in range.
+        for (min, n, max) in [(4096, 2048, 8192), (2048, 8192, 4096), (0, 0, 0)] {
+            assert!(pick(min, n, max).is_err(), "{min} {n} {max}");
+        }
+        for (min, n, max) in [(1024, 1024, 1536), (3000, 3000, 3500), (9000, 9000, 16384)] {
+            assert!(
+                matches!(pick(min, n, max), Err(KexError::BadGroup(_))),
+                "{min} {n} {max}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_group_sent_is_the_group_a_client_accepts() {
+        for n in [2048, 4096, 8192] {
+            let request = GexRequest {
+                min: 2048,
+                preferred: n,
+                max: 8192,
+            };
+            let group = DhGroup::for_request(request).unwrap();
+            let (p, g) = group.wire();
+            let parsed = DhGroup::from_wire(&p, &g, request.min, request.max).unwrap();
+            assert_eq!(parsed.bits(), n);
+            assert_eq!(parsed.wire(), (p, g));
+        }
+    }
 
     fn p_magnitude(which: Fixed) -> Vec<u8> {
         fixed_group(which)

@@ -125,8 +125,8 @@ impl core::fmt::Debug for KexClient {
 /// its field: `C_INIT`, `Q_C` or the `mpint` content of `e`), and returns the content of the
 /// server's public value field (`S_REPLY`, `Q_S` or `f`) and the shared secret.
 ///
-/// Not for group exchange, which this crate implements on the client side only
-/// ([`KexError::Unsupported`]).
+/// Not for group exchange ([`KexError::Unsupported`]), whose group comes from the client's
+/// request: see [`server_reply_gex`].
 pub fn server_reply(
     alg: KexAlg,
     client_public: &[u8],
@@ -139,6 +139,17 @@ pub fn server_reply(
         Method::Dh(which) => dh::server_reply(dh::fixed_group(which)?, client_public, rng),
         Method::Gex => Err(KexError::Unsupported),
     }
+}
+
+/// The server side of a group exchange (RFC 4419 §3) in `group`, chosen with
+/// [`DhGroup::for_request`]: validates the client's `e` (mpint content) and returns the
+/// content of `f` and the shared secret.
+pub fn server_reply_gex(
+    group: &DhGroup,
+    client_public: &[u8],
+    rng: &mut dyn CryptoRng,
+) -> Result<(Vec<u8>, SharedSecret), KexError> {
+    dh::server_reply(group, client_public, rng)
 }
 
 #[cfg(test)]

@@ -61,7 +61,7 @@ mod test_rng;
 pub use derive::derive_key;
 pub use dh::{DhGroup, GEX_MAX_BITS, GEX_MIN_BITS, GexRequest};
 pub use error::KexError;
-pub use exchange::{KexClient, server_reply};
+pub use exchange::{KexClient, server_reply, server_reply_gex};
 pub use hash::ExchangeHasher;
 pub use secret::SharedSecret;
 
