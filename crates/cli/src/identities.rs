@@ -48,20 +48,8 @@ pub fn check(explicit: &[PathBuf], defaults: &[PathBuf], batch: bool) -> Checked
 /// for; `Err` with a warning when the file is left out.
 fn check_one(path: &Path, uid: u32, batch: bool) -> Result<Option<String>, Option<String>> {
     let shown = path.display();
-    let text = match std::fs::metadata(path).and_then(|m| Ok((m, std::fs::read(path)?))) {
-        Ok((meta, text)) => {
-            // ssh(1), "~/.ssh/id_*": "These files contain sensitive data and should be
-            // readable by the user but not accessible by others"; OpenSSH ignores such a key
-            // when it belongs to the user.
-            let mode = meta.permissions().mode() & 0o777;
-            if meta.uid() == uid && mode & 0o077 != 0 {
-                return Err(Some(format!(
-                    "Warning: Identity file {shown} is ignored: its permissions {mode:04o} are \
-                     too open (others can read it); run chmod 600 {shown}"
-                )));
-            }
-            zeroize::Zeroizing::new(text)
-        }
+    let (meta, text) = match std::fs::metadata(path).and_then(|m| Ok((m, std::fs::read(path)?))) {
+        Ok((meta, text)) => (meta, zeroize::Zeroizing::new(text)),
         Err(e) => {
             let text = e.to_string();
             let text = text.split(" (os error").next().unwrap_or(&text).to_owned();
@@ -70,15 +58,26 @@ fn check_one(path: &Path, uid: u32, batch: bool) -> Result<Option<String>, Optio
             )));
         }
     };
+    if text.starts_with(b"ssh-") || text.starts_with(b"ecdsa-") {
+        return Err(Some(format!(
+            "Warning: Identity file {shown} is ignored: it is a public key; name the private \
+             key, not the .pub file"
+        )));
+    }
+    // ssh(1), "~/.ssh/id_*": "These files contain sensitive data and should be readable by
+    // the user but not accessible by others"; OpenSSH ignores such a key when it belongs to
+    // the user.
+    let mode = meta.permissions().mode() & 0o777;
+    if meta.uid() == uid && mode & 0o077 != 0 {
+        return Err(Some(format!(
+            "Warning: Identity file {shown} is ignored: its permissions {mode:04o} are too \
+             open (others can read it); run chmod 600 {shown}"
+        )));
+    }
     if let Err(e) = PrivateKey::openssh_public_key(&text) {
-        let public = text.starts_with(b"ssh-") || text.starts_with(b"ecdsa-");
         return Err(Some(format!(
             "Warning: Identity file {shown} is ignored: it is not a private key sshwire can \
-             read ({e}){}",
-            match public {
-                true => "; name the private key, not the .pub file",
-                false => "; check that -i names the right file",
-            }
+             read ({e}); check that -i names the right file"
         )));
     }
     match PrivateKey::from_openssh(&text, None) {

@@ -169,7 +169,11 @@ pub fn download(
         TransferError::Local(io)
             if matches!(
                 io.kind(),
-                ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem | ErrorKind::NotFound
+                ErrorKind::PermissionDenied
+                    | ErrorKind::ReadOnlyFilesystem
+                    | ErrorKind::NotFound
+                    | ErrorKind::NotADirectory
+                    | ErrorKind::IsADirectory
             ) =>
         {
             (

@@ -202,7 +202,7 @@ pub async fn download(
             }
             continue;
         }
-        let existed = std::fs::metadata(&local).is_ok();
+        let existed = std::fs::metadata(&local).is_ok_and(|m| m.is_file());
         let mut meter = Meter::new(&name, settings.meter);
         let result = {
             let mut progress = |done: u64, total: Option<u64>| meter.update(done, total);

@@ -524,7 +524,7 @@ impl Shell {
             } else if is_dir(&attrs) {
                 Err(Some(format!("download {from}: not a regular file")))
             } else {
-                let existed = std::fs::metadata(&local).is_ok();
+                let existed = std::fs::metadata(&local).is_ok_and(|m| m.is_file());
                 let mut meter = Meter::new(&from, self.meter_on());
                 let r = {
                     let mut progress = |done: u64, total: Option<u64>| meter.update(done, total);
