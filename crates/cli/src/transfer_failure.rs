@@ -80,7 +80,7 @@ fn kept(local: &Path, existed: bool) -> Option<(PathBuf, u64)> {
         local.to_path_buf()
     };
     let meta = std::fs::metadata(&holder).ok()?;
-    (meta.is_file() && meta.len() > 0).then(|| (holder, meta.len()))
+    (meta.is_file() && meta.len() > 0).then_some((holder, meta.len()))
 }
 
 /// How to continue the download of `remote` into `local`.
