@@ -426,8 +426,7 @@ fn a_read_only_server_refuses_uploads_in_one_line_and_status_1() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stderr),
-        "scp: upload \"up.txt\" to \"/up.txt\": Permission denied: the server does not let \
-         this user write there (it may serve read-only)\n"
+        "scp: dest open \"/up.txt\": Permission denied\n"
     );
 }
 

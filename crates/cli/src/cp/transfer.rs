@@ -184,10 +184,7 @@ pub async fn download(
         };
         if is_dir(&attrs) {
             if !settings.recursive {
-                problem(format!(
-                    "download {}/: not a regular file: copy directories with -r",
-                    shown(&path)
-                ));
+                problem(format!("download {}/: not a regular file", shown(&path)));
                 ok = false;
                 continue;
             }
@@ -217,7 +214,13 @@ pub async fn download(
                 if f.session_lost {
                     return Err(f.line);
                 }
-                problem(f.line);
+                // scp's own words, but for a full disk, where what was kept matters.
+                let full = matches!(&e, TransferError::Local(io)
+                    if io.kind() == std::io::ErrorKind::StorageFull);
+                problem(match full {
+                    true => f.line,
+                    false => download_problem(&e, &path, &local),
+                });
                 ok = false;
             }
         }
@@ -275,12 +278,8 @@ pub async fn upload(
     }
     if !meta.is_file() {
         problem(format!(
-            "local \"{}\" is not a regular file{}",
-            path.display(),
-            match meta.is_dir() {
-                true => ": copy directories with -r",
-                false => "",
-            }
+            "local \"{}\" is not a regular file",
+            path.display()
         ));
         return Ok(false);
     }
@@ -306,7 +305,7 @@ pub async fn upload(
             if f.session_lost {
                 return Err(f.line);
             }
-            problem(f.line);
+            problem(upload_problem(&e, path, &remote));
             Ok(false)
         }
     }
