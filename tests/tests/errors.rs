@@ -320,7 +320,7 @@ fn an_unknown_host_key_under_strict_checking_shows_its_fingerprint_and_the_way_i
     assert_eq!(out.status.code(), Some(255));
     let line = one_line(
         &out,
-        "Host key verification failed: no ED25519 host key is known",
+        "Host key verification failed. No ED25519 host key is known",
     );
     assert!(line.contains(&serve_fingerprint(&serve)), "{line}");
     assert!(line.contains("StrictHostKeyChecking=accept-new"), "{line}");

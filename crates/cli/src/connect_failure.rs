@@ -92,25 +92,25 @@ pub fn host_key_refused(v: &Watched, cx: &HostKeyContext<'_>) -> Option<String> 
                 _ => "and you have requested strict checking",
             };
             format!(
-                "Host key verification failed: no {kind} host key is known for {name} {why}. \
+                "Host key verification failed. No {kind} host key is known for {name} {why}. \
                  If {fp} is the server's key (ask its administrator), connect once with \
                  -o StrictHostKeyChecking=accept-new to record it"
             )
         }
         Refusal::Unrecordable => format!(
-            "Host key verification failed: no {kind} host key is known for {name}, and it \
+            "Host key verification failed. No {kind} host key is known for {name}, and it \
              cannot be recorded (UserKnownHostsFile is none, or the name has characters \
              known_hosts cannot hold). If {fp} is the server's key, add it to a known_hosts \
              file yourself"
         ),
         Refusal::Unreadable { file } => format!(
-            "Host key verification failed: no {kind} host key is known for {name}, and {} \
+            "Host key verification failed. No {kind} host key is known for {name}, and {} \
              cannot be read (it may list another key for it): make it readable, then connect \
              again",
             file.display()
         ),
         Refusal::Declined => format!(
-            "Host key verification failed: you did not accept the {kind} key {fp} of {name}"
+            "Host key verification failed. You did not accept the {kind} key {fp} of {name}"
         ),
     })
 }
