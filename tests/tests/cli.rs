@@ -160,3 +160,116 @@ fn sftp_server_lists_requests_like_openssh() {
         .unwrap();
     assert_eq!(ours, String::from_utf8(theirs.stdout).unwrap());
 }
+
+/// `sshwire serve` with no flags at all, in an empty directory: it listens on 127.0.0.1:2222,
+/// serves `./sftp-root` to the invoking user (their `~/.ssh/authorized_keys`), who logs in
+/// with their key over our client and OpenSSH's sftp, and it keeps its host key across
+/// restarts. The only test that uses port 2222.
+#[test]
+fn serve_with_no_flags_serves_the_invoking_user_and_keeps_its_host_key() {
+    let home = tempfile::tempdir().unwrap();
+    let ssh = home.path().join(".ssh");
+    std::fs::create_dir_all(&ssh).unwrap();
+    let key = ssh.join("id_ed25519");
+    let public = sshwire_tests::ed25519_key_file(&key);
+    std::fs::write(ssh.join("authorized_keys"), &public).unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let start = || {
+        let mut child = Command::new(PROGRAM)
+            .arg("serve")
+            .current_dir(cwd.path())
+            .env("HOME", home.path())
+            .env_remove("XDG_CONFIG_HOME")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut fingerprint = None;
+        let mut seen = Vec::new();
+        for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+            let line = line.unwrap();
+            seen.push(line.clone());
+            if let Some(rest) = line.strip_prefix("host key: ") {
+                fingerprint = rest.split_whitespace().next().map(str::to_owned);
+            }
+            if line.starts_with("connect with:") {
+                break;
+            }
+        }
+        let Some(fingerprint) = fingerprint else {
+            let mut err = String::new();
+            let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err);
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "sshwire serve did not start on its default 127.0.0.1:2222 (is the port busy?): \
+                 {}\n{err}",
+                seen.join("\n")
+            );
+        };
+        assert!(
+            seen.iter()
+                .any(|l| l.contains("listening on 127.0.0.1:2222")),
+            "{seen:?}"
+        );
+        (child, fingerprint)
+    };
+    let (mut first, fingerprint) = start();
+    // Our client, as the same user, with the key found in ~/.ssh.
+    std::fs::write(cwd.path().join("hello.txt"), "hello\n").unwrap();
+    let batch = cwd.path().join("batch");
+    std::fs::write(&batch, "put hello.txt\nrename hello.txt moved.txt\n").unwrap();
+    let known = home.path().join("known_hosts");
+    let ours = Command::new(PROGRAM)
+        .args(["sftp", "-P", "2222", "-F", "none", "-o"])
+        .arg(format!("UserKnownHostsFile={}", known.display()))
+        .args(["-o", "StrictHostKeyChecking=accept-new", "-q", "-b"])
+        .arg(&batch)
+        .arg("127.0.0.1")
+        .current_dir(cwd.path())
+        .env("HOME", home.path())
+        .env_remove("SSH_AUTH_SOCK")
+        .output()
+        .unwrap();
+    assert!(
+        ours.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ours.stderr)
+    );
+    let root = cwd.path().join("sftp-root");
+    assert_eq!(
+        std::fs::read_to_string(root.join("moved.txt")).unwrap(),
+        "hello\n"
+    );
+    first.kill().unwrap();
+    first.wait().unwrap();
+    // A restart keeps the key: the client that recorded it connects without a question.
+    let (mut second, again) = start();
+    assert_eq!(again, fingerprint);
+    if openssh_available("serve_with_no_flags_serves_the_invoking_user_and_keeps_its_host_key") {
+        std::fs::write(&batch, "get moved.txt back.txt\n").unwrap();
+        let theirs = Command::new("sftp")
+            .args(["-P", "2222", "-F", "/dev/null", "-i"])
+            .arg(&key)
+            .arg("-o")
+            .arg(format!("UserKnownHostsFile={}", known.display()))
+            .args(["-o", "StrictHostKeyChecking=yes", "-b"])
+            .arg(&batch)
+            .arg("127.0.0.1")
+            .current_dir(cwd.path())
+            .env("HOME", home.path())
+            .output()
+            .unwrap();
+        assert!(
+            theirs.status.success(),
+            "{}",
+            String::from_utf8_lossy(&theirs.stderr)
+        );
+        assert_eq!(
+            std::fs::read_to_string(cwd.path().join("back.txt")).unwrap(),
+            "hello\n"
+        );
+    }
+    second.kill().unwrap();
+    second.wait().unwrap();
+}

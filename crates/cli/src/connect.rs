@@ -17,6 +17,8 @@ use sshwire::client::{AuthOptions, Client, ClientConfig, Identity, NoPrompts, Pr
 use sshwire::known_hosts::{KnownHostsVerifier, StrictHostKeyChecking};
 use zeroize::Zeroizing;
 
+use crate::connect_failure::{self, Attempt, HostKeyContext, Watched};
+use crate::identities;
 use crate::paths;
 use crate::prompt;
 use crate::ssh_config::{self, ConfigFile};
@@ -213,8 +215,11 @@ impl Connect {
             if let Some(n) = o.server_alive_count_max {
                 config.session.keepalive_count_max = n;
             }
-            let mut verifier = verifier(o, host, port, batch);
-            let auth = auth_options(o, &self.identities, user);
+            let mut verifier = Watched {
+                inner: verifier(o, host, port, batch),
+                key: None,
+            };
+            let (auth, key_notes) = auth_options(o, &self.identities, user, batch, r.verbosity);
             let mut prompter: Box<dyn Prompter> = if batch {
                 Box::new(NoPrompts)
             } else {
@@ -279,8 +284,22 @@ impl Connect {
                     (result, Some(Box::new(via)))
                 }
             };
-            for line in verifier.take_messages() {
-                if r.verbosity >= 0 || line.contains("WARNING") || line.contains("failed") {
+            let context = HostKeyContext {
+                host: &host.to_ascii_lowercase(),
+                port,
+                policy: o
+                    .strict_host_key_checking
+                    .unwrap_or(StrictHostKeyChecking::Ask),
+                batch,
+            };
+            let refused = connect_failure::host_key_refused(&verifier, &context);
+            for line in verifier.inner.take_messages() {
+                // A refusal is said in one line below; OpenSSH's full warning with -v.
+                let shown = match &refused {
+                    Some(_) => r.verbosity > 0,
+                    None => r.verbosity >= 0 || line.contains("WARNING") || line.contains("failed"),
+                };
+                if shown {
                     eprintln!("{line}");
                 }
             }
@@ -291,14 +310,18 @@ impl Connect {
                     if let Some(via) = via {
                         via.disconnect().await;
                     }
-                    Err(ConnectFailed(describe(
-                        &e,
+                    if let Some(line) = refused {
+                        return Err(ConnectFailed(line));
+                    }
+                    let attempt = Attempt {
                         host,
                         port,
                         user,
                         through,
-                        r.verbosity,
-                    )))
+                        timeout: config.connect_timeout,
+                        key_notes: &key_notes,
+                    };
+                    Err(ConnectFailed(connect_failure::describe(&e, &attempt)))
                 }
             }
         })
@@ -387,20 +410,35 @@ fn verifier(o: &SshOptions, host: &str, port: u16, batch: bool) -> KnownHostsVer
     v
 }
 
-/// The identities (`-i` first, then `IdentityFile`s) and methods to log in as `user` with.
-fn auth_options(o: &SshOptions, identities: &[PathBuf], user: &str) -> AuthOptions {
+/// The identities (`-i` first, then `IdentityFile`s) and methods to log in as `user` with,
+/// and notes about keys for the line of a failed login. Identity files that cannot be used
+/// are left out with a warning (printed unless `-q`), as OpenSSH does.
+fn auth_options(
+    o: &SshOptions,
+    identities: &[PathBuf],
+    user: &str,
+    batch: bool,
+    verbosity: Verbosity,
+) -> (AuthOptions, Vec<String>) {
     let mut auth = AuthOptions::new(user);
     let mut files: Vec<PathBuf> = identities.to_vec();
     files.extend(o.identity_files.iter().cloned());
+    let mut defaults = Vec::new();
     if files.is_empty() {
         // OpenSSH's default identities, those that exist.
         if let Ok(home) = paths::home() {
             for name in ["id_rsa", "id_ecdsa", "id_ed25519"] {
-                files.push(home.join(".ssh").join(name));
+                defaults.push(home.join(".ssh").join(name));
             }
         }
     }
-    auth.identities = files.into_iter().map(Identity::File).collect();
+    let checked = identities::check(&files, &defaults, batch);
+    if verbosity >= 0 {
+        for w in &checked.warnings {
+            eprintln!("sshwire: {w}");
+        }
+    }
+    auth.identities = checked.files.into_iter().map(Identity::File).collect();
     auth.identities_only = o.identities_only == Some(true);
     auth.use_agent = o.identity_agent.as_deref() != Some("none");
     let mut preferred = o.preferred_authentications.clone().unwrap_or_else(|| {
@@ -419,7 +457,7 @@ fn auth_options(o: &SshOptions, identities: &[PathBuf], user: &str) -> AuthOptio
     if let Some(n) = o.number_of_password_prompts {
         auth.password_prompts = n;
     }
-    auth
+    (auth, checked.notes)
 }
 
 /// Prompts on the terminal, or through `SSH_ASKPASS`.
@@ -455,55 +493,6 @@ fn terminal_text(text: &str, lines: bool) -> String {
         }
     }
     out
-}
-
-/// One line for a failed connection, in OpenSSH's words where it has them.
-fn describe(
-    e: &sshwire::Error,
-    host: &str,
-    port: u16,
-    user: &str,
-    through: Option<&str>,
-    verbosity: Verbosity,
-) -> String {
-    use std::io::ErrorKind;
-    match e {
-        sshwire::Error::ChannelOpenFailed { description, .. } => {
-            let jump = through.unwrap_or("the jump host");
-            format!("{jump} cannot connect to {host} port {port}: {description}")
-        }
-        sshwire::Error::Io(io) => match io.kind() {
-            ErrorKind::ConnectionRefused => {
-                format!("connect to host {host} port {port}: Connection refused")
-            }
-            ErrorKind::TimedOut => {
-                format!("connect to host {host} port {port}: Connection timed out")
-            }
-            _ if io.to_string().contains("failed to lookup address")
-                || io.to_string().contains("Name or service not known") =>
-            {
-                format!("Could not resolve hostname {host}: Name or service not known")
-            }
-            ErrorKind::UnexpectedEof => {
-                format!("Connection closed by {host} port {port}")
-            }
-            _ => format!("connect to host {host} port {port}: {io}"),
-        },
-        sshwire::Error::Timeout => {
-            format!("connect to host {host} port {port}: Connection timed out")
-        }
-        sshwire::Error::PermissionDenied { methods, tried } => {
-            let mut line = format!("{user}@{host}: Permission denied ({}).", methods.join(","));
-            if verbosity > 0 && !tried.is_empty() {
-                line.push_str(&format!(" Tried: {}.", tried.join("; ")));
-            }
-            line
-        }
-        sshwire::Error::Transport(sshwire::transport::Error::HostKeyRejected) => {
-            "Host key verification failed.".to_owned()
-        }
-        other => format!("{host} port {port}: {other}"),
-    }
 }
 
 /// Waits no longer than needed for a runtime's blocking reader (stdin) at exit.

@@ -6,8 +6,10 @@
 #![warn(missing_docs)]
 
 mod connect;
+mod connect_failure;
 mod cp;
 mod exec;
+mod identities;
 mod keygen;
 mod passwd;
 mod paths;
@@ -20,6 +22,7 @@ mod sftp;
 mod sftp_server;
 mod ssh_config;
 mod ssh_options;
+mod transfer_failure;
 
 use std::process::ExitCode;
 

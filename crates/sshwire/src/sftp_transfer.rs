@@ -247,6 +247,11 @@ impl SftpClient {
         }
         .await;
         reads.abort_all();
+        // A failed download still lets the block being written land, so that the prefix on
+        // disk is complete when the caller reports (and a resume measures) it.
+        if outcome.is_err() {
+            let _ = file.finish().await;
+        }
         let closed = self.close(&handle).await;
         outcome?;
         closed?;

@@ -126,6 +126,8 @@ pub(crate) struct Settings {
     pub transfer: Transfer,
     /// Progress meters (a terminal, no `-q`).
     pub meter: bool,
+    /// `-P`, for the resume command an interrupted transfer suggests.
+    pub port: Option<u16>,
 }
 
 /// The connections made so far, one per user and host.
@@ -219,6 +221,7 @@ async fn copy(args: Args) -> u8 {
             ..Transfer::default()
         },
         meter: !args.quiet && std::io::stdout().is_terminal(),
+        port: args.port,
     };
     let verbosity = if args.quiet {
         -1
@@ -265,7 +268,7 @@ async fn copy_all(
                     Operand::Local(path) => transfer::local(path, dir, settings).await,
                     Operand::Remote(r) => {
                         let sftp = hosts.sftp(r).await?;
-                        transfer::download(&sftp, r, dir, is_dir, settings).await
+                        transfer::download(&sftp, r, dir, is_dir, settings).await?
                     }
                 };
             }
@@ -283,7 +286,7 @@ async fn copy_all(
             for source in sources {
                 ok &= match source {
                     Operand::Local(path) => {
-                        transfer::upload(&dest, path, to, is_dir, settings).await
+                        transfer::upload(&dest, path, to, is_dir, settings).await?
                     }
                     Operand::Remote(from) => {
                         let src = hosts.sftp(from).await?;

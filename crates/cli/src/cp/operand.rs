@@ -31,6 +31,18 @@ impl Remote {
             p => p.as_bytes(),
         }
     }
+
+    /// `[user@]host`, as a command line would name it again (an IPv6 address in brackets).
+    pub fn user_host(&self) -> String {
+        let host = match self.host.contains(':') {
+            true => format!("[{}]", self.host),
+            false => self.host.clone(),
+        };
+        match &self.user {
+            Some(u) => format!("{u}@{host}"),
+            None => host,
+        }
+    }
 }
 
 /// Where the `:` after the host is, as scp finds it: before any `/`, not at the start, and

@@ -11,6 +11,7 @@ use sshwire::sftp_tree::{TreeEvents, TreeTransfer};
 use super::meter::Meter;
 use super::operand::Remote;
 use super::{Settings, io_text, problem, remote_text};
+use crate::transfer_failure::{self, Resume};
 
 /// `S_IFMT`: the file type bits of a mode.
 const S_IFMT: u32 = 0o170_000;
@@ -161,13 +162,18 @@ pub async fn download(
     target: &Path,
     target_is_dir: bool,
     settings: Settings,
-) -> bool {
+) -> Result<bool, String> {
     let matches = match sources(sftp, from).await {
         Ok(m) => m,
         Err(line) => {
             problem(line);
-            return false;
+            return Ok(false);
         }
+    };
+    let host = from.user_host();
+    let resume = Resume::Sftp {
+        host: &host,
+        port: settings.port,
     };
     let mut ok = true;
     for (path, attrs) in matches {
@@ -193,6 +199,7 @@ pub async fn download(
             }
             continue;
         }
+        let existed = std::fs::metadata(&local).is_ok_and(|m| m.is_file());
         let mut meter = Meter::new(&name, settings.meter);
         let result = {
             let mut progress = |done: u64, total: Option<u64>| meter.update(done, total);
@@ -202,12 +209,23 @@ pub async fn download(
         match result {
             Ok(bytes) => meter.finish(bytes),
             Err(e) => {
-                problem(download_problem(&e, &path, &local));
+                drop(meter);
+                let f = transfer_failure::download(&e, &shown(&path), &local, existed, &resume);
+                if f.session_lost {
+                    return Err(f.line);
+                }
+                // scp's own words, but for a full disk, where what was kept matters.
+                let full = matches!(&e, TransferError::Local(io)
+                    if io.kind() == std::io::ErrorKind::StorageFull);
+                problem(match full {
+                    true => f.line,
+                    false => download_problem(&e, &path, &local),
+                });
                 ok = false;
             }
         }
     }
-    ok
+    Ok(ok)
 }
 
 fn download_problem(e: &TransferError, remote: &[u8], local: &Path) -> String {
@@ -224,7 +242,7 @@ pub async fn upload(
     to: &Remote,
     to_is_dir: bool,
     settings: Settings,
-) -> bool {
+) -> Result<bool, String> {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) => {
@@ -233,7 +251,7 @@ pub async fn upload(
                 path.display(),
                 io_text(&e)
             ));
-            return false;
+            return Ok(false);
         }
     };
     let name = path
@@ -248,20 +266,22 @@ pub async fn upload(
     if meta.is_dir() && settings.recursive {
         let mut events = Events::new(settings.meter);
         let how = tree_settings(settings);
-        return match sftp.upload_tree(path, &remote, &how, &mut events).await {
-            Ok(summary) => summary.failed == 0 && !events.failed,
-            Err(e) => {
-                problem(upload_problem(&e, path, &remote));
-                false
-            }
-        };
+        return Ok(
+            match sftp.upload_tree(path, &remote, &how, &mut events).await {
+                Ok(summary) => summary.failed == 0 && !events.failed,
+                Err(e) => {
+                    problem(upload_problem(&e, path, &remote));
+                    false
+                }
+            },
+        );
     }
     if !meta.is_file() {
         problem(format!(
             "local \"{}\" is not a regular file",
             path.display()
         ));
-        return false;
+        return Ok(false);
     }
     let mut meter = Meter::new(&name, settings.meter);
     let result = {
@@ -272,11 +292,21 @@ pub async fn upload(
     match result {
         Ok(bytes) => {
             meter.finish(bytes);
-            true
+            Ok(true)
         }
         Err(e) => {
+            drop(meter);
+            let host = to.user_host();
+            let resume = Resume::Sftp {
+                host: &host,
+                port: settings.port,
+            };
+            let f = transfer_failure::upload(&e, path, &shown(&remote), &resume);
+            if f.session_lost {
+                return Err(f.line);
+            }
             problem(upload_problem(&e, path, &remote));
-            false
+            Ok(false)
         }
     }
 }

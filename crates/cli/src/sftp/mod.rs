@@ -360,7 +360,11 @@ async fn commands(sftp: SftpClient, plan: Plan) -> u8 {
                 plan.local.as_deref(),
             )
             .await;
-        return if ok { 0 } else { 1 };
+        return match (ok, shell.lost) {
+            (_, true) => FATAL,
+            (true, false) => 0,
+            (false, false) => 1,
+        };
     }
     run_input(&mut shell, plan.input).await
 }
@@ -429,6 +433,9 @@ async fn one_line(shell: &mut Shell, l: &str, echo: bool, batch: bool) -> Option
         }
     };
     let _ = std::io::stdout().flush();
+    if shell.lost {
+        return Some(FATAL);
+    }
     match outcome {
         Outcome::Quit => Some(0),
         Outcome::Failed if abort => Some(1),

@@ -18,6 +18,7 @@ use super::line::{self, Command, LsFlags, TransferFlags};
 use super::ls::{self, Entry};
 use super::paths::{absolute, append, base_name, is_absolute, strip_prefix};
 use super::progress::{Board, Meter};
+use crate::transfer_failure::{self, Resume};
 
 /// `S_IFMT` and the directory type of a mode.
 const S_IFMT: u32 = 0o170_000;
@@ -60,6 +61,9 @@ pub struct Shell {
     defaults: Defaults,
     /// Whether the progress meter is on (`progress` toggles it).
     pub progress: bool,
+    /// Whether the session was lost during a transfer: the session ends with status 255,
+    /// as OpenSSH's sftp exits when the connection closes.
+    pub lost: bool,
 }
 
 fn is_dir(a: &Attrs) -> bool {
@@ -156,6 +160,7 @@ impl Shell {
             start: pwd.clone(),
             pwd,
             progress: defaults.progress,
+            lost: false,
             defaults,
         }
     }
@@ -519,6 +524,7 @@ impl Shell {
             } else if is_dir(&attrs) {
                 Err(Some(format!("download {from}: not a regular file")))
             } else {
+                let existed = std::fs::metadata(&local).is_ok_and(|m| m.is_file());
                 let mut meter = Meter::new(&from, self.meter_on());
                 let r = {
                     let mut progress = |done: u64, total: Option<u64>| meter.update(done, total);
@@ -531,7 +537,17 @@ impl Shell {
                 match r {
                     Ok(_) if fsync => sync_local(&local).map_err(Some),
                     Ok(_) => Ok(()),
-                    Err(e) => Err(Some(transfer_error(&e, &from, &to, true))),
+                    Err(e) => {
+                        let f = transfer_failure::download(
+                            &e,
+                            &from,
+                            &local,
+                            existed,
+                            &Resume::Session,
+                        );
+                        self.lost |= f.session_lost;
+                        Err(Some(f.line))
+                    }
                 }
             };
             if let Err(message) = result {
@@ -539,6 +555,9 @@ impl Shell {
                     error(m);
                 }
                 ok = false;
+                if self.lost {
+                    break;
+                }
             }
         }
         ok
@@ -637,7 +656,11 @@ impl Shell {
                 match r {
                     Ok(_) if fsync => self.sync_remote(&remote).await.map_err(Some),
                     Ok(_) => Ok(()),
-                    Err(e) => Err(Some(transfer_error(&e, &to, &from, false))),
+                    Err(e) => {
+                        let f = transfer_failure::upload(&e, &source, &to, &Resume::Session);
+                        self.lost |= f.session_lost;
+                        Err(Some(f.line))
+                    }
                 }
             };
             if let Err(message) = result {
@@ -645,6 +668,9 @@ impl Shell {
                     error(m);
                 }
                 ok = false;
+                if self.lost {
+                    break;
+                }
             }
         }
         ok
