@@ -405,3 +405,33 @@ async fn tree_upload_and_download_against_openssh_sftp_server() {
         .unwrap();
     assert_eq!((summary.files, summary.skipped), (0, 4));
 }
+
+/// Dropping the last handle ends the session: the server's stdin is closed, so a spawned
+/// `sftp-server` exits by itself (shutting a tokio `ChildStdin` down would not close it).
+#[tokio::test]
+async fn dropping_the_client_ends_a_spawned_server() {
+    if !openssh_available("dropping_the_client_ends_a_spawned_server")
+        || !Path::new(SFTP_SERVER).exists()
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (sftp, mut child) = spawn_server().await;
+    let handle = sftp
+        .open(
+            &p(&dir.path().join("f")),
+            OpenFlags::WRITE | OpenFlags::CREAT,
+            Attrs::default(),
+        )
+        .await
+        .unwrap();
+    assert!(!handle.is_empty());
+    drop(sftp);
+    // A bound on the wait so that a regression fails instead of hanging the suite; the
+    // server exits as soon as it reads EOF.
+    let status = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait())
+        .await
+        .expect("sftp-server still running a minute after the client was dropped")
+        .unwrap();
+    assert!(status.success(), "{status}");
+}

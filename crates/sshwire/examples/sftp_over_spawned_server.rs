@@ -10,17 +10,12 @@
 //! explains the client.
 
 use std::error::Error;
-use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::pin::Pin;
 use std::process::Stdio;
-use std::task::{Context, Poll};
 
 use sshwire::sftp_client::SftpClient;
 use sshwire::sftp_transfer::Transfer;
-use tokio::io::AsyncWrite;
-use tokio::process::ChildStdin;
 
 /// Where Debian and Ubuntu install OpenSSH's SFTP server (package openssh-sftp-server).
 const SFTP_SERVER: &str = "/usr/lib/openssh/sftp-server";
@@ -50,7 +45,6 @@ async fn main() -> Result<(), Box<dyn Error>> {
     };
 
     // INIT, VERSION, and limits@openssh.com when the server offers it: one call.
-    let stdin = ClosingStdin(Some(stdin));
     let sftp = SftpClient::new(tokio::io::join(stdout, stdin)).await?;
     println!(
         "server speaks SFTP version {} with {} extensions",
@@ -96,47 +90,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
     println!("downloaded {received} bytes: identical to the original");
 
-    // Dropping the last client handle shuts the stream down: the server's stdin closes
-    // (see `ClosingStdin`) and it exits at the end of its input.
+    // Dropping the last client handle ends the session: once what it sent is written, both
+    // halves of the stream are dropped, the server's stdin closes, and it exits at the end of
+    // its input.
     drop(sftp);
     let status = child.wait().await?;
     println!("sftp-server exited: {status}");
     Ok(())
-}
-
-/// The server's standard input, closed when the client shuts its stream down.
-///
-/// `SftpClient` shuts the write side down when its last handle is dropped, but the stream
-/// (a `Join` of both pipes) lives on in the task that reads replies, and shutting a tokio
-/// `ChildStdin` down does not close the pipe: only dropping it does. The server would wait
-/// for more requests forever, and the client for more replies. Dropping the pipe at shutdown
-/// gives the server its end of input.
-struct ClosingStdin(Option<ChildStdin>);
-
-impl AsyncWrite for ClosingStdin {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.0.as_mut() {
-            Some(pipe) => Pin::new(pipe).poll_write(cx, buf),
-            None => Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
-        }
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.0.as_mut() {
-            Some(pipe) => Pin::new(pipe).poll_flush(cx),
-            None => Poll::Ready(Ok(())),
-        }
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if let Some(pipe) = self.0.as_mut() {
-            std::task::ready!(Pin::new(pipe).poll_flush(cx))?;
-        }
-        self.0 = None;
-        Poll::Ready(Ok(()))
-    }
 }

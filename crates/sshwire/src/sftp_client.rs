@@ -211,7 +211,14 @@ impl SftpClient {
         }));
         let (out, mut out_rx) = mpsc::unbounded_channel::<Outgoing>();
         let writer_shared = shared.clone();
+        // Dropped when the writer ends: every handle is gone and what they sent is written
+        // (or writing failed). The reader then stops too, so that both halves of the stream
+        // are dropped: for a pipe, only closing it ends the server (shutting down a tokio
+        // `ChildStdin` leaves it open), and the server may wait for that EOF before it closes
+        // its side, which the reader would wait for in turn.
+        let (writer_done, mut writer_gone) = oneshot::channel::<()>();
         tokio::spawn(async move {
+            let _done = writer_done;
             while let Some((bytes, data)) = out_rx.recv().await {
                 let data = data.unwrap_or_default();
                 if let Err(e) = write_both(&mut writer, &bytes, &data).await {
@@ -234,7 +241,11 @@ impl SftpClient {
                 if input.capacity() - input.len() < READ_CHUNK / 2 {
                     input.reserve(READ_CHUNK);
                 }
-                match reader.read_buf(&mut input).await {
+                let read = tokio::select! {
+                    read = reader.read_buf(&mut input) => read,
+                    _ = &mut writer_gone => break closed(),
+                };
+                match read {
                     Ok(0) => break SftpError::Protocol("the server closed the session".into()),
                     Ok(_) => {}
                     Err(e) => break SftpError::Protocol(format!("read failed: {e}")),
