@@ -178,16 +178,25 @@ pub(crate) async fn authenticate_from<S: AsyncRead + AsyncWrite>(
                     ..
                 } => {
                     let ok = authenticator.public_key(&user, &key);
-                    if signed {
+                    if signed || !ok {
+                        // A refused query is a failed attempt too (the engine counts it).
+                        tracing::debug!(
+                            event = "auth_key",
+                            peer,
+                            user,
+                            signed,
+                            accepted = ok,
+                            key = %key.fingerprint_sha256(),
+                            "public key checked"
+                        );
                         logged = Some((user, AuthMethod::PublicKey));
                     } else {
                         tracing::debug!(
                             event = "auth_key_query",
                             peer,
                             user,
-                            accepted = ok,
                             key = %key.fingerprint_sha256(),
-                            "public key query"
+                            "public key query accepted"
                         );
                     }
                     (id, verdict(ok))
