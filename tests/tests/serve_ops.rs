@@ -185,15 +185,12 @@ fn client_options(port: u16) -> Vec<String> {
     .collect()
 }
 
-/// `ssh -v` as `user` with `args`; an askpass program answers `password` if asked.
-fn ssh(r: &Running, user: &str, password: Option<&str>, args: &[&str]) -> Output {
-    let askpass = r.dir.path().join("askpass.sh");
+/// An askpass program in `dir` that answers `password`.
+fn write_askpass(dir: &Path, password: &str) -> PathBuf {
+    let askpass = dir.join("askpass.sh");
     std::fs::write(
         &askpass,
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' '{}'\n",
-            password.unwrap_or("not the password")
-        ),
+        format!("#!/bin/sh\nprintf '%s\\n' '{password}'\n"),
     )
     .unwrap();
     std::fs::set_permissions(
@@ -201,21 +198,27 @@ fn ssh(r: &Running, user: &str, password: Option<&str>, args: &[&str]) -> Output
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
+    askpass
+}
+
+/// `ssh -v` as `user` with `args`; an askpass program answers `password` if asked.
+fn ssh(r: &Running, user: &str, password: Option<&str>, args: &[&str]) -> Output {
+    let askpass = write_askpass(r.dir.path(), password.unwrap_or("not the password"));
     let mut cmd = Command::new("ssh");
-    cmd.arg("-v")
-        .args(client_options(r.port))
-        .args(args)
+    cmd.arg("-v").args(client_options(r.port));
+    if password.is_none() {
+        cmd.args(["-o", "BatchMode=yes"]);
+    }
+    cmd.args(args)
         .arg(format!("{user}@127.0.0.1"))
         .arg("true")
         .env("SSH_ASKPASS", &askpass)
         .env("SSH_ASKPASS_REQUIRE", "force")
         .env("DISPLAY", ":0")
         .env_remove("SSH_AUTH_SOCK")
-        .stdin(Stdio::null());
-    if password.is_none() {
-        cmd.args(["-o", "BatchMode=yes"]);
-    }
-    cmd.output().unwrap()
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
 }
 
 fn text(o: &Output) -> String {
@@ -546,6 +549,41 @@ fn publickey_then_password_needs_both() {
     );
     let success = r.wait_for_log("event=\"auth_success\"");
     assert!(success.contains("methods=publickey,password"), "{success}");
+    // Our own client: the key, then the password from the askpass program.
+    let ours = |password: &str| {
+        let askpass = write_askpass(r.dir.path(), password);
+        let batch = r.dir.path().join("batch");
+        std::fs::write(&batch, "mkdir ours\n").unwrap();
+        Command::new(PROGRAM)
+            // -b implies BatchMode (no password), unless an -o says otherwise first.
+            .args(["sftp", "-o", "BatchMode=no", "-b"])
+            .arg(&batch)
+            .args(["-P", &r.port.to_string(), "-i", key])
+            .args([
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+            ])
+            .arg("alice@127.0.0.1")
+            .env("HOME", r.dir.path())
+            .env("SSH_ASKPASS", askpass)
+            .env("SSH_ASKPASS_REQUIRE", "force")
+            .env_remove("SSH_AUTH_SOCK")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = ours("wrong");
+    assert!(!out.status.success());
+    assert!(!r.dir.path().join("alice/ours").exists());
+    let out = ours("correct horse");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(r.dir.path().join("alice/ours").is_dir());
     // Another user name gets the default methods, whether or not it exists.
     let out = text(&ssh(
         &r,

@@ -725,6 +725,10 @@ impl Startups {
 }
 
 #[cfg(test)]
+#[path = "server_gate_tests.rs"]
+mod gate_tests;
+
+#[cfg(test)]
 mod tests {
     use super::printable;
 
