@@ -27,10 +27,28 @@ impl Running {
     /// Writes `config` (`{dir}` replaced by the directory) and starts the server with it.
     fn start(dir: tempfile::TempDir, config: &str, extra: &[&str]) -> Running {
         write_config(dir.path(), config);
-        let mut child = Command::new(PROGRAM)
-            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        let mut cmd = Command::new(PROGRAM);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(dir.path().join("sshwire.toml"))
-            .args(extra)
+            .args(extra);
+        Running::spawn(dir, cmd)
+    }
+
+    /// Starts the server without a configuration: `--root`, `--authorized-keys` and
+    /// `--host-key` in `dir`.
+    fn start_flags(dir: tempfile::TempDir, host_key: &Path) -> Running {
+        let mut cmd = Command::new(PROGRAM);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--root"])
+            .arg(dir.path().join("root"))
+            .arg("--authorized-keys")
+            .arg(dir.path().join("authorized_keys"))
+            .arg("--host-key")
+            .arg(host_key);
+        Running::spawn(dir, cmd)
+    }
+
+    fn spawn(dir: tempfile::TempDir, mut cmd: Command) -> Running {
+        let mut child = cmd
             .env("XDG_CONFIG_HOME", dir.path().join("config"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -424,6 +442,29 @@ fn sighup_swaps_a_key_while_an_open_session_keeps_working() {
         std::fs::read(root.join("after.txt")).unwrap(),
         b"after the reloads"
     );
+}
+
+#[test]
+fn sighup_without_a_config_rereads_the_authorized_keys_file() {
+    if !openssh_available("sighup_without_a_config_rereads_the_authorized_keys_file") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (host, _) = key(dir.path(), "host");
+    let (old, old_pub) = key(dir.path(), "old");
+    let (new, new_pub) = key(dir.path(), "new");
+    let keys = dir.path().join("authorized_keys");
+    std::fs::write(&keys, format!("{old_pub}\n")).unwrap();
+    let r = Running::start_flags(dir, &host);
+    assert!(ssh_key(&r, "anyone", &old).contains("Authenticated to"));
+    std::fs::write(&keys, format!("{new_pub}\n")).unwrap();
+    // Unchanged until the signal.
+    assert!(ssh_key(&r, "anyone", &new).contains("Permission denied"));
+    let seen = r.log().len();
+    r.signal("HUP");
+    r.wait_for_log_after(seen, "event=\"reload\"");
+    assert!(ssh_key(&r, "anyone", &old).contains("Permission denied"));
+    assert!(ssh_key(&r, "anyone", &new).contains("Authenticated to"));
 }
 
 #[test]
