@@ -129,6 +129,9 @@ struct Entry {
     active: bool,
     /// When it was last penalized, as an order (for eviction).
     order: u64,
+    /// Connections refused since the penalty became active (only the first is logged at
+    /// info: a flood of refusals must not flood the log).
+    refused: u64,
 }
 
 #[derive(Debug, Default)]
@@ -196,17 +199,25 @@ impl Penalties {
 
     /// How long connections from `addr` are still refused at `now` (`None`: admitted).
     pub fn refused_for(&self, addr: IpAddr, now: Instant) -> Option<Duration> {
+        self.refuse(addr, now).map(|(left, _)| left)
+    }
+
+    /// [`Penalties::refused_for`], counting the refusal: also how many came before it.
+    fn refuse(&self, addr: IpAddr, now: Instant) -> Option<(Duration, u64)> {
         let s = self.settings();
         let source = self.source(&s, addr)?;
         let mut t = lock(&self.table);
-        let entry = *t.entries.get(&source)?;
+        let entry = t.entries.get_mut(&source)?;
         if now >= entry.expiry {
             t.remove(source);
             return None;
         }
-        entry
-            .active
-            .then(|| entry.expiry.saturating_duration_since(now))
+        if !entry.active {
+            return None;
+        }
+        let before = entry.refused;
+        entry.refused = entry.refused.saturating_add(1);
+        Some((entry.expiry.saturating_duration_since(now), before))
     }
 
     /// Records how a connection from `addr` ended, at `now`.
@@ -241,12 +252,14 @@ impl Penalties {
         {
             t.entries.remove(&oldest);
         }
+        let refused = old.filter(|_| !newly_active).map_or(0, |e| e.refused);
         t.entries.insert(
             source,
             Entry {
                 expiry,
                 active,
                 order,
+                refused,
             },
         );
         t.by_order.insert(order, source);
@@ -283,13 +296,23 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Gatekeeper for Penalties {
     fn admit(&self, peer: SocketAddr) -> bool {
-        match self.refused_for(peer.ip(), Instant::now()) {
+        match self.refuse(peer.ip(), Instant::now()) {
             None => true,
-            Some(left) => {
+            Some((left, 0)) => {
                 tracing::info!(
                     event = "penalty_refused",
                     peer = %peer,
                     seconds_left = left.as_secs(),
+                    "connection refused: the source is penalized (further refusals at debug level)"
+                );
+                false
+            }
+            Some((left, before)) => {
+                tracing::debug!(
+                    event = "penalty_refused",
+                    peer = %peer,
+                    seconds_left = left.as_secs(),
+                    refused_before = before,
                     "connection refused: the source is penalized"
                 );
                 false
@@ -335,8 +358,8 @@ mod tests {
         p.record(a, FAIL, t0);
         assert_eq!(p.refused_for(a, t0), None, "10 s is below min");
         p.record(a, FAIL, t0);
-        assert_eq!(p.refused_for(a, t0), Some(secs(15)));
-        assert_eq!(p.refused_for(a, t0 + secs(14)), Some(secs(1)));
+        assert_eq!(p.refuse(a, t0), Some((secs(15), 0)));
+        assert_eq!(p.refuse(a, t0 + secs(14)), Some((secs(1), 1)));
         // Another source is not affected.
         assert_eq!(p.refused_for(ip("192.0.2.8"), t0), None);
         // Served again once the time ran out, and forgotten.

@@ -1,6 +1,11 @@
 //! The server endpoint: an accept loop with one task per connection, authentication through
 //! an [`Authenticator`], channels through a [`Handler`], limits on unauthenticated
-//! connections and a graceful shutdown.
+//! connections, a [`Gatekeeper`] that may refuse sources, a [`Service`] that can be swapped
+//! for new connections (a reload), and a graceful shutdown.
+//!
+//! Operational events (listening, accepted, logins and failures, session ends with duration
+//! and bytes, disconnect reasons, shutdown) are emitted with `tracing`, each with an `event`
+//! field naming it; the library installs no subscriber. Text the peer chose is escaped.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -351,7 +356,9 @@ impl Server {
             if let Some(gate) = &self.settings.gatekeeper
                 && !gate.admit(peer)
             {
-                tracing::info!(
+                // Debug only: refusals can come as fast as an attacker connects; the
+                // gatekeeper logs what it decides.
+                tracing::debug!(
                     event = "connection_refused",
                     peer = %peer,
                     "connection refused by the gatekeeper"
