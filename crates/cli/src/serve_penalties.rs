@@ -198,11 +198,13 @@ impl Penalties {
     }
 
     /// How long connections from `addr` are still refused at `now` (`None`: admitted).
-    pub fn refused_for(&self, addr: IpAddr, now: Instant) -> Option<Duration> {
+    #[cfg(test)]
+    fn refused_for(&self, addr: IpAddr, now: Instant) -> Option<Duration> {
         self.refuse(addr, now).map(|(left, _)| left)
     }
 
-    /// [`Penalties::refused_for`], counting the refusal: also how many came before it.
+    /// How long connections from `addr` are still refused at `now` (`None`: admitted), and
+    /// how many were refused before this one; counts this refusal.
     fn refuse(&self, addr: IpAddr, now: Instant) -> Option<(Duration, u64)> {
         let s = self.settings();
         let source = self.source(&s, addr)?;
