@@ -1,6 +1,7 @@
 //! The server's policy: which methods, in which combinations, how many tries and how fast.
 
 use core::fmt;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use sshwire_keys::SignatureAlgorithm;
@@ -77,6 +78,14 @@ pub struct ServerPolicy {
     /// succeeded, in order. `[[PublicKey, Password]]` requires both; `[[PublicKey],
     /// [Password]]` either one.
     pub methods: Vec<Vec<AuthMethod>>,
+    /// Method sequences of particular users, in place of [`ServerPolicy::methods`].
+    ///
+    /// The engine picks them by the user name of the first request (the name cannot change
+    /// afterwards). A name not listed here, whether or not the account exists, gets
+    /// `methods`: an unknown user is answered exactly as a known user with the default
+    /// methods. A listed user's sequences do show in the FAILURE replies, as they must for
+    /// the client to know what to try (RFC 4252 §5.1).
+    pub user_methods: BTreeMap<String, Vec<Vec<AuthMethod>>>,
     /// Failed attempts after which the connection is closed (OpenSSH's `MaxAuthTries`).
     ///
     /// Every FAILURE that is not a partial success counts, except the answer to a first
@@ -106,6 +115,7 @@ impl Default for ServerPolicy {
                 vec![AuthMethod::Password],
                 vec![AuthMethod::KeyboardInteractive],
             ],
+            user_methods: BTreeMap::new(),
             max_attempts: 6,
             login_grace_time: Duration::from_secs(120),
             failure_delay: Duration::from_secs(1),
@@ -122,6 +132,11 @@ impl Default for ServerPolicy {
 }
 
 impl ServerPolicy {
+    /// The method sequences that authenticate `user`.
+    pub fn methods_for(&self, user: &str) -> &[Vec<AuthMethod>] {
+        self.user_methods.get(user).unwrap_or(&self.methods)
+    }
+
     /// Parses an OpenSSH `AuthenticationMethods` value: sequences separated by spaces, the
     /// methods of a sequence by commas, e.g. `"publickey,password publickey,keyboard-interactive"`.
     ///

@@ -435,7 +435,12 @@ impl ServerAuth {
                 ));
             }
             Some(_) => {}
-            None => self.user = Some(request.user.to_owned()),
+            None => {
+                // The user's own method sequences, if the policy has any, from here on
+                // (nothing has succeeded yet: the name is set by the first request).
+                self.progress = Progress::new(self.policy.methods_for(request.user));
+                self.user = Some(request.user.to_owned());
+            }
         }
         // RFC 4252 §5.4: "The SSH server may send an SSH_MSG_USERAUTH_BANNER message at any
         // time after this authentication protocol starts and before authentication is

@@ -516,6 +516,39 @@ fn multi_method_publickey_then_password() {
 }
 
 #[test]
+fn a_user_with_methods_of_their_own_gets_only_those() {
+    let mut policy = ServerPolicy::default();
+    policy.user_methods.insert(
+        "alice".into(),
+        ServerPolicy::parse_methods("publickey,password").unwrap(),
+    );
+    let policy = Arc::new(policy);
+    let key = ed25519(1);
+    let mut p = Pair::new("alice", ServerPolicy::clone(&policy));
+    p.client.none().unwrap();
+    p.settle().unwrap();
+    // RFC 4252 §5.1: only what may productively continue is listed.
+    assert_eq!(p.last_client_event(), Some(&failure(&["publickey"], false)));
+    p.client.password("right").unwrap();
+    p.settle().unwrap();
+    assert_eq!(p.last_client_event(), Some(&failure(&["publickey"], false)));
+    p.sign_with(&key.public_key(), &key, SignatureAlgorithm::Ed25519);
+    p.settle().unwrap();
+    assert_eq!(p.last_client_event(), Some(&failure(&["password"], true)));
+    p.client.password("right").unwrap();
+    p.settle().unwrap();
+    assert_eq!(p.last_client_event(), Some(&ClientEvent::Success));
+
+    // Anyone else, known or not, gets the default methods: any one of them.
+    for user in ["bob", "nobody"] {
+        let mut p = Pair::new(user, ServerPolicy::clone(&policy));
+        p.client.none().unwrap();
+        p.settle().unwrap();
+        assert_eq!(p.last_client_event(), Some(&failure(ALL, false)), "{user}");
+    }
+}
+
+#[test]
 fn one_key_cannot_complete_two_publickey_steps() {
     let policy = ServerPolicy {
         methods: ServerPolicy::parse_methods("publickey,publickey").unwrap(),

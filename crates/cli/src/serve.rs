@@ -8,171 +8,103 @@ use std::time::Duration;
 use clap::Parser;
 use sshwire::server::{Handler, Server, ServerSettings};
 use sshwire::sftp::fs::Filesystem;
-use sshwire::sftp::server::{AuditEvent, AuditFormat, AuditSink, IdNames, LineSink, ServerConfig};
+use sshwire::sftp::server::{AuditEvent, AuditSink, IdNames, ServerConfig};
 use sshwire::sftp_local::OwnerNames;
 use sshwire::sftp_server::{Log, SftpSubsystem};
 use sshwire::{Authenticated, Authenticator, Channel, system_rng};
 use sshwire_auth::{AuthMethod, AuthorizedKeys, PasswordFile, ServerPolicy};
 use sshwire_keys::{KeyType, PrivateKey, PublicKey};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
-use crate::serve_config::{self, ServeConfig};
-use crate::{paths, sftp_server};
+use crate::serve_config::ServeConfig;
+use crate::serve_logs::{self, LogFormat, LogLevel};
+use crate::serve_penalties::Penalties;
+use crate::serve_reload::{self, Loaded, Source};
+use crate::{paths, serve_check, sftp_server};
 
 /// How long sessions may go on after SIGTERM before they are disconnected.
 const DRAIN_TIME: Duration = Duration::from_secs(30);
 
 /// Where `sshwire serve` listens unless told otherwise.
-const DEFAULT_LISTEN: &str = "127.0.0.1:2222";
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:2222";
 
 /// Arguments of `sshwire serve`.
 #[derive(Parser)]
 pub struct Args {
     /// Address to listen on [default: 127.0.0.1:2222].
     #[arg(long)]
-    listen: Option<SocketAddr>,
+    pub(crate) listen: Option<SocketAddr>,
     /// Directory to serve (created if missing).
     #[arg(long, default_value = "sftp-root", conflicts_with = "config")]
-    root: PathBuf,
-    /// Configuration file (TOML): users with their own roots, keys and passwords, limits,
-    /// audit log; see docs/sftp-server.md.
+    pub(crate) root: PathBuf,
+    /// Configuration file (TOML): users with their own roots, keys, passwords and methods,
+    /// limits, penalties, logs, audit log; see docs/serve.md.
     #[arg(long)]
-    config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Host private key file (repeat for several); default: one ed25519 key generated on first
     /// run and kept in ~/.config/sshwire.
     #[arg(long = "host-key")]
-    host_keys: Vec<PathBuf>,
+    pub(crate) host_keys: Vec<PathBuf>,
     /// authorized_keys file: a key listed there logs in under any user name (default:
     /// ~/.ssh/authorized_keys).
     #[arg(long, conflicts_with = "config")]
-    authorized_keys: Option<PathBuf>,
+    pub(crate) authorized_keys: Option<PathBuf>,
     /// Password file: lines `user:$argon2id$...` as `sshwire passwd` prints them.
     #[arg(long, conflicts_with = "config")]
-    password_file: Option<PathBuf>,
+    pub(crate) password_file: Option<PathBuf>,
     /// Serve the files read-only: every request that would change them is refused.
     #[arg(long)]
-    read_only: bool,
+    pub(crate) read_only: bool,
+    /// Check the configuration, host keys, authorized_keys and password files and roots, print
+    /// each problem or a summary, and exit (1 if there is a problem); never listens.
+    #[arg(long)]
+    pub(crate) check_config: bool,
+    /// How the log on standard error is written [default: text, or log_format].
+    #[arg(long, value_enum)]
+    pub(crate) log_format: Option<LogFormat>,
+    /// The least severe log events written [default: info, or log_level].
+    #[arg(long, value_enum)]
+    pub(crate) log_level: Option<LogLevel>,
 }
 
 pub fn run(args: Args) -> Result<(), String> {
-    if let Some(path) = &args.config {
-        let config = ServeConfig::load(path)?;
-        return run_with_config(&args, config);
+    let source = Source::from_args(&args)?;
+    if args.check_config {
+        return serve_check::run(&args, &source);
     }
-    let host_keys = host_keys(&args.host_keys)?;
-    std::fs::create_dir_all(&args.root).map_err(|e| {
-        format!(
-            "cannot create the root directory {}: {e}",
-            args.root.display()
-        )
-    })?;
-    let authorized_keys = match args.authorized_keys.clone() {
-        Some(p) => p,
-        None => paths::home()?.join(".ssh").join("authorized_keys"),
-    };
-    let credentials = Credentials::load(&authorized_keys, args.password_file.as_deref())?;
-    let runtime =
-        crate::runtime::server().map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    // Every user gets the root, jailed; a build without the local backend serves no SFTP
-    // (and says so to each client that asks).
-    let files = sftp_server::local_fs(&args.root);
-    let handler = Subsystems::new(files, args.read_only);
-    let listen = listen_address(&args, None)?;
-    let policy = credentials.policy();
-    let mut summary = vec![credentials.summary.clone()];
-    if let Some(why) = &handler.unavailable {
-        summary.push(format!("no SFTP: {why}"));
-    } else if handler.read_only {
-        summary.push("serving read-only".to_owned());
-    }
-    let mut settings = ServerSettings::new(host_keys);
-    settings.policy = Arc::new(policy);
-    runtime.block_on(serve(
-        listen,
-        &args.root.display().to_string(),
-        settings,
-        Arc::new(credentials),
-        Arc::new(handler),
-        &summary,
-    ))
-}
-
-/// `sshwire serve --config FILE`: every user with a root, keys and password of their own.
-fn run_with_config(args: &Args, config: ServeConfig) -> Result<(), String> {
+    let read = source.read()?;
+    let audit = source.audit_sink(&read)?;
+    let loaded = source.build(read, &audit)?;
+    serve_logs::init(
+        args.log_format.or(loaded.log_format).unwrap_or_default(),
+        args.log_level.or(loaded.log_level).unwrap_or_default(),
+    );
     let key_files = if args.host_keys.is_empty() {
-        config.host_keys.clone()
+        loaded.host_key_files.clone()
     } else {
         args.host_keys.clone()
     };
     let host_keys = host_keys(&key_files)?;
-    for user in config.users.values() {
-        std::fs::create_dir_all(&user.root).map_err(|e| {
-            format!(
-                "user {}: cannot create the root directory {}: {e}",
-                user.name,
-                user.root.display()
-            )
-        })?;
-    }
-    let audit: Arc<dyn AuditSink> = match &config.audit {
-        Some((path, format)) => {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| format!("cannot open the audit log {}: {e}", path.display()))?;
-            let format = match format {
-                serve_config::AuditFormat::Json => AuditFormat::Json,
-                serve_config::AuditFormat::Text => AuditFormat::Text,
-            };
-            Arc::new(LineSink::new(file, format))
-        }
-        None => Arc::new(AuditToStderr),
+    let listen = match args.listen.or(loaded.listen) {
+        Some(a) => a,
+        None => DEFAULT_LISTEN.parse().map_err(|e| format!("{e}"))?,
     };
-    let mut methods = vec![vec![AuthMethod::PublicKey]];
-    if config.has_passwords() {
-        methods.push(vec![AuthMethod::Password]);
-        methods.push(vec![AuthMethod::KeyboardInteractive]);
-    }
-    let policy = ServerPolicy {
-        methods,
-        max_attempts: config.limits.max_auth_tries,
-        login_grace_time: config.login_grace_time(),
-        banner: config.banner.clone(),
-        ..ServerPolicy::default()
-    };
+    let penalties = Arc::new(Penalties::new(loaded.penalties.clone()));
     let mut settings = ServerSettings::new(host_keys);
-    settings.policy = Arc::new(policy);
-    settings.login_grace_time = config.login_grace_time();
-    settings.max_unauthenticated = config.limits.max_unauthenticated;
-    let listen = listen_address(args, config.listen)?;
-    let summary = vec![format!(
-        "users: {}",
-        config.users.keys().cloned().collect::<Vec<_>>().join(", ")
-    )];
-    let config = Arc::new(config);
-    let handler = Subsystems::per_user(config.clone(), audit);
+    if let Some(policy) = &loaded.service.policy {
+        settings.policy = policy.clone();
+    }
+    settings.login_grace_time = loaded.login_grace_time;
+    settings.max_unauthenticated = loaded.max_unauthenticated;
+    settings.gatekeeper = Some(penalties.clone());
     let runtime =
         crate::runtime::server().map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    runtime.block_on(serve(
-        listen,
-        "each user's root",
-        settings,
-        config,
-        Arc::new(handler),
-        &summary,
-    ))
-}
-
-fn listen_address(args: &Args, configured: Option<SocketAddr>) -> Result<SocketAddr, String> {
-    match args.listen.or(configured) {
-        Some(a) => Ok(a),
-        None => DEFAULT_LISTEN.parse().map_err(|e| format!("{e}")),
-    }
+    runtime.block_on(serve(listen, settings, source, audit, loaded, penalties))
 }
 
 /// Host keys from files, or the default one generated once and kept.
-fn host_keys(files: &[PathBuf]) -> Result<Vec<Arc<PrivateKey>>, String> {
+pub(crate) fn host_keys(files: &[PathBuf]) -> Result<Vec<Arc<PrivateKey>>, String> {
     if files.is_empty() {
         Ok(vec![default_host_key()?])
     } else {
@@ -182,17 +114,20 @@ fn host_keys(files: &[PathBuf]) -> Result<Vec<Arc<PrivateKey>>, String> {
 
 async fn serve(
     listen: SocketAddr,
-    what: &str,
     settings: ServerSettings,
-    authenticator: Arc<dyn Authenticator>,
-    handler: Arc<Subsystems>,
-    summary: &[String],
+    source: Source,
+    audit: Arc<dyn AuditSink>,
+    loaded: Loaded,
+    penalties: Arc<Penalties>,
 ) -> Result<(), String> {
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    println!("sshwire serve: listening on {local}, serving {what}");
+    println!(
+        "sshwire serve: listening on {local}, serving {}",
+        loaded.what
+    );
     for key in &settings.host_keys {
         println!(
             "host key: {} {}",
@@ -200,43 +135,50 @@ async fn serve(
             key.key_type().name()
         );
     }
-    for line in summary {
+    for line in &loaded.summary {
         println!("{line}");
     }
     println!("connect with: sftp -P {} {}", local.port(), local.ip());
+    let (services_tx, services) = watch::channel(loaded.service.clone());
+    let reloads = tokio::spawn(serve_reload::on_hangup(
+        source,
+        audit,
+        loaded,
+        services_tx,
+        penalties,
+    ));
     let server = Server::with_settings(settings);
-    let log: Arc<dyn Fn(&str) + Send + Sync> =
-        Arc::new(|line: &str| eprintln!("sshwire serve: {line}"));
-    server
-        .serve(
-            listener,
-            authenticator,
-            handler,
-            shutdown_signal(),
-            DRAIN_TIME,
-            log,
-        )
+    // Every event goes through `tracing` (see serve_logs); the line callback is not needed.
+    let log: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(|_: &str| {});
+    let result = server
+        .serve_services(listener, services, shutdown_signal(), DRAIN_TIME, log)
         .await
-        .map_err(|e| e.to_string())?;
-    eprintln!("sshwire serve: stopped");
-    Ok(())
+        .map_err(|e| e.to_string());
+    reloads.abort();
+    result
 }
 
 /// Completes on SIGINT or SIGTERM: the server stops accepting and drains its sessions.
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
+    let name = match signal(SignalKind::terminate()) {
         Ok(mut term) => {
             tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => "SIGTERM",
+                _ = tokio::signal::ctrl_c() => "SIGINT",
             }
         }
         Err(_) => {
             let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
         }
-    }
-    eprintln!("sshwire serve: shutting down; sessions have {DRAIN_TIME:?} to finish");
+    };
+    tracing::info!(
+        event = "signal",
+        signal = name,
+        drain_seconds = DRAIN_TIME.as_secs(),
+        "shutting down: sessions may finish"
+    );
 }
 
 /// What the sftp subsystem serves every user: the root and the policy.
@@ -245,15 +187,23 @@ type Setup =
 
 /// `sshwire serve` serves the `sftp` subsystem and runs no commands: other requests are
 /// refused with a line on the channel's stderr saying so.
-struct Subsystems {
+pub(crate) struct Subsystems {
     /// Why the sftp subsystem cannot be served, if it cannot.
     unavailable: Option<String>,
-    read_only: bool,
     sftp: Option<SftpSubsystem<Setup>>,
 }
 
 impl Subsystems {
-    fn new(files: Result<Arc<dyn Filesystem>, String>, read_only: bool) -> Subsystems {
+    /// Why SFTP cannot be served, if it cannot.
+    pub(crate) fn unavailable(&self) -> Option<&str> {
+        self.unavailable.as_deref()
+    }
+
+    pub(crate) fn new(
+        files: Result<Arc<dyn Filesystem>, String>,
+        read_only: bool,
+        audit: Arc<dyn AuditSink>,
+    ) -> Subsystems {
         let sftp = files.as_ref().ok().map(|fs| {
             let fs = fs.clone();
             let names: Arc<dyn IdNames> = Arc::new(OwnerNames::load());
@@ -266,19 +216,18 @@ impl Subsystems {
                 };
                 Some((fs.clone(), config))
             });
-            let log: Log = Arc::new(|line: &str| eprintln!("sshwire serve: {line}"));
-            let audit: Arc<dyn AuditSink> = Arc::new(AuditToStderr);
-            SftpSubsystem::new(setup).with_log(log).with_audit(audit)
+            SftpSubsystem::new(setup)
+                .with_log(sftp_log())
+                .with_audit(audit.clone())
         });
         Subsystems {
             unavailable: files.err(),
-            read_only,
             sftp,
         }
     }
 
     /// Each user of the configuration gets their own root and policy.
-    fn per_user(config: Arc<ServeConfig>, audit: Arc<dyn AuditSink>) -> Subsystems {
+    pub(crate) fn per_user(config: Arc<ServeConfig>, audit: Arc<dyn AuditSink>) -> Subsystems {
         let names: Arc<dyn IdNames> = Arc::new(OwnerNames::load());
         let max_handles = config.limits.max_handles;
         let setup: Setup = Box::new(move |who: &Authenticated| {
@@ -294,21 +243,44 @@ impl Subsystems {
             };
             Some((fs, policy))
         });
-        let log: Log = Arc::new(|line: &str| eprintln!("sshwire serve: {line}"));
         Subsystems {
             unavailable: None,
-            read_only: false,
-            sftp: Some(SftpSubsystem::new(setup).with_log(log).with_audit(audit)),
+            sftp: Some(
+                SftpSubsystem::new(setup)
+                    .with_log(sftp_log())
+                    .with_audit(audit),
+            ),
         }
     }
 }
 
-/// The audit log, as text lines on stderr next to the server's other messages.
-struct AuditToStderr;
+/// SFTP sessions that end in an error, in the log; the error may quote the peer.
+fn sftp_log() -> Log {
+    Arc::new(|line: &str| {
+        tracing::info!(event = "sftp_error", error = %printable(line), "sftp session failed");
+    })
+}
 
-impl AuditSink for AuditToStderr {
+/// `text` with its control characters escaped, for a log line.
+pub(crate) fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The audit log without `audit_log`: one event per line of the log on standard error (so
+/// JSON stays JSON with `--log-format json`).
+pub(crate) struct AuditToLog;
+
+impl AuditSink for AuditToLog {
     fn record(&self, event: &AuditEvent) {
-        eprintln!("sshwire serve: audit: {}", event.to_text());
+        tracing::info!(target: "sshwire::audit", event = "audit", "{}", printable(&event.to_text()));
     }
 }
 
@@ -342,14 +314,17 @@ impl Handler for Subsystems {
 
 /// The users `sshwire serve` lets in: keys from an authorized_keys file (any user name) and
 /// passwords from a password file.
-struct Credentials {
+pub(crate) struct Credentials {
     keys: AuthorizedKeys,
     passwords: Option<PasswordFile>,
-    summary: String,
+    pub(crate) summary: String,
 }
 
 impl Credentials {
-    fn load(authorized_keys: &Path, password_file: Option<&Path>) -> Result<Self, String> {
+    pub(crate) fn load(
+        authorized_keys: &Path,
+        password_file: Option<&Path>,
+    ) -> Result<Self, String> {
         let keys = match std::fs::read_to_string(authorized_keys) {
             Ok(text) => AuthorizedKeys::parse(&text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => AuthorizedKeys::parse(""),
@@ -388,7 +363,7 @@ impl Credentials {
     }
 
     /// Public keys always; passwords (also through keyboard-interactive) with a password file.
-    fn policy(&self) -> ServerPolicy {
+    pub(crate) fn policy(&self) -> ServerPolicy {
         let mut methods = vec![vec![AuthMethod::PublicKey]];
         if self.passwords.is_some() {
             methods.push(vec![AuthMethod::Password]);
@@ -414,7 +389,7 @@ impl Authenticator for Credentials {
 }
 
 /// Loads a host key, which must not be encrypted.
-fn load_host_key(path: &Path) -> Result<Arc<PrivateKey>, String> {
+pub(crate) fn load_host_key(path: &Path) -> Result<Arc<PrivateKey>, String> {
     let text =
         std::fs::read(path).map_err(|e| format!("cannot read host key {}: {e}", path.display()))?;
     let (key, _comment) = PrivateKey::from_openssh(&text, None).map_err(|e| {
@@ -438,9 +413,10 @@ fn default_host_key() -> Result<Arc<PrivateKey>, String> {
         .to_openssh("sshwire host key", None, &mut *system_rng())
         .map_err(|e| format!("cannot encode the host key: {e}"))?;
     paths::write_new(&path, text.as_bytes(), 0o600)?;
-    eprintln!(
-        "sshwire serve: generated a new host key in {}",
-        path.display()
+    tracing::info!(
+        event = "host_key_generated",
+        path = %path.display(),
+        "generated a new host key"
     );
     Ok(Arc::new(key))
 }

@@ -7,6 +7,21 @@
 //! audit_log = "/var/log/sshwire/audit.jsonl"          # default: none
 //! audit_format = "json"              # or "text" (default "json")
 //! banner = "Authorized use only.\n"  # default: none
+//! log_format = "text"                # or "json" (--log-format)
+//! log_level = "info"                 # error, warn, info, debug, trace (--log-level)
+//! auth_methods = ["publickey", "password"]   # any one (default: publickey, and password and
+//!                                    # keyboard-interactive when some user has a password)
+//!
+//! [penalties]                        # per-source penalties (see serve_penalties.rs)
+//! enabled = true
+//! authfail = 5                       # seconds per connection that failed to log in
+//! noauth = 1                         # seconds per connection that never tried
+//! min = 30                           # refused from this much penalty time on
+//! max = 600
+//! ipv4_prefix = 32
+//! ipv6_prefix = 64
+//! exempt = ["10.0.0.0/8"]
+//! max_sources = 65536
 //!
 //! [limits]
 //! max_auth_tries = 6                 # OpenSSH's MaxAuthTries
@@ -22,6 +37,7 @@
 //! password = "$argon2id$v=19$m=19456,t=2,p=1$..."        # from `sshwire passwd`
 //! read_only = false
 //! umask = "022"
+//! auth_methods = ["publickey,password"]  # both, in turn (like AuthenticationMethods)
 //! ```
 //!
 //! Unknown keys are errors (a misspelt `read_only` must not silently leave a user writable).
@@ -33,8 +49,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use sshwire::Authenticator;
-use sshwire::auth::{AuthorizedKeys, PasswordFile};
+use sshwire::auth::{AuthMethod, AuthorizedKeys, PasswordFile, ServerPolicy};
 use sshwire::keys::PublicKey;
+
+use crate::serve_logs::{LogFormat, LogLevel};
+use crate::serve_penalties::{Cidr, PenaltySettings};
 
 /// The file as written.
 #[derive(Debug, Deserialize)]
@@ -46,10 +65,81 @@ struct File {
     audit_log: Option<PathBuf>,
     audit_format: Option<String>,
     banner: Option<String>,
+    log_format: Option<LogFormat>,
+    log_level: Option<LogLevel>,
+    auth_methods: Option<Vec<String>>,
     #[serde(default)]
     limits: Limits,
+    #[serde(default)]
+    penalties: PenaltiesEntry,
     #[serde(default, rename = "user")]
     users: Vec<UserEntry>,
+}
+
+/// `[penalties]` as written; see [`PenaltySettings`] for the defaults.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PenaltiesEntry {
+    enabled: Option<bool>,
+    authfail: Option<u64>,
+    noauth: Option<u64>,
+    min: Option<u64>,
+    max: Option<u64>,
+    ipv4_prefix: Option<u8>,
+    ipv6_prefix: Option<u8>,
+    #[serde(default)]
+    exempt: Vec<String>,
+    max_sources: Option<usize>,
+}
+
+impl PenaltiesEntry {
+    fn check(self) -> Result<PenaltySettings, Vec<String>> {
+        let d = PenaltySettings::default();
+        let secs = |v: Option<u64>, d: Duration| v.map_or(d, Duration::from_secs);
+        let mut problems = Vec::new();
+        let mut exempt = Vec::new();
+        for e in &self.exempt {
+            match Cidr::parse(e) {
+                Ok(c) => exempt.push(c),
+                Err(why) => problems.push(format!("[penalties] exempt: {why}")),
+            }
+        }
+        let p = PenaltySettings {
+            enabled: self.enabled.unwrap_or(d.enabled),
+            authfail: secs(self.authfail, d.authfail),
+            noauth: secs(self.noauth, d.noauth),
+            min: secs(self.min, d.min),
+            max: secs(self.max, d.max),
+            ipv4_prefix: self.ipv4_prefix.unwrap_or(d.ipv4_prefix),
+            ipv6_prefix: self.ipv6_prefix.unwrap_or(d.ipv6_prefix),
+            exempt,
+            max_sources: self.max_sources.unwrap_or(d.max_sources),
+        };
+        if p.ipv4_prefix > 32 {
+            problems.push(format!(
+                "[penalties] ipv4_prefix = {}: at most 32",
+                p.ipv4_prefix
+            ));
+        }
+        if p.ipv6_prefix > 128 {
+            problems.push(format!(
+                "[penalties] ipv6_prefix = {}: at most 128",
+                p.ipv6_prefix
+            ));
+        }
+        if p.min > p.max {
+            problems.push(format!(
+                "[penalties] min = {} is above max = {}: nobody would ever be refused",
+                p.min.as_secs(),
+                p.max.as_secs()
+            ));
+        }
+        if problems.is_empty() {
+            Ok(p)
+        } else {
+            Err(problems)
+        }
+    }
 }
 
 /// The server's limits.
@@ -89,6 +179,7 @@ struct UserEntry {
     #[serde(default)]
     read_only: bool,
     umask: Option<String>,
+    auth_methods: Option<Vec<String>>,
 }
 
 /// How the audit log is written.
@@ -115,6 +206,8 @@ pub struct User {
     pub read_only: bool,
     /// The umask applied to created files and directories.
     pub umask: u32,
+    /// The user's own method sequences, in place of the configuration's.
+    pub auth_methods: Option<Vec<Vec<AuthMethod>>>,
 }
 
 /// A checked configuration.
@@ -130,6 +223,14 @@ pub struct ServeConfig {
     pub banner: Option<String>,
     /// The limits.
     pub limits: Limits,
+    /// How the log is written (the command line wins).
+    pub log_format: Option<LogFormat>,
+    /// The least severe log events written (the command line wins).
+    pub log_level: Option<LogLevel>,
+    /// The method sequences of users without their own (none: the default).
+    pub auth_methods: Option<Vec<Vec<AuthMethod>>>,
+    /// The per-source penalties.
+    pub penalties: PenaltySettings,
     /// The users, by name.
     pub users: BTreeMap<String, User>,
 }
@@ -137,42 +238,86 @@ pub struct ServeConfig {
 impl ServeConfig {
     /// Reads and checks a configuration file; errors name the file and what is wrong.
     pub fn load(path: &Path) -> Result<ServeConfig, String> {
+        Self::load_all(path).map_err(|problems| problems.join("\n"))
+    }
+
+    /// [`ServeConfig::load`] with every problem found, one per entry.
+    pub fn load_all(path: &Path) -> Result<ServeConfig, Vec<String>> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+            .map_err(|e| vec![format!("cannot read {}: {e}", path.display())])?;
+        Self::parse_all(&text).map_err(|problems| {
+            problems
+                .into_iter()
+                .map(|p| format!("{}: {p}", path.display()))
+                .collect()
+        })
     }
 
     /// Parses and checks the text of a configuration.
+    #[cfg(test)]
     pub fn parse(text: &str) -> Result<ServeConfig, String> {
-        let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
-        let listen = file
-            .listen
-            .map(|l| {
-                l.parse::<SocketAddr>()
-                    .map_err(|e| format!("listen = {l:?}: {e} (use ADDRESS:PORT)"))
-            })
-            .transpose()?;
+        Self::parse_all(text).map_err(|problems| problems.join("\n"))
+    }
+
+    /// Parses and checks the text of a configuration; every problem found, if any.
+    pub fn parse_all(text: &str) -> Result<ServeConfig, Vec<String>> {
+        let file: File = toml::from_str(text).map_err(|e| vec![e.to_string()])?;
+        let mut problems = Vec::new();
+        let listen = match file.listen.as_deref().map(str::parse::<SocketAddr>) {
+            None => None,
+            Some(Ok(a)) => Some(a),
+            Some(Err(e)) => {
+                problems.push(format!(
+                    "listen = {:?}: {e} (use ADDRESS:PORT)",
+                    file.listen.unwrap_or_default()
+                ));
+                None
+            }
+        };
         let audit = match (file.audit_log, file.audit_format.as_deref()) {
             (None, None) => None,
-            (None, Some(_)) => return Err("audit_format without audit_log".into()),
+            (None, Some(_)) => {
+                problems.push("audit_format without audit_log".into());
+                None
+            }
             (Some(p), None | Some("json")) => Some((p, AuditFormat::Json)),
             (Some(p), Some("text")) => Some((p, AuditFormat::Text)),
             (Some(_), Some(other)) => {
-                return Err(format!(
+                problems.push(format!(
                     "audit_format = {other:?}: use \"json\" or \"text\""
                 ));
+                None
             }
         };
+        let auth_methods = match file.auth_methods.as_deref().map(parse_methods) {
+            None => None,
+            Some(Ok(m)) => Some(m),
+            Some(Err(e)) => {
+                problems.push(format!("auth_methods: {e}"));
+                None
+            }
+        };
+        let penalties = file.penalties.check().unwrap_or_else(|mut p| {
+            problems.append(&mut p);
+            PenaltySettings::default()
+        });
         let mut users = BTreeMap::new();
         for u in file.users {
-            let user = User::check(u)?;
-            if users.contains_key(&user.name) {
-                return Err(format!("user {:?} is listed twice", user.name));
+            match User::check(u, auth_methods.as_deref()) {
+                Ok(user) if users.contains_key(&user.name) => {
+                    problems.push(format!("user {:?} is listed twice", user.name));
+                }
+                Ok(user) => {
+                    users.insert(user.name.clone(), user);
+                }
+                Err(e) => problems.push(e),
             }
-            users.insert(user.name.clone(), user);
         }
-        if users.is_empty() {
-            return Err("no [[user]] entries: nobody could log in".into());
+        if users.is_empty() && problems.is_empty() {
+            problems.push("no [[user]] entries: nobody could log in".into());
+        }
+        if !problems.is_empty() {
+            return Err(problems);
         }
         Ok(ServeConfig {
             listen,
@@ -180,8 +325,37 @@ impl ServeConfig {
             audit,
             banner: file.banner,
             limits: file.limits,
+            log_format: file.log_format,
+            log_level: file.log_level,
+            auth_methods,
+            penalties,
             users,
         })
+    }
+
+    /// The authentication policy: the methods (each user's own, or the configuration's, or
+    /// public keys plus passwords when some user has one), the limits and the banner.
+    pub fn policy(&self) -> ServerPolicy {
+        let methods = self.auth_methods.clone().unwrap_or_else(|| {
+            let mut methods = vec![vec![AuthMethod::PublicKey]];
+            if self.has_passwords() {
+                methods.push(vec![AuthMethod::Password]);
+                methods.push(vec![AuthMethod::KeyboardInteractive]);
+            }
+            methods
+        });
+        ServerPolicy {
+            methods,
+            user_methods: self
+                .users
+                .values()
+                .filter_map(|u| Some((u.name.clone(), u.auth_methods.clone()?)))
+                .collect(),
+            max_attempts: self.limits.max_auth_tries,
+            login_grace_time: self.login_grace_time(),
+            banner: self.banner.clone(),
+            ..ServerPolicy::default()
+        }
     }
 
     /// Login timeout.
@@ -195,8 +369,30 @@ impl ServeConfig {
     }
 }
 
+/// `auth_methods`: each entry one sequence, its methods separated by commas (`"publickey"`,
+/// `"publickey,password"`), like OpenSSH's `AuthenticationMethods`.
+fn parse_methods(entries: &[String]) -> Result<Vec<Vec<AuthMethod>>, String> {
+    let mut sequences = Vec::new();
+    for entry in entries {
+        if entry.contains(char::is_whitespace) || entry.is_empty() {
+            return Err(format!(
+                "{entry:?}: one sequence per entry, its methods separated by commas"
+            ));
+        }
+        let mut seq = ServerPolicy::parse_methods(entry).map_err(|e| e.to_string())?;
+        if seq.iter().flatten().any(|m| *m == AuthMethod::None) {
+            return Err("\"none\" would let anyone in".into());
+        }
+        sequences.append(&mut seq);
+    }
+    if sequences.is_empty() {
+        return Err("no method: nobody could log in".into());
+    }
+    Ok(sequences)
+}
+
 impl User {
-    fn check(u: UserEntry) -> Result<User, String> {
+    fn check(u: UserEntry, default_methods: Option<&[Vec<AuthMethod>]>) -> Result<User, String> {
         let who = format!("user {:?}", u.name);
         if u.name.is_empty() || u.name.contains(['\0', ':', '\n']) {
             return Err(format!("{who}: not a valid user name"));
@@ -238,6 +434,31 @@ impl User {
                 .filter(|m| *m <= 0o777)
                 .ok_or_else(|| format!("{who}: umask {m:?} is not an octal mode like \"022\""))?,
         };
+        let auth_methods = u
+            .auth_methods
+            .as_deref()
+            .map(parse_methods)
+            .transpose()
+            .map_err(|e| format!("{who}: auth_methods: {e}"))?;
+        // Some sequence must be one the user can complete.
+        if let Some(sequences) = auth_methods.as_deref().or(default_methods) {
+            let usable = |m: &AuthMethod| match m {
+                AuthMethod::PublicKey => !keys.is_empty(),
+                AuthMethod::Password | AuthMethod::KeyboardInteractive => password.is_some(),
+                AuthMethod::None => false,
+            };
+            if !sequences.iter().any(|seq| seq.iter().all(usable)) {
+                return Err(format!(
+                    "{who}: cannot log in: every auth_methods sequence needs {} the user does \
+                     not have",
+                    if keys.is_empty() {
+                        "a key"
+                    } else {
+                        "a password"
+                    }
+                ));
+            }
+        }
         Ok(User {
             name: u.name,
             root: u.root,
@@ -245,6 +466,7 @@ impl User {
             password,
             read_only: u.read_only,
             umask,
+            auth_methods,
         })
     }
 }
@@ -266,6 +488,78 @@ impl Authenticator for ServeConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$rPv3bqhJfAEKf4fI3nMTjFL7FzSnMeXiKcxG2YrOgFc";
+
+    #[test]
+    fn methods_per_user_and_by_default_make_the_policy() {
+        let c = ServeConfig::parse(&format!(
+            r#"
+auth_methods = ["publickey", "password"]
+banner = "hello"
+[limits]
+max_auth_tries = 4
+[[user]]
+name = "alice"
+root = "/srv/alice"
+keys = ["{KEY}"]
+password = "{HASH}"
+auth_methods = ["publickey,password"]
+[[user]]
+name = "bob"
+root = "/srv/bob"
+keys = ["{KEY}"]
+"#
+        ))
+        .unwrap();
+        let p = c.policy();
+        assert_eq!(
+            p.methods,
+            [vec![AuthMethod::PublicKey], vec![AuthMethod::Password]]
+        );
+        assert_eq!(
+            p.methods_for("alice"),
+            [vec![AuthMethod::PublicKey, AuthMethod::Password]]
+        );
+        assert_eq!(p.methods_for("bob"), p.methods.as_slice());
+        assert_eq!(p.methods_for("nobody"), p.methods.as_slice());
+        assert_eq!(p.max_attempts, 4);
+        assert_eq!(p.banner.as_deref(), Some("hello"));
+        // Without auth_methods: keys, and passwords when someone has one.
+        let c = ServeConfig::parse(&format!(
+            "[[user]]\nname = \"a\"\nroot = \"/r\"\npassword = \"{HASH}\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.policy().methods.len(), 3);
+        assert!(c.policy().user_methods.is_empty());
+    }
+
+    #[test]
+    fn penalties_have_defaults_and_can_be_set() {
+        let user = format!("[[user]]\nname = \"a\"\nroot = \"/r\"\nkeys = [\"{KEY}\"]\n");
+        let c = ServeConfig::parse(&user).unwrap();
+        assert_eq!(c.penalties, PenaltySettings::default());
+        assert!(c.penalties.enabled);
+        let c = ServeConfig::parse(&format!(
+            "log_format = \"json\"\n[penalties]\nenabled = false\nauthfail = 10\nmin = 10\n\
+             exempt = [\"127.0.0.0/8\", \"::1\"]\nmax_sources = 5\n{user}"
+        ))
+        .unwrap();
+        assert_eq!(c.log_format, Some(LogFormat::Json));
+        assert!(!c.penalties.enabled);
+        assert_eq!(c.penalties.authfail, Duration::from_secs(10));
+        assert_eq!(c.penalties.exempt.len(), 2);
+        assert_eq!(c.penalties.max_sources, 5);
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let problems = ServeConfig::parse_all(
+            "listen = \"x\"\n[[user]]\nname = \"a\"\nroot = \"r\"\n[[user]]\nname = \"b\"\nroot = \"/b\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+    }
 
     const KEY: &str =
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice";
@@ -320,6 +614,32 @@ umask = "027"
                 format!("audit_format = \"xml\"\naudit_log = \"/a\"\n{user}"),
                 "audit_format",
             ),
+            (format!("auth_methods = [\"none\"]\n{user}"), "anyone"),
+            (
+                format!("auth_methods = [\"hostbased\"]\n{user}"),
+                "hostbased",
+            ),
+            (
+                format!("auth_methods = [\"publickey password\"]\n{user}"),
+                "commas",
+            ),
+            (format!("auth_methods = []\n{user}"), "no method"),
+            // alice has a key and no password: a password-only policy locks her out.
+            (
+                format!("{user}auth_methods = [\"password\"]\n"),
+                "cannot log in",
+            ),
+            (
+                format!("auth_methods = [\"publickey,password\"]\n{user}"),
+                "cannot log in",
+            ),
+            (format!("log_format = \"xml\"\n{user}"), "log_format"),
+            (format!("[penalties]\nmin = 700\n{user}"), "min = 700"),
+            (
+                format!("[penalties]\nexempt = [\"10.0.0.0/33\"]\n{user}"),
+                "10.0.0.0/33",
+            ),
+            (format!("[penalties]\nauthfial = 3\n{user}"), "authfial"),
         ] {
             let e = ServeConfig::parse(&bad).unwrap_err();
             assert!(e.contains(why), "{bad:?} gave {e:?}");

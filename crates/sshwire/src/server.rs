@@ -1,25 +1,35 @@
 //! The server endpoint: an accept loop with one task per connection, authentication through
 //! an [`Authenticator`], channels through a [`Handler`], limits on unauthenticated
-//! connections and a graceful shutdown.
+//! connections, a [`Gatekeeper`] that may refuse sources, a [`Service`] that can be swapped
+//! for new connections (a reload), and a graceful shutdown.
+//!
+//! Operational events (listening, accepted, logins and failures, session ends with duration
+//! and bytes, disconnect reasons, shutdown) are emitted with `tracing`, each with an `event`
+//! field naming it; the library installs no subscriber. Text the peer chose is escaped.
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use sshwire_auth::ServerPolicy;
 use sshwire_keys::PrivateKey;
 use sshwire_transport::{Config, Event, Transport};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
+use crate::server_auth::{AuthTally, authenticate_from};
 use crate::session::driver_task::ServerSide;
 use crate::{
-    Authenticated, Authenticator, Channel, Driver, Error, Session, SessionConfig, authenticate,
-    system_rng,
+    Authenticated, Authenticator, Channel, Driver, Error, Session, SessionConfig, system_rng,
 };
 
 /// Decides what the session channels of an authenticated user may do.
@@ -58,6 +68,54 @@ pub struct RefuseAll;
 
 impl Handler for RefuseAll {}
 
+/// Watches connections by their source address: refuses some at once, and hears how each
+/// admitted one ended.
+///
+/// A brute-force defender (penalties per source address, like OpenSSH's
+/// `PerSourcePenalties`) implements it; see [`ServerSettings::gatekeeper`]. Methods are
+/// called from the accept loop and the connection tasks and must not block.
+pub trait Gatekeeper: Send + Sync + 'static {
+    /// Whether to serve a new connection from `peer`. A refused connection is closed at once,
+    /// before the version exchange and any key exchange work.
+    fn admit(&self, peer: SocketAddr) -> bool;
+
+    /// An admitted connection from `peer` has ended, as `outcome` says.
+    fn ended(&self, peer: SocketAddr, outcome: Outcome);
+}
+
+/// How a connection ended, for a [`Gatekeeper`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// A user logged in (whatever happened to the session afterwards).
+    LoggedIn,
+    /// It ended without a login after this many failed attempts (one or more).
+    AuthFailed {
+        /// The attempts that failed, as counted for `max_attempts`.
+        failures: u32,
+    },
+    /// It ended without a login and without a failed attempt: no request at all (a scanner,
+    /// `ssh-keyscan`), a protocol error, or the login grace time ran out.
+    NoAuth,
+    /// The server dropped it: too many unauthenticated connections, or shutdown.
+    Dropped,
+}
+
+/// What a connection is served with, chosen when it is accepted.
+///
+/// [`Server::serve_services`] takes them from a `watch` channel: a server that reloads its
+/// configuration sends a new `Service`, which later connections get, while connections
+/// already accepted keep the one they started with for their whole life.
+#[derive(Clone)]
+pub struct Service {
+    /// Decides whose credentials are good.
+    pub authenticator: Arc<dyn Authenticator>,
+    /// Serves the channels of the users who logged in.
+    pub handler: Arc<dyn Handler>,
+    /// The authentication policy, in place of [`ServerSettings::policy`] when set.
+    pub policy: Option<Arc<ServerPolicy>>,
+}
+
 /// Everything a server needs for every connection.
 #[derive(Clone)]
 pub struct ServerSettings {
@@ -74,6 +132,9 @@ pub struct ServerSettings {
     pub login_grace_time: Duration,
     /// Most connections that have not authenticated yet; see [`Server::serve`].
     pub max_unauthenticated: usize,
+    /// Admits or refuses each new connection by its source address, and hears how each
+    /// ended (none by default: every connection is admitted).
+    pub gatekeeper: Option<Arc<dyn Gatekeeper>>,
 }
 
 impl ServerSettings {
@@ -95,6 +156,7 @@ impl ServerSettings {
             },
             login_grace_time: Duration::from_secs(120),
             max_unauthenticated: 100,
+            gatekeeper: None,
         }
     }
 }
@@ -167,28 +229,40 @@ impl Server {
     where
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
-        self.serve_stages(stream, authenticator, handler, None, on_login)
+        let service = Service {
+            authenticator,
+            handler,
+            policy: None,
+        };
+        let tally = AuthTally::default();
+        self.serve_stages(stream, service, None, None, &tally, on_login)
             .await
     }
 
     async fn serve_stages<S>(
         &self,
         stream: S,
-        authenticator: Arc<dyn Authenticator>,
-        handler: Arc<dyn Handler>,
+        service: Service,
         ticket: Option<u64>,
+        peer: Option<SocketAddr>,
+        tally: &AuthTally,
         on_login: impl FnOnce(&Arc<Authenticated>, &Session),
     ) -> Result<Arc<Authenticated>, Error>
     where
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
+        let Service {
+            authenticator,
+            handler,
+            policy,
+        } = service;
+        let policy = policy.unwrap_or_else(|| self.settings.policy.clone());
         let (driver, user) = tokio::time::timeout(self.settings.login_grace_time, async {
             let mut driver = self.handshake(stream).await?;
             if let Some(id) = ticket {
                 self.startups.progressed(id);
             }
-            let user =
-                authenticate(&mut driver, self.settings.policy.clone(), authenticator).await?;
+            let user = authenticate_from(&mut driver, policy, authenticator, peer, tally).await?;
             Ok::<_, Error>((driver, user))
         })
         .await
@@ -224,6 +298,11 @@ impl Server {
     /// On shutdown the listener closes and connections not yet authenticated are dropped;
     /// authenticated sessions get `drain` to finish, then are sent a DISCONNECT. `log` hears
     /// one line per event worth logging (logins, failures).
+    ///
+    /// Besides `log`, every event is emitted with `tracing` (target `sshwire::server` and
+    /// `sshwire::server_auth`, each with an `event` field naming it): listening, accepted,
+    /// refused, authentication verdicts, logins, session ends with their duration and bytes,
+    /// disconnect reasons, shutdown.
     pub async fn serve(
         &self,
         listener: TcpListener,
@@ -233,6 +312,29 @@ impl Server {
         drain: Duration,
         log: Arc<dyn Fn(&str) + Send + Sync>,
     ) -> Result<(), Error> {
+        let (_keep, services) = watch::channel(Service {
+            authenticator,
+            handler,
+            policy: None,
+        });
+        self.serve_services(listener, services, shutdown, drain, log)
+            .await
+    }
+
+    /// [`Server::serve`] with what each connection is served with taken from `services` when
+    /// it is accepted: send a new [`Service`] there to change it for later connections (a
+    /// configuration reload); connections already accepted keep theirs.
+    pub async fn serve_services(
+        &self,
+        listener: TcpListener,
+        services: watch::Receiver<Service>,
+        shutdown: impl Future<Output = ()>,
+        drain: Duration,
+        log: Arc<dyn Fn(&str) + Send + Sync>,
+    ) -> Result<(), Error> {
+        if let Ok(address) = listener.local_addr() {
+            tracing::info!(event = "listening", address = %address, "listening");
+        }
         let (stop_tx, stop_rx) = watch::channel(Phase::Running);
         let mut tasks = JoinSet::new();
         tokio::pin!(shutdown);
@@ -244,23 +346,45 @@ impl Server {
                     Ok(c) => c,
                     Err(e) => {
                         // Out of file descriptors and the like: say so, and go on.
+                        tracing::warn!(event = "accept_failed", error = %e, "accept failed");
                         log(&format!("accept failed: {e}"));
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
                 },
             };
+            if let Some(gate) = &self.settings.gatekeeper
+                && !gate.admit(peer)
+            {
+                // Debug only: refusals can come as fast as an attacker connects; the
+                // gatekeeper logs what it decides.
+                tracing::debug!(
+                    event = "connection_refused",
+                    peer = %peer,
+                    "connection refused by the gatekeeper"
+                );
+                drop(stream);
+                continue;
+            }
+            tracing::info!(event = "connection_accepted", peer = %peer, "connection accepted");
             let ticket = self.startups.admit();
             let server = self.clone();
-            let (auth, handler, log) = (authenticator.clone(), handler.clone(), log.clone());
+            let service = services.borrow().clone();
+            let log = log.clone();
             let stop = stop_rx.clone();
             tasks.spawn(async move {
                 server
-                    .connection_task(stream, peer, ticket, auth, handler, log, stop)
+                    .connection_task(stream, peer, ticket, service, log, stop)
                     .await;
             });
         }
         drop(listener);
+        tracing::info!(
+            event = "shutdown",
+            sessions = tasks.len(),
+            drain_seconds = drain.as_secs(),
+            "no longer accepting; draining"
+        );
         let _ = stop_tx.send(Phase::Draining);
         let deadline = tokio::time::Instant::now() + drain;
         loop {
@@ -270,6 +394,11 @@ impl Server {
                 Err(_) => {
                     // Drain time is over: tell the remaining sessions, and give them a moment
                     // to say goodbye.
+                    tracing::info!(
+                        event = "drain_over",
+                        sessions = tasks.len(),
+                        "drain time over: disconnecting the remaining sessions"
+                    );
                     let _ = stop_tx.send(Phase::Disconnect);
                     let grace = tokio::time::Instant::now() + Duration::from_secs(5);
                     while let Ok(Some(_)) = tokio::time::timeout_at(grace, tasks.join_next()).await
@@ -280,33 +409,47 @@ impl Server {
                 }
             }
         }
+        tracing::info!(event = "stopped", "stopped");
         Ok(())
     }
 
     /// One accepted connection, watched by the startup limit and the shutdown signal.
-    #[allow(clippy::too_many_arguments)]
     async fn connection_task(
         &self,
         stream: TcpStream,
         peer: SocketAddr,
         mut ticket: Ticket,
-        authenticator: Arc<dyn Authenticator>,
-        handler: Arc<dyn Handler>,
+        service: Service,
         log: Arc<dyn Fn(&str) + Send + Sync>,
         mut stop: watch::Receiver<Phase>,
     ) {
         let _ = stream.set_nodelay(true);
-        let session_slot: Arc<Mutex<Option<Session>>> = Arc::new(Mutex::new(None));
-        let slot = session_slot.clone();
+        let started = Instant::now();
+        let stream = Counted::new(stream);
+        let (bytes_in, bytes_out) = (stream.read.clone(), stream.written.clone());
+        let tally = AuthTally::default();
+        let login: Arc<Mutex<Option<Login>>> = Arc::new(Mutex::new(None));
+        let slot = login.clone();
         let login_log = log.clone();
         let work = self.serve_stages(
             stream,
-            authenticator,
-            handler,
+            service,
             Some(ticket.id),
+            Some(peer),
+            &tally,
             move |who, session| {
+                tracing::info!(
+                    event = "session_start",
+                    peer = %peer,
+                    user = who.user,
+                    "session started"
+                );
                 if let Ok(mut s) = slot.lock() {
-                    *s = Some(session.clone());
+                    *s = Some(Login {
+                        session: session.clone(),
+                        user: who.user.clone(),
+                        at: Instant::now(),
+                    });
                 }
                 login_log(&format!(
                     "{peer}: {} logged in ({})",
@@ -321,6 +464,7 @@ impl Server {
         );
         tokio::pin!(work);
         let mut evicted = ticket.evicted.take();
+        let mut dropped = false;
         let result = loop {
             tokio::select! {
                 r = &mut work => break Some(r),
@@ -333,15 +477,24 @@ impl Server {
                 } => {
                     evicted = None;
                     if fired {
+                        tracing::info!(
+                            event = "evicted",
+                            peer = %peer,
+                            "dropped: too many unauthenticated connections"
+                        );
                         log(&format!("{peer}: dropped: too many unauthenticated connections"));
+                        dropped = true;
                         break None;
                     }
                 }
                 Ok(()) = stop.changed() => {
                     let phase = *stop.borrow_and_update();
-                    let session = session_slot.lock().ok().and_then(|s| s.clone());
+                    let session = login.lock().ok().and_then(|s| s.as_ref().map(|l| l.session.clone()));
                     match (session, phase) {
-                        (None, _) => break None,
+                        (None, _) => {
+                            dropped = true;
+                            break None;
+                        }
                         (Some(s), Phase::Disconnect) => s.disconnect().await,
                         (Some(_), _) => {}
                     }
@@ -349,17 +502,126 @@ impl Server {
             }
         };
         drop(ticket);
-        if let Some(Err(e)) = result {
-            // The error's text may quote the peer (a DISCONNECT's description, a service
-            // name, a version): escaped, it cannot start a forged line of its own.
-            log(&format!("{peer}: {}", printable(&e.to_string())));
+        let reason = match &result {
+            Some(Err(e)) => {
+                // The error's text may quote the peer (a DISCONNECT's description, a service
+                // name, a version): escaped, it cannot start a forged line of its own.
+                let why = printable(&e.to_string());
+                log(&format!("{peer}: {why}"));
+                why
+            }
+            Some(Ok(_)) => "closed".to_owned(),
+            None => "dropped by the server".to_owned(),
+        };
+        let (read, written) = (
+            bytes_in.load(Ordering::Relaxed),
+            bytes_out.load(Ordering::Relaxed),
+        );
+        let logged_in = login.lock().ok().and_then(|mut l| l.take());
+        let outcome = match (&logged_in, tally.failures()) {
+            (Some(_), _) => Outcome::LoggedIn,
+            (None, _) if dropped => Outcome::Dropped,
+            (None, 0) => Outcome::NoAuth,
+            (None, failures) => Outcome::AuthFailed { failures },
+        };
+        match logged_in {
+            Some(l) => tracing::info!(
+                event = "session_end",
+                peer = %peer,
+                user = l.user,
+                duration_ms = millis(l.at.elapsed()),
+                bytes_in = read,
+                bytes_out = written,
+                reason,
+                "session ended"
+            ),
+            None => tracing::info!(
+                event = "connection_end",
+                peer = %peer,
+                duration_ms = millis(started.elapsed()),
+                failures = tally.failures(),
+                bytes_in = read,
+                bytes_out = written,
+                reason,
+                "connection closed before login"
+            ),
         }
+        if let Some(gate) = &self.settings.gatekeeper {
+            gate.ended(peer, outcome);
+        }
+    }
+}
+
+/// Who logged in on a connection, and when.
+struct Login {
+    session: Session,
+    user: String,
+    at: Instant,
+}
+
+/// A duration in whole milliseconds, for a log field.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A stream that counts the bytes read and written through it.
+struct Counted<S> {
+    inner: S,
+    read: Arc<AtomicU64>,
+    written: Arc<AtomicU64>,
+}
+
+impl<S> Counted<S> {
+    fn new(inner: S) -> Self {
+        Counted {
+            inner,
+            read: Arc::default(),
+            written: Arc::default(),
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
+        let n = buf.filled().len().saturating_sub(before);
+        this.read.fetch_add(n as u64, Ordering::Relaxed);
+        r
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = &r {
+            this.written.fetch_add(*n as u64, Ordering::Relaxed);
+        }
+        r
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
 }
 
 /// `text` with its control characters (newlines, carriage returns, escapes) escaped, for a
 /// log line.
-fn printable(text: &str) -> String {
+pub(crate) fn printable(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if c.is_control() {
@@ -468,6 +730,10 @@ impl Startups {
         self.lock().pending.remove(&id);
     }
 }
+
+#[cfg(test)]
+#[path = "server_gate_tests.rs"]
+mod gate_tests;
 
 #[cfg(test)]
 mod tests {

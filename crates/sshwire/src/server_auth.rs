@@ -1,7 +1,9 @@
 //! User authentication on the server side: the `ssh-userauth` service driven over a
 //! [`Driver`], with credentials decided by an [`Authenticator`].
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use sshwire_auth::{AuthMethod, ServerAuth, ServerEvent, ServerPolicy, Verdict};
 use sshwire_keys::PublicKey;
@@ -90,6 +92,33 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite>(
     policy: Arc<ServerPolicy>,
     authenticator: Arc<dyn Authenticator>,
 ) -> Result<Authenticated, Error> {
+    authenticate_from(driver, policy, authenticator, None, &AuthTally::default()).await
+}
+
+/// What an authentication has seen so far, readable while it runs and after it was dropped.
+#[derive(Debug, Default)]
+pub(crate) struct AuthTally {
+    /// Attempts that failed, as the engine counts them for `max_attempts`.
+    failures: AtomicU32,
+}
+
+impl AuthTally {
+    /// Attempts that failed.
+    pub(crate) fn failures(&self) -> u32 {
+        self.failures.load(Ordering::Relaxed)
+    }
+}
+
+/// [`authenticate`] for a connection from `peer`: every verdict is logged with `tracing`
+/// (user, method, peer) and the failed attempts are counted in `tally`.
+pub(crate) async fn authenticate_from<S: AsyncRead + AsyncWrite>(
+    driver: &mut Driver<S>,
+    policy: Arc<ServerPolicy>,
+    authenticator: Arc<dyn Authenticator>,
+    peer: Option<SocketAddr>,
+    tally: &AuthTally,
+) -> Result<Authenticated, Error> {
+    let peer = peer.map(tracing::field::display);
     let mut auth: Option<ServerAuth> = None;
     loop {
         let deadline = auth.as_ref().and_then(ServerAuth::poll_timeout);
@@ -130,21 +159,55 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite>(
         let Some(a) = auth.as_mut() else {
             continue;
         };
+        tally.failures.store(a.failures(), Ordering::Relaxed);
         if let Err(e) = step {
+            log_auth_end(a, &peer, &e);
             return Err(fail(driver, e).await);
         }
         // Answer questions; each answer may produce more output and more questions.
         while let Some(ev) = a.poll_event() {
             let now = Instant::now().into_std();
+            // The user and method of a final verdict, for the log.
+            let mut logged: Option<(String, AuthMethod)> = None;
             let (id, verdict) = match ev {
-                ServerEvent::CheckPublicKey { id, user, key, .. } => {
-                    (id, verdict(authenticator.public_key(&user, &key)))
+                ServerEvent::CheckPublicKey {
+                    id,
+                    user,
+                    key,
+                    signed,
+                    ..
+                } => {
+                    let ok = authenticator.public_key(&user, &key);
+                    if signed || !ok {
+                        // A refused query is a failed attempt too (the engine counts it).
+                        tracing::debug!(
+                            event = "auth_key",
+                            peer,
+                            user,
+                            signed,
+                            accepted = ok,
+                            key = %key.fingerprint_sha256(),
+                            "public key checked"
+                        );
+                        logged = Some((user, AuthMethod::PublicKey));
+                    } else {
+                        tracing::debug!(
+                            event = "auth_key_query",
+                            peer,
+                            user,
+                            key = %key.fingerprint_sha256(),
+                            "public key query accepted"
+                        );
+                    }
+                    (id, verdict(ok))
                 }
                 ServerEvent::CheckPassword {
                     id, user, password, ..
                 } => {
                     let ok =
-                        check_password(&authenticator, user, password.expose().as_bytes()).await;
+                        check_password(&authenticator, user.clone(), password.expose().as_bytes())
+                            .await;
+                    logged = Some((user, AuthMethod::Password));
                     (id, verdict(ok))
                 }
                 ServerEvent::KeyboardInteractive { id, .. } => (
@@ -162,10 +225,12 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite>(
                 } => {
                     let ok = match responses.as_slice() {
                         [one] => {
-                            check_password(&authenticator, user, one.expose().as_bytes()).await
+                            check_password(&authenticator, user.clone(), one.expose().as_bytes())
+                                .await
                         }
                         _ => false,
                     };
+                    logged = Some((user, AuthMethod::KeyboardInteractive));
                     (id, verdict(ok))
                 }
                 ServerEvent::Success {
@@ -173,6 +238,13 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite>(
                     methods,
                     public_keys,
                 } => {
+                    tracing::info!(
+                        event = "auth_success",
+                        peer,
+                        user,
+                        methods = %method_list(&methods),
+                        "authenticated"
+                    );
                     driver.send_all(|| a.poll_transmit())?;
                     driver.flush().await?;
                     // The SUCCESS is out: delayed compression may start now.
@@ -185,12 +257,60 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite>(
                 }
                 _ => continue,
             };
+            let accepted = verdict == Verdict::Accept;
             if let Err(e) = a.decide(now, id, verdict) {
+                log_auth_end(a, &peer, &e);
                 return Err(fail(driver, e).await);
+            }
+            tally.failures.store(a.failures(), Ordering::Relaxed);
+            match logged {
+                Some((user, method)) if !accepted => tracing::info!(
+                    event = "auth_failure",
+                    peer,
+                    user,
+                    method = method.name(),
+                    failures = a.failures(),
+                    "authentication failed"
+                ),
+                // RFC 4252 §5.1: a method that succeeded without completing a sequence is a
+                // partial success; the Success event follows otherwise.
+                Some((user, method)) if !a.is_authenticated() => tracing::info!(
+                    event = "auth_partial",
+                    peer,
+                    user,
+                    method = method.name(),
+                    "partial success: more methods required"
+                ),
+                _ => {}
             }
         }
         driver.send_all(|| a.poll_transmit())?;
     }
+}
+
+/// Logs why authentication ended without success.
+fn log_auth_end(
+    a: &ServerAuth,
+    peer: &Option<tracing::field::DisplayValue<SocketAddr>>,
+    e: &sshwire_auth::AuthError,
+) {
+    tracing::info!(
+        event = "auth_end",
+        peer,
+        user = a.user(),
+        failures = a.failures(),
+        reason = %crate::server::printable(&e.to_string()),
+        "authentication ended without success"
+    );
+}
+
+/// Method names, comma-separated as in OpenSSH's `AuthenticationMethods`.
+fn method_list(methods: &[AuthMethod]) -> String {
+    methods
+        .iter()
+        .map(|m| m.name())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn verdict(ok: bool) -> Verdict {
