@@ -18,8 +18,8 @@ use tokio::task::JoinSet;
 
 use crate::session::driver_task::ServerSide;
 use crate::{
-    Authenticated, Authenticator, Channel, Driver, Error, Session, SessionConfig, authenticate,
-    system_rng,
+    Authenticated, Authenticator, Channel, Driver, Error, Session, SessionConfig,
+    authenticate_from, system_rng,
 };
 
 /// Decides what the session channels of an authenticated user may do.
@@ -167,13 +167,14 @@ impl Server {
     where
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
-        self.serve_stages(stream, authenticator, handler, None, on_login)
+        self.serve_stages(stream, None, authenticator, handler, None, on_login)
             .await
     }
 
     async fn serve_stages<S>(
         &self,
         stream: S,
+        peer: Option<SocketAddr>,
         authenticator: Arc<dyn Authenticator>,
         handler: Arc<dyn Handler>,
         ticket: Option<u64>,
@@ -187,8 +188,13 @@ impl Server {
             if let Some(id) = ticket {
                 self.startups.progressed(id);
             }
-            let user =
-                authenticate(&mut driver, self.settings.policy.clone(), authenticator).await?;
+            let user = authenticate_from(
+                &mut driver,
+                self.settings.policy.clone(),
+                authenticator,
+                peer,
+            )
+            .await?;
             Ok::<_, Error>((driver, user))
         })
         .await
@@ -301,6 +307,7 @@ impl Server {
         let login_log = log.clone();
         let work = self.serve_stages(
             stream,
+            Some(peer),
             authenticator,
             handler,
             Some(ticket.id),
