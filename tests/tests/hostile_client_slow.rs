@@ -21,7 +21,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
 /// The client's bound on connecting, the key exchange and authentication.
-const TIMEOUT: Duration = Duration::from_secs(3);
+const TIMEOUT: Duration = Duration::from_secs(10);
 
 fn auth() -> AuthOptions {
     let key = PrivateKey::generate(KeyType::Ed25519, None, &mut *sshwire::system_rng()).unwrap();
