@@ -205,7 +205,15 @@ impl Pair {
     /// Signs a publickey request with `key` for the client's pending sign data.
     fn sign_with(&mut self, named: &PublicKey, signer: &PrivateKey, alg: SignatureAlgorithm) {
         let data = self.client.publickey_sign_data(named, alg).unwrap();
-        let sig = signer.sign(alg, &data, &mut TestRng(3)).unwrap();
+        let sig = if alg == SignatureAlgorithm::RsaSha1 {
+            // sshwire's keys make no SHA-1 signatures; the server refuses the algorithm by
+            // policy before it looks at the signature, so a blob of the right shape will do.
+            let mut w = Writer::new();
+            w.string(alg.name().as_bytes()).string(&[1; 256]);
+            w.into_vec()
+        } else {
+            signer.sign(alg, &data, &mut TestRng(3)).unwrap()
+        };
         self.client.publickey_signed(&sig).unwrap();
     }
 }

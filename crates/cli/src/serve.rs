@@ -345,6 +345,11 @@ impl Credentials {
             authorized_keys.display(),
             keys.keys.len()
         );
+        // sshd(8) skips a line it cannot parse (an unknown option among them): so does this,
+        // and says so.
+        for (line, why) in &keys.skipped {
+            summary.push_str(&format!("; line {line} skipped: {why}"));
+        }
         if let (Some(p), Some(f)) = (password_file, &passwords) {
             summary.push_str(&format!(
                 "; password file: {} ({} users)",
@@ -377,8 +382,29 @@ impl Credentials {
 }
 
 impl Authenticator for Credentials {
-    fn public_key(&self, _user: &str, key: &PublicKey) -> bool {
-        self.keys.find(key).is_some()
+    fn public_key(&self, user: &str, key: &PublicKey) -> bool {
+        self.public_key_from(user, key, None)
+    }
+
+    /// The key's authorized_keys options are enforced for an SFTP-only server (`from=`,
+    /// `expiry-time=`, `command=` ...); a key they refuse is logged.
+    fn public_key_from(&self, _user: &str, key: &PublicKey, peer: Option<SocketAddr>) -> bool {
+        use sshwire_keys::key_options::{KeyDecision, decide_sftp_only};
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        match decide_sftp_only(&self.keys, key, peer.map(|p| p.ip()), now) {
+            KeyDecision::Allowed => true,
+            KeyDecision::NotListed => false,
+            KeyDecision::Refused(why) => {
+                let from = peer.map_or_else(|| "unknown address".to_owned(), |p| p.to_string());
+                eprintln!(
+                    "sshwire serve: {from}: key {} refused by its authorized_keys options: {why}",
+                    key.fingerprint_sha256()
+                );
+                false
+            }
+        }
     }
 
     fn password(&self, user: &str, password: &[u8]) -> bool {

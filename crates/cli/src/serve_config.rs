@@ -407,7 +407,18 @@ impl User {
         if let Some(file) = &u.authorized_keys {
             let text = std::fs::read_to_string(file)
                 .map_err(|e| format!("{who}: cannot read {}: {e}", file.display()))?;
-            keys.extend(AuthorizedKeys::parse(&text).keys.into_iter().map(|k| k.key));
+            let parsed = AuthorizedKeys::parse(&text);
+            // Options are enforced only for `--authorized-keys` so far: refuse rather than
+            // let a restricted key in unrestricted.
+            if let Some(k) = parsed.keys.iter().find(|k| !k.options.is_empty()) {
+                return Err(format!(
+                    "{who}: {}: the options of key {} are not enforced with --config; remove them \
+                     or use --authorized-keys",
+                    file.display(),
+                    k.key.fingerprint_sha256()
+                ));
+            }
+            keys.extend(parsed.keys.into_iter().map(|k| k.key));
         }
         for line in &u.keys {
             let (key, _) = PublicKey::from_openssh(line)

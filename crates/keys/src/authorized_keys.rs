@@ -7,7 +7,9 @@
 //! of the file still counts.
 //!
 //! The options are recognised and kept, in order, for the endpoint to enforce;
-//! [`AuthorizedKey::allows_from`] implements `from=` host patterns (without CIDR ranges).
+//! [`crate::key_options::check_sftp_only`] enforces them all for an SFTP-only server (CIDR
+//! ranges included); [`AuthorizedKey::allows_from`] implements `from=` host patterns alone
+//! (without CIDR ranges).
 
 use crate::pattern::wildcard_match;
 use crate::{KeyType, PublicKey};

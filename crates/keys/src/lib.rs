@@ -70,6 +70,7 @@ mod ecdsa;
 mod ed25519;
 mod error;
 mod fingerprint;
+pub mod key_options;
 pub mod known_hosts;
 mod openssh_file;
 mod pattern;

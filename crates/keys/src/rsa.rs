@@ -1,11 +1,15 @@
 //! RSA keys and signatures (RFC 4253 §6.6, RFC 8332).
 //!
-//! ring does the private-key operation for `rsa-sha2-256` and `rsa-sha2-512` (constant-time
-//! CRT exponentiation with PKCS#1 v1.5 padding) and all verification. The `rsa` crate
-//! generates keys, and makes legacy SHA-1 `ssh-rsa` signatures, which ring cannot make (it
-//! has no SHA-1 PKCS#1 signing encoding); it blinds that private operation with the injected
-//! random generator. The CRT exponents that OpenSSH files do not hold are derived with
-//! `crypto-bigint`.
+//! Every private-key operation is ring's: `rsa-sha2-256` and `rsa-sha2-512` signatures
+//! (CRT exponentiation with blinding and constant-time arithmetic, PKCS#1 v1.5 padding).
+//! ring also does all verification, `ssh-rsa` (SHA-1) included. The `rsa` crate is used only
+//! to generate keys: its private-key operations carry RUSTSEC-2023-0071 (the Marvin timing
+//! leak, no fixed version), and sshwire makes none with it. ring has no SHA-1 PKCS#1 signing
+//! encoding, so sshwire's own keys make no legacy `ssh-rsa` signatures: signing with
+//! [`SignatureAlgorithm::RsaSha1`] is [`KeyError::Unsupported`] (an ssh-agent may still make
+//! them). ring signs with 2048 to 4096-bit keys only; other sizes are refused with
+//! [`KeyError::Unsupported`] when they sign. The CRT exponents that OpenSSH files do not hold
+//! are derived with `crypto-bigint`.
 
 use crypto_bigint::{BoxedUint, ConcatenatingMul, NonZero};
 use ring::signature::{self as ring_sig, RsaEncoding, RsaParameters};
@@ -27,10 +31,6 @@ pub const MAX_RSA_VERIFY_BITS: usize = 8192;
 pub const RSA_SIGNING_BITS: [u32; 3] = [2048, 3072, 4096];
 /// Default size of a generated RSA key, as in `ssh-keygen`.
 pub const DEFAULT_RSA_BITS: u32 = 3072;
-/// RFC 8017 §9.2 note 1: the DER `DigestInfo` prefix of a SHA-1 digest.
-const SHA1_DIGEST_INFO_PREFIX: [u8; 15] = [
-    0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14,
-];
 /// Largest public exponent accepted: ring's bound of 33 bits.
 const MAX_EXPONENT_BITS: usize = 33;
 
@@ -325,12 +325,20 @@ impl RsaPrivate {
         &self,
         alg: SignatureAlgorithm,
         data: &[u8],
-        rng: &mut dyn rand_core::CryptoRng,
+        _rng: &mut dyn rand_core::CryptoRng,
     ) -> Result<Vec<u8>, KeyError> {
         let padding: &'static dyn RsaEncoding = match alg {
             SignatureAlgorithm::RsaSha256 => &ring_sig::RSA_PKCS1_SHA256,
             SignatureAlgorithm::RsaSha512 => &ring_sig::RSA_PKCS1_SHA512,
-            SignatureAlgorithm::RsaSha1 => return self.sign_sha1(data, rng),
+            // ring has no SHA-1 PKCS#1 v1.5 signing encoding, and the one crate here that has
+            // (`rsa`) leaks its private-key operations through timing (RUSTSEC-2023-0071).
+            SignatureAlgorithm::RsaSha1 => {
+                return Err(KeyError::Unsupported(
+                    "ssh-rsa (SHA-1) signatures with a local key; rsa-sha2-256 and \
+                     rsa-sha2-512 can sign"
+                        .into(),
+                ));
+            }
             _ => return Err(KeyError::AlgorithmMismatch),
         };
         let components = ring::rsa::KeyPairComponents {
@@ -367,44 +375,58 @@ impl RsaPrivate {
         .map_err(|_| KeyError::Signing)?;
         Ok(signature)
     }
-
-    /// A legacy `ssh-rsa` signature: RSASSA-PKCS1-v1_5 with SHA-1 (RFC 4253 §6.6), made by
-    /// the `rsa` crate with blinding drawn from `rng`.
-    fn sign_sha1(
-        &self,
-        data: &[u8],
-        rng: &mut dyn rand_core::CryptoRng,
-    ) -> Result<Vec<u8>, KeyError> {
-        let n = uint(&self.public.n)?;
-        let precision = n.bits_precision();
-        let widen = |x: &[u8]| {
-            BoxedUint::from_be_slice(x, precision)
-                .map(Zeroizing::new)
-                .map_err(|_| KeyError::InvalidKey("RSA component longer than the modulus"))
-        };
-        let e = widen(&self.public.e)?;
-        let d = widen(&self.d)?;
-        let (p, q) = (uint(&self.p)?, uint(&self.q)?);
-        let key = rsa::PrivateKey::from_components(
-            BoxedUint::clone(&n),
-            BoxedUint::clone(&e),
-            BoxedUint::clone(&d),
-            vec![BoxedUint::clone(&p), BoxedUint::clone(&q)],
-        )
-        .map_err(|_| KeyError::Signing)?;
-        let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, data);
-        let padding = rsa::Pkcs1v15Sign {
-            hash_len: Some(digest.as_ref().len()),
-            prefix: Box::new(SHA1_DIGEST_INFO_PREFIX),
-        };
-        key.sign_with_rng(rng, padding, digest.as_ref())
-            .map_err(|_| KeyError::Signing)
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
     use super::*;
+    use crate::testing::TestRng;
+
+    /// RFC 8017 §9.2 note 1: the DER `DigestInfo` prefixes of SHA-1, SHA-256 and SHA-512.
+    const SHA1_PREFIX: &[u8] = &[
+        0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14,
+    ];
+    const SHA256_PREFIX: &[u8] = &[
+        0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+        0x05, 0x00, 0x04, 0x20,
+    ];
+    const SHA512_PREFIX: &[u8] = &[
+        0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03,
+        0x05, 0x00, 0x04, 0x40,
+    ];
+
+    /// The same key as an `rsa` crate key, to compare signatures with.
+    fn rsa_crate_key(key: &RsaPrivate) -> rsa::PrivateKey {
+        let n = uint(key.public().n()).unwrap();
+        let precision = n.bits_precision();
+        let widen = |x: &[u8]| BoxedUint::from_be_slice(x, precision).unwrap();
+        rsa::PrivateKey::from_components(
+            BoxedUint::clone(&n),
+            widen(key.public().e()),
+            widen(key.d()),
+            vec![widen(key.p()), widen(key.q())],
+        )
+        .unwrap()
+    }
+
+    /// A PKCS#1 v1.5 signature made by the `rsa` crate (blinded with a test generator).
+    fn rsa_crate_sign(
+        key: &RsaPrivate,
+        alg: &'static ring::digest::Algorithm,
+        prefix: &[u8],
+        data: &[u8],
+    ) -> Vec<u8> {
+        let digest = ring::digest::digest(alg, data);
+        let padding = rsa::Pkcs1v15Sign {
+            hash_len: Some(digest.as_ref().len()),
+            prefix: prefix.to_vec().into_boxed_slice(),
+        };
+        rsa_crate_key(key)
+            .sign_with_rng(&mut TestRng(5), padding, digest.as_ref())
+            .unwrap()
+    }
 
     #[test]
     fn bit_lengths() {
@@ -413,5 +435,56 @@ mod tests {
         assert_eq!(bit_len(&[1]), 1);
         assert_eq!(bit_len(&[0, 0x80, 0]), 16);
         assert_eq!(bit_len(&[0x01, 0, 1]), 17);
+    }
+
+    /// PKCS#1 v1.5 is deterministic: ring's signatures are byte for byte those the `rsa`
+    /// crate made before signing moved to ring, and ssh-rsa signing is refused, while an
+    /// ssh-rsa signature made elsewhere still verifies.
+    #[test]
+    fn ring_signs_exactly_what_the_rsa_crate_signed() {
+        let mut rng = TestRng(11);
+        for bits in [2048, 3072] {
+            let key = RsaPrivate::generate(bits, &mut rng).unwrap();
+            for data in [&b""[..], b"m", &[0x5a; 1000]] {
+                let cases = [
+                    (
+                        SignatureAlgorithm::RsaSha256,
+                        &ring::digest::SHA256,
+                        SHA256_PREFIX,
+                    ),
+                    (
+                        SignatureAlgorithm::RsaSha512,
+                        &ring::digest::SHA512,
+                        SHA512_PREFIX,
+                    ),
+                ];
+                for (alg, digest, prefix) in cases {
+                    let ours = key.sign(alg, data, &mut rng).unwrap();
+                    assert_eq!(
+                        ours,
+                        rsa_crate_sign(&key, digest, prefix, data),
+                        "{alg} {bits}"
+                    );
+                    key.public().verify(alg, data, &ours).unwrap();
+                    assert_eq!(
+                        key.public().verify(alg, b"other", &ours),
+                        Err(KeyError::BadSignature)
+                    );
+                }
+                assert!(matches!(
+                    key.sign(SignatureAlgorithm::RsaSha1, data, &mut rng),
+                    Err(KeyError::Unsupported(why)) if why.contains("ssh-rsa")
+                ));
+                let sha1 = rsa_crate_sign(
+                    &key,
+                    &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+                    SHA1_PREFIX,
+                    data,
+                );
+                key.public()
+                    .verify(SignatureAlgorithm::RsaSha1, data, &sha1)
+                    .unwrap();
+            }
+        }
     }
 }

@@ -35,10 +35,12 @@ fn keys() -> &'static [PrivateKey] {
     })
 }
 
+/// The algorithms a key of `kind` signs with (all but SHA-1 `ssh-rsa`, which sshwire only
+/// verifies).
 fn algorithms_of(kind: KeyType) -> Vec<SignatureAlgorithm> {
     SignatureAlgorithm::ALL
         .into_iter()
-        .filter(|a| a.key_type() == kind)
+        .filter(|a| a.key_type() == kind && *a != SignatureAlgorithm::RsaSha1)
         .collect()
 }
 
@@ -135,17 +137,12 @@ fn rsa_signature_lengths_and_algorithms() {
         public.verify(SignatureAlgorithm::RsaSha512, b"m", &w.into_vec()),
         Err(KeyError::BadSignature)
     );
-    // SHA-1 ssh-rsa signatures verify, and differ from the SHA-2 ones.
-    let sig1 = key
-        .sign(SignatureAlgorithm::RsaSha1, b"m", &mut rng)
-        .unwrap();
-    public
-        .verify(SignatureAlgorithm::RsaSha1, b"m", &sig1)
-        .unwrap();
-    assert_ne!(
-        decode_signature_blob(&sig1).unwrap().1,
-        decode_signature_blob(&sig256).unwrap().1
-    );
+    // sshwire makes no SHA-1 ssh-rsa signatures (ring cannot; see rsa.rs); verifying them
+    // is checked against the rsa crate's in rsa.rs.
+    assert!(matches!(
+        key.sign(SignatureAlgorithm::RsaSha1, b"m", &mut rng),
+        Err(KeyError::Unsupported(_))
+    ));
 }
 
 #[test]

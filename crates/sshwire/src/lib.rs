@@ -112,7 +112,10 @@ pub mod sftp_tree;
 pub use driver::Driver;
 pub use error::Error;
 pub use rng::{SystemRng, system_rng};
-pub use server_auth::{AnyOf, Authenticated, Authenticator, authenticate};
+pub use server_auth::{
+    AnyOf, Authenticated, Authenticator, MAX_CONCURRENT_PASSWORD_CHECKS, authenticate,
+    authenticate_from,
+};
 pub use session::{
     Channel, ChannelReader, ChannelStderr, ChannelWriter, ExitStatus, Session, SessionConfig,
 };

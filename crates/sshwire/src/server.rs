@@ -26,7 +26,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::server_auth::{AuthTally, authenticate_from};
+use crate::server_auth::{AuthTally, authenticate_counted};
 use crate::session::driver_task::ServerSide;
 use crate::{
     Authenticated, Authenticator, Channel, Driver, Error, Session, SessionConfig, system_rng,
@@ -262,7 +262,8 @@ impl Server {
             if let Some(id) = ticket {
                 self.startups.progressed(id);
             }
-            let user = authenticate_from(&mut driver, policy, authenticator, peer, tally).await?;
+            let user =
+                authenticate_counted(&mut driver, policy, authenticator, peer, tally).await?;
             Ok::<_, Error>((driver, user))
         })
         .await

@@ -24,23 +24,49 @@ pub trait Authenticator: Send + Sync + 'static {
     /// Asked for key queries and for requests whose signature the engine has verified.
     fn public_key(&self, user: &str, key: &PublicKey) -> bool;
 
+    /// Whether `key` may log in as `user` from the client at `peer` (`None` when the
+    /// connection is not a TCP one, e.g. [`crate::Server::serve_connection`]).
+    ///
+    /// This is what the server asks; the default ignores `peer` and asks
+    /// [`Authenticator::public_key`]. Implement it to apply address rules such as
+    /// `authorized_keys`' `from=`.
+    fn public_key_from(&self, user: &str, key: &PublicKey, peer: Option<SocketAddr>) -> bool {
+        let _ = peer;
+        self.public_key(user, key)
+    }
+
     /// Whether `password` is `user`'s. It runs on a blocking thread: hashing may be slow.
     fn password(&self, user: &str, password: &[u8]) -> bool;
 }
 
-/// An authorized_keys file whose keys log in under any user name (as `sshwire serve` uses
-/// it); passwords are refused.
+/// An authorized_keys file whose keys log in under any user name; passwords are refused.
 ///
-/// For keys per user, keep one `AuthorizedKeys` per user and implement [`Authenticator`]
-/// over the map. Key options (`from=`, `command=` ...) are not applied here.
+/// Key options are applied for a server that serves only SFTP (`sshwire serve`), by
+/// [`sshwire_keys::key_options::decide_sftp_only`]: `from=` against the peer's address,
+/// `expiry-time=`, `command=` only for the SFTP server, and keys with options that cannot be
+/// honoured (`cert-authority`, `environment=`, `permitopen=` ...) refused. Asked without a
+/// peer address ([`Authenticator::public_key`]), a key with `from=` is refused. For keys per
+/// user, keep one `AuthorizedKeys` per user and implement [`Authenticator`] over the map.
 impl Authenticator for sshwire_keys::authorized_keys::AuthorizedKeys {
-    fn public_key(&self, _user: &str, key: &PublicKey) -> bool {
-        self.find(key).is_some()
+    fn public_key(&self, user: &str, key: &PublicKey) -> bool {
+        self.public_key_from(user, key, None)
+    }
+
+    fn public_key_from(&self, _user: &str, key: &PublicKey, peer: Option<SocketAddr>) -> bool {
+        use sshwire_keys::key_options::{KeyDecision, decide_sftp_only};
+        decide_sftp_only(self, key, peer.map(|p| p.ip()), unix_now()) == KeyDecision::Allowed
     }
 
     fn password(&self, _user: &str, _password: &[u8]) -> bool {
         false
     }
+}
+
+/// Seconds since the Unix epoch, now (before the epoch counts as the epoch).
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// A password file (`user:$argon2id$...` lines, as `sshwire passwd` prints them); keys are
@@ -61,6 +87,10 @@ pub struct AnyOf(pub Vec<Arc<dyn Authenticator>>);
 impl Authenticator for AnyOf {
     fn public_key(&self, user: &str, key: &PublicKey) -> bool {
         self.0.iter().any(|a| a.public_key(user, key))
+    }
+
+    fn public_key_from(&self, user: &str, key: &PublicKey, peer: Option<SocketAddr>) -> bool {
+        self.0.iter().any(|a| a.public_key_from(user, key, peer))
     }
 
     fn password(&self, user: &str, password: &[u8]) -> bool {
@@ -92,7 +122,25 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite>(
     policy: Arc<ServerPolicy>,
     authenticator: Arc<dyn Authenticator>,
 ) -> Result<Authenticated, Error> {
-    authenticate_from(driver, policy, authenticator, None, &AuthTally::default()).await
+    authenticate_counted(driver, policy, authenticator, None, &AuthTally::default()).await
+}
+
+/// [`authenticate`] for a client at `peer`, which [`Authenticator::public_key_from`] is told
+/// (for `from=` in authorized_keys, say) and the log lines name.
+pub async fn authenticate_from<S: AsyncRead + AsyncWrite>(
+    driver: &mut Driver<S>,
+    policy: Arc<ServerPolicy>,
+    authenticator: Arc<dyn Authenticator>,
+    peer: SocketAddr,
+) -> Result<Authenticated, Error> {
+    authenticate_counted(
+        driver,
+        policy,
+        authenticator,
+        Some(peer),
+        &AuthTally::default(),
+    )
+    .await
 }
 
 /// What an authentication has seen so far, readable while it runs and after it was dropped.
@@ -110,14 +158,16 @@ impl AuthTally {
 }
 
 /// [`authenticate`] for a connection from `peer`: every verdict is logged with `tracing`
-/// (user, method, peer) and the failed attempts are counted in `tally`.
-pub(crate) async fn authenticate_from<S: AsyncRead + AsyncWrite>(
+/// (user, method, peer), [`Authenticator::public_key_from`] is told the address, and the
+/// failed attempts are counted in `tally`.
+pub(crate) async fn authenticate_counted<S: AsyncRead + AsyncWrite>(
     driver: &mut Driver<S>,
     policy: Arc<ServerPolicy>,
     authenticator: Arc<dyn Authenticator>,
     peer: Option<SocketAddr>,
     tally: &AuthTally,
 ) -> Result<Authenticated, Error> {
+    let peer_addr = peer;
     let peer = peer.map(tracing::field::display);
     let mut auth: Option<ServerAuth> = None;
     loop {
@@ -177,7 +227,7 @@ pub(crate) async fn authenticate_from<S: AsyncRead + AsyncWrite>(
                     signed,
                     ..
                 } => {
-                    let ok = authenticator.public_key(&user, &key);
+                    let ok = authenticator.public_key_from(&user, &key, peer_addr);
                     if signed || !ok {
                         // A refused query is a failed attempt too (the engine counts it).
                         tracing::debug!(
@@ -317,13 +367,37 @@ fn verdict(ok: bool) -> Verdict {
     if ok { Verdict::Accept } else { Verdict::Reject }
 }
 
-/// Runs the password check on a blocking thread.
+/// Most password checks ([`Authenticator::password`]) that run at once in a process, over
+/// every server and connection in it.
+///
+/// A check hashes: argon2id at `sshwire passwd`'s cost takes about 19 MiB and a core for
+/// each. Without this bound a flood of password attempts, one per connection in
+/// authentication, could run as many hashes at once as there are such connections (100 by
+/// default). The others wait their turn, within the login grace time.
+pub const MAX_CONCURRENT_PASSWORD_CHECKS: usize = 4;
+
+/// The permits of [`MAX_CONCURRENT_PASSWORD_CHECKS`].
+static PASSWORD_CHECKS: tokio::sync::Semaphore =
+    tokio::sync::Semaphore::const_new(MAX_CONCURRENT_PASSWORD_CHECKS);
+
+/// Runs the password check on a blocking thread, once one of the
+/// [`MAX_CONCURRENT_PASSWORD_CHECKS`] permits is free.
+///
+/// The permit moves into the blocking task, so a check whose connection is dropped (at the
+/// login grace time, or evicted) keeps its permit until its hash ends.
 async fn check_password(auth: &Arc<dyn Authenticator>, user: String, password: &[u8]) -> bool {
+    let Ok(permit) = PASSWORD_CHECKS.acquire().await else {
+        return false;
+    };
     let auth = auth.clone();
     let password = zeroize::Zeroizing::new(password.to_vec());
-    tokio::task::spawn_blocking(move || auth.password(&user, &password))
-        .await
-        .unwrap_or(false)
+    tokio::task::spawn_blocking(move || {
+        let ok = auth.password(&user, &password);
+        drop(permit);
+        ok
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// Sends the DISCONNECT an authentication error implies and returns the error.
