@@ -20,6 +20,7 @@ mod sftp;
 mod sftp_server;
 mod ssh_config;
 mod ssh_options;
+mod trace;
 
 use std::process::ExitCode;
 

@@ -183,11 +183,12 @@ fn host_keys(files: &[PathBuf]) -> Result<Vec<Arc<PrivateKey>>, String> {
 async fn serve(
     listen: SocketAddr,
     what: &str,
-    settings: ServerSettings,
+    mut settings: ServerSettings,
     authenticator: Arc<dyn Authenticator>,
     handler: Arc<Subsystems>,
     summary: &[String],
 ) -> Result<(), String> {
+    settings.trace = crate::trace::sink(0);
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;

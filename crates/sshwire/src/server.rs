@@ -74,6 +74,10 @@ pub struct ServerSettings {
     pub login_grace_time: Duration,
     /// Most connections that have not authenticated yet; see [`Server::serve`].
     pub max_unauthenticated: usize,
+    /// Where to trace every message of every connection, and the packets of the SFTP
+    /// sessions [`crate::sftp_server::SftpSubsystem`] runs ([`crate::trace`]); `None` traces
+    /// nothing.
+    pub trace: Option<crate::trace::TraceSink>,
 }
 
 impl ServerSettings {
@@ -95,6 +99,7 @@ impl ServerSettings {
             },
             login_grace_time: Duration::from_secs(120),
             max_unauthenticated: 100,
+            trace: None,
         }
     }
 }
@@ -146,6 +151,9 @@ impl Server {
             system_rng(),
         );
         let mut driver = Driver::new(stream, engine);
+        if let Some(sink) = &self.settings.trace {
+            driver.set_trace("server", sink.clone());
+        }
         loop {
             if let Event::KexComplete { first: true, .. } = driver.next_event().await? {
                 return Ok(driver);

@@ -167,7 +167,9 @@ impl Hosts<'_> {
                 return Err(format!("cannot start the sftp subsystem: {e}"));
             }
         };
-        let sftp = match SftpClient::new(channel).await {
+        let trace = channel.trace_sink();
+        let in_flight = sshwire::sftp_client::DEFAULT_IN_FLIGHT;
+        let sftp = match SftpClient::with_trace(channel, in_flight, trace).await {
             Ok(s) => s,
             Err(e) => {
                 client.disconnect().await;

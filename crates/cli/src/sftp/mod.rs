@@ -275,7 +275,8 @@ async fn session(args: Args) -> u8 {
                 return FATAL;
             }
         };
-        match SftpClient::with_in_flight(channel, in_flight).await {
+        let trace = channel.trace_sink();
+        match SftpClient::with_trace(channel, in_flight, trace).await {
             Ok(s) => {
                 if greet {
                     eprintln!("Connected to {}.", connect.destination.host);
@@ -317,7 +318,8 @@ async fn direct(argv: &[String], in_flight: usize) -> Result<SftpClient, String>
     tokio::spawn(async move {
         let _ = child.wait().await;
     });
-    SftpClient::with_in_flight(tokio::io::join(stdout, stdin), in_flight)
+    let trace = crate::trace::sink(0);
+    SftpClient::with_trace(tokio::io::join(stdout, stdin), in_flight, trace)
         .await
         .map_err(|e| format!("Couldn't initialise connection to server: {e}"))
 }
