@@ -3,6 +3,7 @@
 //! Each message sent or received becomes one line, `trace: client > #3 SSH_MSG_...` (see
 //! `sshwire::trace`); passwords and file data never appear in it.
 
+use std::io::Write;
 use std::sync::Arc;
 
 use sshwire::trace::TraceSink;
@@ -18,7 +19,11 @@ fn env_enabled() -> bool {
 /// The trace sink when `SSHWIRE_TRACE` is set or `verbosity` is 3 (`-vvv`) or more.
 pub fn sink(verbosity: i32) -> Option<TraceSink> {
     (env_enabled() || verbosity >= 3).then(|| {
-        let sink: TraceSink = Arc::new(|line: &str| eprintln!("trace: {line}"));
+        // A closed standard error loses the trace, and nothing else: eprintln! would panic in
+        // whichever task sent the message.
+        let sink: TraceSink = Arc::new(|line: &str| {
+            let _ = writeln!(std::io::stderr().lock(), "trace: {line}");
+        });
         sink
     })
 }

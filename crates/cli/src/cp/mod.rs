@@ -67,7 +67,7 @@ pub struct Args {
     /// Quiet: no progress meter, no warnings.
     #[arg(short = 'q')]
     quiet: bool,
-    /// Verbose: say more about the connections.
+    /// Verbose: say more about the connections; -vvv traces every message (as SSHWIRE_TRACE=1).
     #[arg(short = 'v', action = ArgAction::Count)]
     verbose: u8,
     /// Sources, then the destination: local paths or [user@]host:path.
