@@ -209,7 +209,12 @@ where
                             }
                             running.start(session, request)
                         }
-                        Err(e) => broken = Some(protocol_error(e)),
+                        Err(e) => {
+                            if let Some(t) = &mut running.trace {
+                                t.payload(Direction::Received, payload);
+                            }
+                            broken = Some(protocol_error(e));
+                        }
                     }
                     input.consume(consumed);
                 }

@@ -105,7 +105,8 @@ impl SftpTracer {
         self.emit(direction, &line);
     }
 
-    /// A whole packet's payload that is only available as bytes (the client's INIT).
+    /// A whole packet that is only available as bytes: the client's INIT, or a request that
+    /// does not decode (shown by its type and length).
     pub(crate) fn payload(&mut self, direction: Direction, payload: &[u8]) {
         let line = self.describer.payload(payload);
         self.emit(direction, &line);
