@@ -53,6 +53,7 @@ pub mod messages;
 pub mod password_file;
 mod policy;
 mod server;
+pub mod trace;
 
 pub use client::{ClientAuth, ClientEvent};
 pub use error::{AuthError, Blame};

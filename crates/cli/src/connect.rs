@@ -209,6 +209,7 @@ impl Connect {
             let mut config = ClientConfig {
                 transport: std::sync::Arc::new(transport),
                 connect_timeout: o.connect_timeout,
+                trace: crate::trace::sink(r.verbosity),
                 ..ClientConfig::default()
             };
             config.session.keepalive_interval = o.server_alive_interval.filter(|d| !d.is_zero());

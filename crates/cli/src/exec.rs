@@ -39,7 +39,7 @@ pub struct Args {
     /// Read stdin from /dev/null.
     #[arg(short = 'n')]
     null_stdin: bool,
-    /// Verbose: say more about the connection.
+    /// Verbose: say more about the connection; -vvv traces every message (as SSHWIRE_TRACE=1).
     #[arg(short = 'v', action = ArgAction::Count)]
     verbose: u8,
     /// Quiet: no warnings or diagnostics.

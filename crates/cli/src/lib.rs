@@ -26,6 +26,7 @@ mod sftp;
 mod sftp_server;
 mod ssh_config;
 mod ssh_options;
+mod trace;
 mod transfer_failure;
 
 use std::process::ExitCode;

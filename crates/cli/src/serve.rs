@@ -114,12 +114,13 @@ pub(crate) fn host_keys(files: &[PathBuf]) -> Result<Vec<Arc<PrivateKey>>, Strin
 
 async fn serve(
     listen: SocketAddr,
-    settings: ServerSettings,
+    mut settings: ServerSettings,
     source: Source,
     audit: Arc<dyn AuditSink>,
     loaded: Loaded,
     penalties: Arc<Penalties>,
 ) -> Result<(), String> {
+    settings.trace = crate::trace::sink(0);
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;

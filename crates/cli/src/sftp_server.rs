@@ -17,9 +17,10 @@ use std::sync::Arc;
 
 use clap::Parser;
 use sshwire::sftp::fs::Filesystem;
+use sshwire::sftp::server::Session;
 use sshwire::sftp::server::{AuditEvent, AuditSink, RequestKind, ServerConfig};
 use sshwire::sftp_local::OwnerNames;
-use sshwire::sftp_server::serve;
+use sshwire::sftp_server::serve_traced;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::paths;
@@ -137,7 +138,8 @@ where
         "session opened for local user {user} from [{client}]"
     ));
     let audit: Arc<dyn AuditSink> = Arc::new(log.clone());
-    let result = serve(stream, fs, config, Some(audit)).await;
+    let session = Session::new(fs, config, Some(audit));
+    let result = serve_traced(stream, session, crate::trace::sink(0)).await;
     match result {
         Ok(()) => {
             log.info(&format!(

@@ -83,6 +83,7 @@ mod error;
 mod event;
 pub mod messages;
 mod recv_buffer;
+pub mod trace;
 mod window;
 
 pub use channel::{ChannelId, RequestId, Stream};

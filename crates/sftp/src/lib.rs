@@ -62,6 +62,7 @@ mod packet;
 mod request;
 mod response;
 pub mod server;
+pub mod trace;
 pub mod transfer;
 mod types;
 

@@ -10,6 +10,7 @@ use tokio::net::{TcpStream, ToSocketAddrs};
 
 pub use crate::client_auth::{AuthOptions, Identity, LoggedIn, NoPrompts, Prompter, authenticate};
 use crate::sftp_client::SftpClient;
+use crate::trace::TraceSink;
 use crate::{Channel, Driver, Error, Session, SessionConfig, system_rng};
 
 /// Decides whether to trust a server's host key, and hears the server's pre-identification
@@ -88,6 +89,9 @@ pub struct ClientConfig {
     /// Bound on the TCP connect, key exchange and authentication together
     /// (`ConnectTimeout`); `None` waits as long as the OS does.
     pub connect_timeout: Option<Duration>,
+    /// Where to trace every message the connection sends and receives, and the packets of
+    /// its SFTP sessions ([`crate::trace`]); `None` traces nothing and costs nothing.
+    pub trace: Option<TraceSink>,
 }
 
 impl Default for ClientConfig {
@@ -97,6 +101,7 @@ impl Default for ClientConfig {
             session: SessionConfig::default(),
             keep_windows: false,
             connect_timeout: None,
+            trace: None,
         }
     }
 }
@@ -152,6 +157,9 @@ impl Client {
             stream,
             Transport::client(config.transport.clone(), system_rng()),
         );
+        if let Some(sink) = &config.trace {
+            driver.set_trace("client", sink.clone());
+        }
         handshake(&mut driver, verifier).await?;
         let logged_in = match authenticate(&mut driver, host, auth, prompter).await {
             Ok(l) => l,
@@ -218,7 +226,10 @@ impl Client {
     /// [`Error::RequestRefused`]; one that starts it but does not speak SFTP, [`Error::Sftp`].
     pub async fn sftp(&self) -> Result<SftpClient, Error> {
         let channel = self.subsystem("sftp").await?;
-        SftpClient::new(channel).await.map_err(Error::Sftp)
+        let trace = channel.trace_sink();
+        SftpClient::with_trace(channel, crate::sftp_client::DEFAULT_IN_FLIGHT, trace)
+            .await
+            .map_err(Error::Sftp)
     }
 
     /// Sends DISCONNECT and waits for the connection to end.

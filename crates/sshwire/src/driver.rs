@@ -7,6 +7,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, Wr
 use tokio::time::Instant;
 
 use crate::Error;
+use crate::trace::{SshTracer, TraceSink};
 
 /// How long the last-gasp DISCONNECT may take to write before the socket is dropped anyway.
 const LAST_GASP: Duration = Duration::from_secs(2);
@@ -30,6 +31,8 @@ pub struct Driver<S> {
     rend: usize,
     wbuf: Vec<u8>,
     wpos: usize,
+    /// Where the connection's trace goes, if anywhere (see [`Driver::set_trace`]).
+    trace: Option<TraceSink>,
 }
 
 impl<S: AsyncRead + AsyncWrite> Driver<S> {
@@ -45,7 +48,22 @@ impl<S: AsyncRead + AsyncWrite> Driver<S> {
             rend: 0,
             wbuf: Vec::new(),
             wpos: 0,
+            trace: None,
         }
+    }
+
+    /// Traces every message of the connection to `sink`, as our `side` (`"client"` or
+    /// `"server"`): see [`crate::trace`]. The session started on this driver passes the sink
+    /// on to its channels ([`crate::Channel::trace_sink`]), for SFTP traces.
+    pub fn set_trace(&mut self, side: &'static str, sink: TraceSink) {
+        self.engine
+            .set_tracer(Box::new(SshTracer::new(side, sink.clone())));
+        self.trace = Some(sink);
+    }
+
+    /// The sink given to [`Driver::set_trace`].
+    pub fn trace_sink(&self) -> Option<&TraceSink> {
+        self.trace.as_ref()
     }
 
     /// The engine, to send messages or ask for a rekey.

@@ -108,6 +108,7 @@ pub mod sftp_ops;
 pub mod sftp_server;
 pub mod sftp_transfer;
 pub mod sftp_tree;
+pub mod trace;
 
 pub use driver::Driver;
 pub use error::Error;

@@ -135,6 +135,10 @@ pub struct ServerSettings {
     /// Admits or refuses each new connection by its source address, and hears how each
     /// ended (none by default: every connection is admitted).
     pub gatekeeper: Option<Arc<dyn Gatekeeper>>,
+    /// Where to trace every message of every connection, and the packets of the SFTP
+    /// sessions [`crate::sftp_server::SftpSubsystem`] runs ([`crate::trace`]); `None` traces
+    /// nothing.
+    pub trace: Option<crate::trace::TraceSink>,
 }
 
 impl ServerSettings {
@@ -157,6 +161,7 @@ impl ServerSettings {
             login_grace_time: Duration::from_secs(120),
             max_unauthenticated: 100,
             gatekeeper: None,
+            trace: None,
         }
     }
 }
@@ -208,6 +213,9 @@ impl Server {
             system_rng(),
         );
         let mut driver = Driver::new(stream, engine);
+        if let Some(sink) = &self.settings.trace {
+            driver.set_trace("server", sink.clone());
+        }
         loop {
             if let Event::KexComplete { first: true, .. } = driver.next_event().await? {
                 return Ok(driver);

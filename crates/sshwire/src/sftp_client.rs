@@ -25,6 +25,9 @@ use sshwire_sftp::{
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
+use crate::trace::{SftpTracer, TraceSink};
+use sshwire_transport::trace::Direction;
+
 /// Why an SFTP call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -121,6 +124,8 @@ struct Shared {
     waiting: HashMap<u32, Waiter>,
     /// Why the session ended, once it has.
     end: Option<SftpError>,
+    /// Traces every request and reply, when the session is traced.
+    trace: Option<SftpTracer>,
 }
 
 /// An SFTP session; cheap to clone, every clone shares it.
@@ -180,10 +185,30 @@ impl SftpClient {
     where
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
+        Self::with_trace(stream, in_flight, None).await
+    }
+
+    /// As [`SftpClient::with_in_flight`], tracing every request and reply to `trace` (see
+    /// [`crate::trace`]; a channel's [`crate::Channel::trace_sink`] is the connection's).
+    pub async fn with_trace<S>(
+        stream: S,
+        in_flight: usize,
+        trace: Option<TraceSink>,
+    ) -> Result<SftpClient, SftpError>
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
         let (mut reader, mut writer) = tokio::io::split(stream);
         let mut engine = ClientEngine::new(ClientConfig::default());
+        let mut trace = trace.map(|sink| SftpTracer::new("client", sink));
         let mut init = Vec::new();
         engine.poll_transmit(&mut init);
+        if let Some(t) = &mut trace
+            && let Ok(sshwire_sftp::Frame::Complete { payload, .. }) =
+                sshwire_sftp::decode_frame(&init, sshwire_sftp::MAX_PACKET)
+        {
+            t.payload(Direction::Sent, payload);
+        }
         writer.write_all(&init).await.map_err(io_failed)?;
         writer.flush().await.map_err(io_failed)?;
         // VERSION first, read here before the reader task exists.
@@ -198,7 +223,11 @@ impl SftpClient {
             engine
                 .handle_input(buf.get(..n).unwrap_or_default())
                 .map_err(protocol)?;
-            if let Some(Response::Version { .. }) = engine.poll_reply()
+            let reply = engine.poll_reply();
+            if let (Some(t), Some(r)) = (&mut trace, &reply) {
+                t.response(Direction::Received, r);
+            }
+            if let Some(Response::Version { .. }) = reply
                 && let Some(info) = engine.server()
             {
                 break info.clone();
@@ -208,6 +237,7 @@ impl SftpClient {
             engine,
             waiting: HashMap::new(),
             end: None,
+            trace,
         }));
         let (out, mut out_rx) = mpsc::unbounded_channel::<Outgoing>();
         let writer_shared = shared.clone();
@@ -259,6 +289,9 @@ impl SftpClient {
                     break protocol(e);
                 }
                 while let Some(reply) = s.engine.poll_reply() {
+                    if let Some(t) = &mut s.trace {
+                        t.response(Direction::Received, &reply);
+                    }
                     if let Some((tx, _slot)) = reply.id().and_then(|id| s.waiting.remove(&id)) {
                         let _ = tx.send(Ok(reply));
                     }
@@ -358,7 +391,16 @@ impl SftpClient {
         if let Some(e) = &s.end {
             return Err(e.clone());
         }
-        let (id, data) = s.engine.send_taking_data(make).map_err(protocol)?;
+        let Shared { engine, trace, .. } = &mut *s;
+        let (id, data) = match trace {
+            None => engine.send_taking_data(make),
+            Some(t) => engine.send_taking_data(|id| {
+                let request = make(id);
+                t.request(Direction::Sent, &request);
+                request
+            }),
+        }
+        .map_err(protocol)?;
         let rx = reply.then(|| {
             let (tx, rx) = oneshot::channel();
             s.waiting.insert(id, (tx, slot));

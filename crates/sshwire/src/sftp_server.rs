@@ -35,7 +35,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::task::{Id, JoinError, JoinSet};
 
 use crate::server::Handler;
+use crate::trace::{SftpTracer, TraceSink};
 use crate::{Authenticated, Channel};
+use sshwire_transport::trace::Direction;
 
 /// Requests of one session that run at once, at most.
 pub const MAX_IN_FLIGHT: usize = 64;
@@ -65,12 +67,25 @@ pub async fn serve_session<S>(stream: S, session: Session) -> io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Send,
 {
+    serve_traced(stream, session, None).await
+}
+
+/// As [`serve_session`], tracing every request and reply to `trace` (see [`crate::trace`]).
+pub async fn serve_traced<S>(
+    stream: S,
+    session: Session,
+    trace: Option<TraceSink>,
+) -> io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Send,
+{
     let (mut reader, mut writer) = tokio::io::split(stream);
     let mut running = Running {
         tasks: JoinSet::new(),
         ids: HashMap::new(),
         reads: HashMap::new(),
         held: 0,
+        trace: trace.map(|sink| SftpTracer::new("server", sink)),
     };
     let result = pump(&mut reader, &mut writer, &session, &mut running).await;
     // Requests still running when the stream failed have nobody to answer.
@@ -90,6 +105,8 @@ struct Running {
     reads: HashMap<Vec<u8>, HandleReads>,
     /// Replies held in `reads`, in all.
     held: usize,
+    /// Traces every request and reply, when the session is traced.
+    trace: Option<SftpTracer>,
 }
 
 #[derive(Default)]
@@ -186,8 +203,18 @@ where
                 Ok(Frame::Incomplete { .. }) => break,
                 Ok(Frame::Complete { payload, consumed }) => {
                     match session.decode(payload) {
-                        Ok(request) => running.start(session, request),
-                        Err(e) => broken = Some(protocol_error(e)),
+                        Ok(request) => {
+                            if let Some(t) = &mut running.trace {
+                                t.request(Direction::Received, &request);
+                            }
+                            running.start(session, request)
+                        }
+                        Err(e) => {
+                            if let Some(t) = &mut running.trace {
+                                t.payload(Direction::Received, payload);
+                            }
+                            broken = Some(protocol_error(e));
+                        }
                     }
                     input.consume(consumed);
                 }
@@ -254,13 +281,13 @@ async fn reply<W: AsyncWrite + Unpin>(
     };
     let Some((id, Some(handle))) = request else {
         return match response {
-            Some(r) => write_response(writer, out, &r).await,
+            Some(r) => write_response(writer, out, &r, &mut running.trace).await,
             None => Ok(()),
         };
     };
     let Some(reads) = running.reads.get_mut(&handle) else {
         return match response {
-            Some(r) => write_response(writer, out, &r).await,
+            Some(r) => write_response(writer, out, &r, &mut running.trace).await,
             None => Ok(()),
         };
     };
@@ -278,7 +305,7 @@ async fn reply<W: AsyncWrite + Unpin>(
         };
         reads.order.pop_front();
         running.held = running.held.saturating_sub(1);
-        write_response(writer, out, &r).await?;
+        write_response(writer, out, &r, &mut running.trace).await?;
     }
     if reads.order.is_empty() {
         running.held = running.held.saturating_sub(reads.done.len());
@@ -292,7 +319,11 @@ async fn write_response<W: AsyncWrite + Unpin>(
     writer: &mut W,
     out: &mut Vec<u8>,
     response: &Response,
+    trace: &mut Option<SftpTracer>,
 ) -> io::Result<()> {
+    if let Some(t) = trace {
+        t.response(Direction::Sent, response);
+    }
     out.clear();
     if let Response::Data { id, data } = response {
         // File data goes out as it is, without another copy.
@@ -373,9 +404,11 @@ impl<F: SftpSetup> Handler for SftpSubsystem<F> {
         let audit = self.audit.clone();
         let log = self.log.clone();
         let who = user.user.clone();
+        let trace = channel.trace_sink();
         tokio::spawn(async move {
             let mut channel = channel;
-            let result = serve(&mut channel, fs, config, audit).await;
+            let session = Session::new(fs, config, audit);
+            let result = serve_traced(&mut channel, session, trace).await;
             if let (Err(e), Some(log)) = (&result, &log) {
                 log(&format!("sftp session of {who} ended: {e}"));
             }

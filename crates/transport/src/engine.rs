@@ -25,6 +25,7 @@ use crate::messages::{
     Unimplemented,
 };
 use crate::msg::{DisconnectReason, MessageNumber};
+use crate::trace::{Direction, Traced, Tracer};
 
 /// Which end of the connection an engine is.
 enum Role {
@@ -87,6 +88,8 @@ pub struct Transport {
     queued_bytes: usize,
     last_kex: Option<Instant>,
     negotiated: Option<Negotiated>,
+    /// Sees every payload sealed or opened, when set (see [`Transport::set_tracer`]).
+    tracer: Option<Box<dyn Tracer>>,
 }
 
 impl Transport {
@@ -147,6 +150,7 @@ impl Transport {
             queued_bytes: 0,
             last_kex: None,
             negotiated: None,
+            tracer: None,
         };
         // RFC 4253 §7.1: "Key exchange begins by each side sending the following packet";
         // nothing requires waiting for the peer's identification first.
@@ -160,6 +164,49 @@ impl Transport {
     }
 
     // ----- the caller's interface --------------------------------------------------------
+
+    /// Shows every payload from now on to `tracer`: each one sealed for the peer and each one
+    /// opened from it, key exchange and upper layers alike, in order.
+    ///
+    /// Set it before the first [`Transport::poll_transmit`] to see the first KEXINIT too
+    /// (the engine prepares it at construction; it is traced when it is set, if still unsent).
+    /// Without a tracer the engine formats and allocates nothing for tracing.
+    pub fn set_tracer(&mut self, mut tracer: Box<dyn Tracer>) {
+        if self.outgoing.seq == 1
+            && let Some(kex) = &self.kex
+            && !self.tx.is_empty()
+        {
+            // Our first KEXINIT, sealed at construction and not yet taken.
+            tracer.packet(&Traced {
+                direction: Direction::Sent,
+                seq: 0,
+                payload: &kex.ours,
+                kex: None,
+            });
+        }
+        self.tracer = Some(tracer);
+    }
+
+    /// The key exchange method under way, for a tracer.
+    fn traced_kex(&self) -> Option<crate::kex::KexAlg> {
+        self.kex
+            .as_ref()
+            .and_then(|k| k.negotiated.as_ref())
+            .or(self.negotiated.as_ref())
+            .map(|n| n.kex)
+    }
+
+    fn trace(&mut self, direction: Direction, seq: u32, payload: &[u8]) {
+        let kex = self.traced_kex();
+        if let Some(t) = &mut self.tracer {
+            t.packet(&Traced {
+                direction,
+                seq,
+                payload,
+                kex,
+            });
+        }
+    }
 
     /// Feeds bytes received from the peer; returns how many were taken.
     ///
@@ -400,6 +447,9 @@ impl Transport {
             language: b"",
         }
         .encode(&mut w);
+        if self.tracer.is_some() {
+            self.trace(Direction::Sent, self.outgoing.seq, w.as_slice());
+        }
         // The last word goes out under whatever keys are current; failing to seal it is moot.
         let _ = self
             .outgoing
@@ -484,6 +534,9 @@ impl Transport {
         {
             Ok(Some((n, payload))) => {
                 let seq = self.incoming.seq.wrapping_sub(1);
+                if self.tracer.is_some() {
+                    self.trace(Direction::Received, seq, payload);
+                }
                 self.dispatch(now, payload, seq).map(|()| Some(n))
             }
             Ok(None) => Ok(None),
@@ -649,6 +702,9 @@ impl Transport {
 
     /// Seals a transport-layer message at once, whatever the key exchange state.
     pub(crate) fn send_transport(&mut self, payload: &[u8]) -> Result<(), Error> {
+        if self.tracer.is_some() {
+            self.trace(Direction::Sent, self.outgoing.seq, payload);
+        }
         self.outgoing.seal(payload, &mut *self.rng, &mut self.tx)
     }
 

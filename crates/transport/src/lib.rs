@@ -73,6 +73,7 @@ mod kex_flow;
 pub mod kexinit;
 pub mod messages;
 pub mod msg;
+pub mod trace;
 
 pub use config::Config;
 pub use engine::Transport;

@@ -29,6 +29,7 @@
 mod error;
 mod namelist;
 mod reader;
+pub mod trace;
 mod writer;
 
 pub use error::Error;

@@ -67,7 +67,7 @@ pub struct Args {
     /// Quiet: no progress meter, no warnings.
     #[arg(short = 'q')]
     quiet: bool,
-    /// Verbose: say more about the connections.
+    /// Verbose: say more about the connections; -vvv traces every message (as SSHWIRE_TRACE=1).
     #[arg(short = 'v', action = ArgAction::Count)]
     verbose: u8,
     /// Sources, then the destination: local paths or [user@]host:path.
@@ -169,7 +169,9 @@ impl Hosts<'_> {
                 return Err(format!("cannot start the sftp subsystem: {e}"));
             }
         };
-        let sftp = match SftpClient::new(channel).await {
+        let trace = channel.trace_sink();
+        let in_flight = sshwire::sftp_client::DEFAULT_IN_FLIGHT;
+        let sftp = match SftpClient::with_trace(channel, in_flight, trace).await {
             Ok(s) => s,
             Err(e) => {
                 client.disconnect().await;

@@ -89,7 +89,7 @@ pub struct Args {
     /// Not quiet, even in batch mode.
     #[arg(short = 'N')]
     noisy: bool,
-    /// Verbose: say more about the connection.
+    /// Verbose: say more about the connection; -vvv traces every message (as SSHWIRE_TRACE=1).
     #[arg(short = 'v', action = ArgAction::Count)]
     verbose: u8,
     /// Talk to this local SFTP server program instead of connecting.
@@ -145,6 +145,8 @@ struct Plan {
     local: Option<String>,
     defaults: Defaults,
     input: Input,
+    /// `-v` count (`-1` with `-q`): `-vvv` traces a `-D` session too.
+    verbosity: i32,
 }
 
 fn plan(args: Args) -> Result<Plan, String> {
@@ -212,6 +214,7 @@ fn plan(args: Args) -> Result<Plan, String> {
             local: None,
             defaults,
             input,
+            verbosity,
         });
     }
     let Some(destination) = args.destination else {
@@ -236,6 +239,7 @@ fn plan(args: Args) -> Result<Plan, String> {
         local: args.local,
         defaults,
         input,
+        verbosity,
     })
 }
 
@@ -252,7 +256,7 @@ async fn session(args: Args) -> u8 {
     let greet = !plan.defaults.quiet && matches!(plan.input, Input::Stdin(true));
     let in_flight = plan.defaults.in_flight;
     let (sftp, client) = if let Some(argv) = &plan.direct {
-        match direct(argv, in_flight).await {
+        match direct(argv, in_flight, plan.verbosity).await {
             Ok(s) => (s, None),
             Err(e) => {
                 eprintln!("sshwire: {e}");
@@ -275,7 +279,8 @@ async fn session(args: Args) -> u8 {
                 return FATAL;
             }
         };
-        match SftpClient::with_in_flight(channel, in_flight).await {
+        let trace = channel.trace_sink();
+        match SftpClient::with_trace(channel, in_flight, trace).await {
             Ok(s) => {
                 if greet {
                     eprintln!("Connected to {}.", connect.destination.host);
@@ -299,7 +304,7 @@ async fn session(args: Args) -> u8 {
 }
 
 /// Starts `argv` and speaks SFTP over its standard input and output.
-async fn direct(argv: &[String], in_flight: usize) -> Result<SftpClient, String> {
+async fn direct(argv: &[String], in_flight: usize, verbosity: i32) -> Result<SftpClient, String> {
     let (program, rest) = argv
         .split_first()
         .ok_or("No sftp server specified via -D")?;
@@ -317,7 +322,8 @@ async fn direct(argv: &[String], in_flight: usize) -> Result<SftpClient, String>
     tokio::spawn(async move {
         let _ = child.wait().await;
     });
-    SftpClient::with_in_flight(tokio::io::join(stdout, stdin), in_flight)
+    let trace = crate::trace::sink(verbosity);
+    SftpClient::with_trace(tokio::io::join(stdout, stdin), in_flight, trace)
         .await
         .map_err(|e| format!("Couldn't initialise connection to server: {e}"))
 }

@@ -286,6 +286,12 @@ impl Channel {
         self.core.serial
     }
 
+    /// The trace sink of the connection, if it is traced: an SFTP session on this channel
+    /// traces its packets there too ([`crate::trace`]).
+    pub fn trace_sink(&self) -> Option<crate::trace::TraceSink> {
+        self.core.shared.trace.clone()
+    }
+
     /// The channel's number on our side.
     pub fn id(&self) -> ChannelId {
         self.core.id

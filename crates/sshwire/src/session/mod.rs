@@ -116,6 +116,8 @@ pub(crate) struct Shared {
     /// Live `Session` and `Channel` handles (client side: none left means disconnect).
     users: AtomicUsize,
     side: Side,
+    /// The connection's trace sink, for the channels' SFTP sessions.
+    trace: Option<crate::trace::TraceSink>,
 }
 
 /// Where the reply to one of our global requests goes: success and its data, or the end.
@@ -302,6 +304,7 @@ impl Session {
             ended: Notify::new(),
             users: AtomicUsize::new(1),
             side,
+            trace: driver.trace_sink().cloned(),
         });
         let task = driver_task::Task::new(driver, shared.clone(), config);
         (Session { shared }, task)
