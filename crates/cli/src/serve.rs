@@ -56,6 +56,10 @@ pub struct Args {
     /// Serve the files read-only: every request that would change them is refused.
     #[arg(long)]
     pub(crate) read_only: bool,
+    /// Turn the per-source penalties for failed logins off (for a server behind a proxy,
+    /// where every connection comes from one address); with --config, `[penalties]`.
+    #[arg(long, conflicts_with = "config")]
+    pub(crate) no_penalties: bool,
     /// Check the configuration, host keys, authorized_keys and password files and roots, print
     /// each problem or a summary, and exit (1 if there is a problem); never listens.
     #[arg(long)]
@@ -382,6 +386,34 @@ impl Credentials {
     }
 }
 
+/// Whether `key`, from `peer`, may log in under the lines of `keys` that hold it: their
+/// authorized_keys options are decided for an SFTP-only server
+/// ([`sshwire_keys::key_options::decide_sftp_only`]), and a refusal is logged with its reason.
+pub(crate) fn key_allowed(
+    keys: &sshwire::auth::AuthorizedKeys,
+    key: &PublicKey,
+    peer: Option<SocketAddr>,
+) -> bool {
+    use sshwire_keys::key_options::{KeyDecision, decide_sftp_only};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    match decide_sftp_only(keys, key, peer.map(|p| p.ip()), now) {
+        KeyDecision::Allowed => true,
+        KeyDecision::NotListed => false,
+        KeyDecision::Refused(why) => {
+            tracing::warn!(
+                event = "auth_key_refused",
+                peer = peer.map(tracing::field::display),
+                key = %key.fingerprint_sha256(),
+                reason = %why,
+                "key refused by its authorized_keys options"
+            );
+            false
+        }
+    }
+}
+
 impl Authenticator for Credentials {
     fn public_key(&self, user: &str, key: &PublicKey) -> bool {
         self.public_key_from(user, key, None)
@@ -390,22 +422,7 @@ impl Authenticator for Credentials {
     /// The key's authorized_keys options are enforced for an SFTP-only server (`from=`,
     /// `expiry-time=`, `command=` ...); a key they refuse is logged.
     fn public_key_from(&self, _user: &str, key: &PublicKey, peer: Option<SocketAddr>) -> bool {
-        use sshwire_keys::key_options::{KeyDecision, decide_sftp_only};
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        match decide_sftp_only(&self.keys, key, peer.map(|p| p.ip()), now) {
-            KeyDecision::Allowed => true,
-            KeyDecision::NotListed => false,
-            KeyDecision::Refused(why) => {
-                let from = peer.map_or_else(|| "unknown address".to_owned(), |p| p.to_string());
-                eprintln!(
-                    "sshwire serve: {from}: key {} refused by its authorized_keys options: {why}",
-                    key.fingerprint_sha256()
-                );
-                false
-            }
-        }
+        key_allowed(&self.keys, key, peer)
     }
 
     fn password(&self, user: &str, password: &[u8]) -> bool {

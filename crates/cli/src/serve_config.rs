@@ -49,7 +49,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use sshwire::Authenticator;
-use sshwire::auth::{AuthMethod, AuthorizedKeys, PasswordFile, ServerPolicy};
+use sshwire::auth::{AuthMethod, AuthorizedKey, AuthorizedKeys, PasswordFile, ServerPolicy};
 use sshwire::keys::PublicKey;
 
 use crate::serve_logs::{LogFormat, LogLevel};
@@ -198,8 +198,9 @@ pub struct User {
     pub name: String,
     /// The directory the user sees as `/`.
     pub root: PathBuf,
-    /// Keys that log in as this user.
-    pub keys: Vec<PublicKey>,
+    /// Keys that log in as this user, with their authorized_keys options (those given
+    /// inline in the configuration have none).
+    pub keys: AuthorizedKeys,
     /// The password hash, if the user may log in with a password.
     pub password: Option<PasswordFile>,
     /// Whether every write is refused.
@@ -403,27 +404,25 @@ impl User {
                 u.root.display()
             ));
         }
-        let mut keys = Vec::new();
+        let mut keys = AuthorizedKeys::default();
         if let Some(file) = &u.authorized_keys {
             let text = std::fs::read_to_string(file)
                 .map_err(|e| format!("{who}: cannot read {}: {e}", file.display()))?;
+            // Options are kept and enforced at login (`serve::key_allowed`); lines sshd would
+            // skip are skipped here too, and said so.
             let parsed = AuthorizedKeys::parse(&text);
-            // Options are enforced only for `--authorized-keys` so far: refuse rather than
-            // let a restricted key in unrestricted.
-            if let Some(k) = parsed.keys.iter().find(|k| !k.options.is_empty()) {
-                return Err(format!(
-                    "{who}: {}: the options of key {} are not enforced with --config; remove them \
-                     or use --authorized-keys",
-                    file.display(),
-                    k.key.fingerprint_sha256()
-                ));
+            for (line, why) in &parsed.skipped {
+                eprintln!(
+                    "sshwire serve: {who}: {}:{line}: skipped: {why}",
+                    file.display()
+                );
             }
-            keys.extend(parsed.keys.into_iter().map(|k| k.key));
+            keys.keys.extend(parsed.keys);
         }
         for line in &u.keys {
-            let (key, _) = PublicKey::from_openssh(line)
+            let key = AuthorizedKey::parse_line(line)
                 .map_err(|e| format!("{who}: bad key {line:?}: {e}"))?;
-            keys.push(key);
+            keys.keys.push(key);
         }
         let password = u
             .password
@@ -433,7 +432,7 @@ impl User {
                     .map_err(|e| format!("{who}: bad password hash: {e}"))
             })
             .transpose()?;
-        if keys.is_empty() && password.is_none() {
+        if keys.keys.is_empty() && password.is_none() {
             return Err(format!(
                 "{who}: give keys, authorized_keys or a password, or the user cannot log in"
             ));
@@ -454,7 +453,7 @@ impl User {
         // Some sequence must be one the user can complete.
         if let Some(sequences) = auth_methods.as_deref().or(default_methods) {
             let usable = |m: &AuthMethod| match m {
-                AuthMethod::PublicKey => !keys.is_empty(),
+                AuthMethod::PublicKey => !keys.keys.is_empty(),
                 AuthMethod::Password | AuthMethod::KeyboardInteractive => password.is_some(),
                 AuthMethod::None => false,
             };
@@ -462,7 +461,7 @@ impl User {
                 return Err(format!(
                     "{who}: cannot log in: every auth_methods sequence needs {} the user does \
                      not have",
-                    if keys.is_empty() {
+                    if keys.keys.is_empty() {
                         "a key"
                     } else {
                         "a password"
@@ -485,7 +484,14 @@ impl User {
 /// Each user logs in with their own keys and password only.
 impl Authenticator for ServeConfig {
     fn public_key(&self, user: &str, key: &PublicKey) -> bool {
-        self.users.get(user).is_some_and(|u| u.keys.contains(key))
+        self.public_key_from(user, key, None)
+    }
+
+    /// The key's authorized_keys options are enforced as for `--authorized-keys`.
+    fn public_key_from(&self, user: &str, key: &PublicKey, peer: Option<SocketAddr>) -> bool {
+        self.users
+            .get(user)
+            .is_some_and(|u| crate::serve::key_allowed(&u.keys, key, peer))
     }
 
     fn password(&self, user: &str, password: &[u8]) -> bool {
@@ -599,9 +605,33 @@ umask = "027"
         let alice = &c.users["alice"];
         assert!(alice.read_only);
         assert_eq!(alice.umask, 0o027);
-        assert!(c.public_key("alice", &alice.keys[0]));
-        assert!(!c.public_key("bob", &alice.keys[0]));
+        let key = &alice.keys.keys[0].key;
+        assert!(c.public_key("alice", key));
+        assert!(!c.public_key("bob", key));
         assert_eq!(c.audit.unwrap().1, AuditFormat::Text);
+    }
+
+    /// A user's authorized_keys options apply under `--config` as with `--authorized-keys`:
+    /// in the user's file and in inline `keys`.
+    #[test]
+    fn a_users_key_options_decide_their_logins() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("authorized_keys");
+        std::fs::write(&file, format!("from=\"10.0.0.0/8\" {KEY}\n")).unwrap();
+        let c = ServeConfig::parse(&format!(
+            "[[user]]\nname = \"alice\"\nroot = \"/srv/a\"\nauthorized_keys = {:?}\n\
+             [[user]]\nname = \"bob\"\nroot = \"/srv/b\"\nkeys = ['command=\"/bin/sh\" {KEY}']\n",
+            file.display().to_string()
+        ))
+        .unwrap();
+        let key = c.users["alice"].keys.keys[0].key.clone();
+        let inside: SocketAddr = "10.1.2.3:50000".parse().unwrap();
+        let outside: SocketAddr = "127.0.0.1:50000".parse().unwrap();
+        assert!(c.public_key_from("alice", &key, Some(inside)));
+        assert!(!c.public_key_from("alice", &key, Some(outside)));
+        assert!(!c.public_key_from("alice", &key, None));
+        // A forced command other than the SFTP server is refused: we cannot run it.
+        assert!(!c.public_key_from("bob", &key, Some(inside)));
     }
 
     #[test]

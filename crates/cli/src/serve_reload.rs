@@ -34,6 +34,8 @@ pub(crate) enum Source {
         authorized_keys: PathBuf,
         password_file: Option<PathBuf>,
         read_only: bool,
+        /// Whether failed logins earn their source penalties (`--no-penalties` turns off).
+        penalties: bool,
     },
 }
 
@@ -75,6 +77,7 @@ impl Source {
             authorized_keys,
             password_file: args.password_file.clone(),
             read_only: args.read_only,
+            penalties: !args.no_penalties,
         })
     }
 
@@ -116,7 +119,10 @@ impl Source {
             (Source::Config(_), Read::Config(config)) => build_config(config, audit),
             (
                 Source::Flags {
-                    root, read_only, ..
+                    root,
+                    read_only,
+                    penalties,
+                    ..
                 },
                 Read::Flags(credentials),
             ) => {
@@ -141,7 +147,10 @@ impl Source {
                         handler: Arc::new(handler),
                         policy: Some(Arc::new(policy)),
                     },
-                    penalties: PenaltySettings::default(),
+                    penalties: PenaltySettings {
+                        enabled: *penalties,
+                        ..PenaltySettings::default()
+                    },
                     listen: None,
                     host_key_files: Vec::new(),
                     audit_log: None,

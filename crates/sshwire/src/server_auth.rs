@@ -25,7 +25,7 @@ pub trait Authenticator: Send + Sync + 'static {
     fn public_key(&self, user: &str, key: &PublicKey) -> bool;
 
     /// Whether `key` may log in as `user` from the client at `peer` (`None` when the
-    /// connection is not a TCP one, e.g. [`crate::Server::serve_connection`]).
+    /// connection is not a TCP one, e.g. [`crate::server::Server::serve_connection`]).
     ///
     /// This is what the server asks; the default ignores `peer` and asks
     /// [`Authenticator::public_key`]. Implement it to apply address rules such as

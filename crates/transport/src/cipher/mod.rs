@@ -18,7 +18,7 @@
 //! negotiated: there is no cipher or MAC named `none`, except in fuzzing builds (below).
 //!
 //! Fuzzing builds (`--cfg fuzzing`, which `cargo fuzz` sets) add one cipher,
-//! [`CipherAlg::FuzzingNone`], named `none-for-fuzzing@sshwire`: packets after `SSH_MSG_NEWKEYS`
+//! `CipherAlg::FuzzingNone`, named `none-for-fuzzing@sshwire`: packets after `SSH_MSG_NEWKEYS`
 //! travel as in the unencrypted state, so a fuzzer that mutates a recorded conversation reaches
 //! the messages after key exchange instead of failing every MAC. The variant does not exist in
 //! any other build: no release binary can offer, accept or even name it.
