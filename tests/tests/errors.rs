@@ -653,3 +653,50 @@ fn an_interrupted_upload_is_finished_by_reput() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(std::fs::read(serve.dir.path().join("root/up.bin")).unwrap() == data);
 }
+
+/// A tree download cut off mid-way stops at the first file that finds out, says so in one
+/// line with the `reget -r` that finishes it, and exits 255 as OpenSSH's sftp does; that
+/// command then completes the tree exactly. A directory destination of `-r` receives the
+/// source under its own name, so the command depends on whether the names agree.
+#[test]
+fn an_interrupted_tree_download_says_so_once_and_reget_r_finishes_it() {
+    let user = User::new();
+    let serve = serve(&user, &[]);
+    let tree = serve.dir.path().join("root/tree");
+    std::fs::create_dir_all(tree.join("sub")).unwrap();
+    let files: Vec<(String, Vec<u8>)> = (0..6)
+        .map(|i| {
+            let name = if i % 2 == 0 {
+                format!("f{i}.bin")
+            } else {
+                format!("sub/f{i}.bin")
+            };
+            (name, pattern(700_000 + i * 1000))
+        })
+        .collect();
+    for (name, data) in &files {
+        std::fs::write(tree.join(name), data).unwrap();
+    }
+    for (dest, resume) in [
+        ("got", "reget -r /tree/* got"),
+        ("tree", "reget -r /tree ."),
+    ] {
+        let relay = cutting_relay(serve.port, 1_500_000, false);
+        user.trust(&serve, relay);
+        let out = user.batch(relay, &format!("get -r /tree {dest}\n"));
+        assert_eq!(out.status.code(), Some(255), "{}", text(&out.stderr));
+        let err = text(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with("Connection closed during the download of /tree: ")
+                && err.ends_with(&format!("reconnect and run `{resume}` to finish it\n")),
+            "{err}"
+        );
+        let out = user.batch(serve.port, &format!("{resume}\n"));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        for (name, data) in &files {
+            let got = std::fs::read(user.work(dest).join(name)).unwrap();
+            assert!(got == *data, "{dest}/{name}");
+        }
+    }
+}

@@ -54,7 +54,7 @@ pub fn session_lost(e: &SftpError) -> bool {
 }
 
 /// A path quoted for an sftp command line, when it needs it.
-fn quoted(path: &str) -> String {
+pub fn quoted(path: &str) -> String {
     if path.is_empty() || path.contains(|c: char| c.is_whitespace() || "\"'\\*?[]#".contains(c)) {
         format!("\"{}\"", path.replace('\\', "\\\\").replace('"', "\\\""))
     } else {

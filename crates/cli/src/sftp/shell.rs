@@ -114,6 +114,53 @@ struct TreePrinter {
     download: bool,
     quiet: bool,
     meters: Board,
+    /// The session was lost: the tree stopped at the first file that found out.
+    lost: bool,
+}
+
+impl TreePrinter {
+    /// The line for a tree transfer that the session's loss stopped: what is kept, and the
+    /// command that finishes it after reconnecting (whole files are skipped, a partial one
+    /// resumed).
+    ///
+    /// The destination exists now, and a directory given as the destination of `-r` receives
+    /// the source under its own name (as in OpenSSH's sftp). So the command names the
+    /// destination's parent when the names agree, and else the source's entries (`SRC/*`:
+    /// entries whose names start with a dot then need their own command).
+    fn lost_line(&self, from: &str, to: &str) -> String {
+        let (what, resume) = match self.download {
+            true => ("download", "reget"),
+            false => ("upload", "reput"),
+        };
+        let base = |p: &str| {
+            p.trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        };
+        let parent = |p: &str| match p.trim_end_matches('/').rsplit_once('/') {
+            Some(("", _)) => "/".to_owned(),
+            Some((dir, _)) => dir.to_owned(),
+            None => ".".to_owned(),
+        };
+        let command = if base(from) == base(to) {
+            format!(
+                "{resume} -r {} {}",
+                transfer_failure::quoted(from),
+                transfer_failure::quoted(&parent(to))
+            )
+        } else {
+            format!(
+                "{resume} -r {}/* {}",
+                transfer_failure::quoted(from.trim_end_matches('/')),
+                transfer_failure::quoted(to)
+            )
+        };
+        format!(
+            "Connection closed during the {what} of {from}: the files already transferred are kept; reconnect and run `{command}` to finish it"
+        )
+    }
 }
 
 impl TreeEvents for TreePrinter {
@@ -147,6 +194,13 @@ impl TreeEvents for TreePrinter {
     fn failed(&mut self, from: &str, e: &TransferError) -> bool {
         self.meters.failed(from);
         self.meters.clear();
+        if let TransferError::Remote(se) = e
+            && transfer_failure::session_lost(se)
+        {
+            // Every file after this one would fail the same way: stop, and say it once.
+            self.lost = true;
+            return false;
+        }
         error(format!("{from}: {e}"));
         true
     }
@@ -510,13 +564,16 @@ impl Shell {
                     download: true,
                     quiet: self.defaults.quiet,
                     meters: Board::new(self.meter_on()),
+                    lost: false,
                 };
                 let real = self.sftp.realpath(&path).await.unwrap_or(path.clone());
-                match self
+                let r = self
                     .sftp
                     .download_tree(&real, &local, &tree, &mut printer)
-                    .await
-                {
+                    .await;
+                self.lost |= printer.lost;
+                match r {
+                    _ if printer.lost => Err(Some(printer.lost_line(&from, &to))),
                     Ok(summary) if summary.failed == 0 => Ok(()),
                     Ok(_) => Err(None),
                     Err(e) => Err(Some(transfer_error(&e, &from, &to, true))),
@@ -631,12 +688,15 @@ impl Shell {
                     download: false,
                     quiet: self.defaults.quiet,
                     meters: Board::new(self.meter_on()),
+                    lost: false,
                 };
-                match self
+                let r = self
                     .sftp
                     .upload_tree(Path::new(&from), &remote, &tree, &mut printer)
-                    .await
-                {
+                    .await;
+                self.lost |= printer.lost;
+                match r {
+                    _ if printer.lost => Err(Some(printer.lost_line(&from, &to))),
                     Ok(summary) if summary.failed == 0 => Ok(()),
                     Ok(_) => Err(None),
                     Err(e) => Err(Some(transfer_error(&e, &to, &from, false))),
