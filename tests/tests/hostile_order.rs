@@ -676,6 +676,20 @@ fn connection_rows() -> Vec<Row> {
             |_| one(global_request("tcpip-forward", true)),
             Expect::Reply(msg::REQUEST_FAILURE),
         ),
+        // RFC 4253 §11.4: "An implementation MUST respond to all unrecognized messages with
+        // an SSH_MSG_UNIMPLEMENTED message".
+        row(
+            "an unknown number (200, a local extension) after login",
+            LoggedIn,
+            |_| one(vec![200, 1, 2, 3]),
+            Expect::Reply(msg::UNIMPLEMENTED),
+        ),
+        row(
+            "an unassigned connection number (110) on an open channel",
+            ChannelOpen,
+            |_| one(vec![110]),
+            Expect::Reply(msg::UNIMPLEMENTED),
+        ),
         // RFC 4254 §5.2: "The maximum amount of data allowed is determined by the maximum
         // packet size for the channel and the current window size, whichever is smaller."
         row(

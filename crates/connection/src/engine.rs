@@ -986,6 +986,11 @@ impl Connection {
 
     fn dispatch(&mut self, payload: &[u8]) -> Result<(), Error> {
         let number = MessageNumber(payload.first().copied().unwrap_or(0));
+        // RFC 4253 §11.4: "An implementation MUST respond to all unrecognized messages with an
+        // SSH_MSG_UNIMPLEMENTED message". The connection protocol's numbers end at 100.
+        if number.0 > 100 {
+            return Err(Error::Unrecognized(number));
+        }
         let msg = Message::decode(payload).map_err(|why| Error::InvalidMessage { number, why })?;
         match msg {
             Message::GlobalRequest(g) => self.on_global_request(g),

@@ -47,6 +47,11 @@ pub enum Error {
     OutputFull,
     /// The caller used the API in a way it forbids; never the peer's fault.
     ApiMisuse(&'static str),
+    /// A message number the connection protocol does not define: 101 to 127 are unassigned,
+    /// 128 to 191 belong to client protocols and 192 to 255 to local extensions (RFC 4250
+    /// §4.1.1). Not fatal: answer with `SSH_MSG_UNIMPLEMENTED` (the transport's
+    /// `Transport::reject_message`) and go on.
+    Unrecognized(MessageNumber),
 }
 
 impl Error {
@@ -99,6 +104,7 @@ impl fmt::Display for Error {
             Error::TooManyChannels => f.write_str("too many channels"),
             Error::OutputFull => f.write_str("outgoing queue full; drain poll_transmit"),
             Error::ApiMisuse(why) => write!(f, "API misuse: {why}"),
+            Error::Unrecognized(number) => write!(f, "unrecognized message number {}", number.0),
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use proptest::prelude::*;
-use sshwire_transport::DisconnectReason;
+use sshwire_transport::{DisconnectReason, MessageNumber};
 use sshwire_wire::Writer;
 
 use crate::messages::{self, *};
@@ -1165,13 +1165,29 @@ fn malformed_and_foreign_messages_are_fatal() {
     expect_fatal(&[vec![CHANNEL_DATA.0, 0, 0, 0]]);
     expect_fatal(&[vec![CHANNEL_EOF.0, 0, 0, 0, 0, 1]]);
     expect_fatal(&[vec![50, 0]]);
-    expect_fatal(&[vec![101]]);
     expect_fatal(&[vec![]]);
     let mut server = victim();
     let err = server
         .handle_message(&[CHANNEL_WINDOW_ADJUST.0])
         .unwrap_err();
     assert!(matches!(err, Error::InvalidMessage { .. }));
+}
+
+/// Numbers above the connection protocol's (101 and up) are not errors of the peer's: the
+/// caller answers them with SSH_MSG_UNIMPLEMENTED (RFC 4253 §11.4) and the engine goes on.
+#[test]
+fn unrecognized_numbers_are_reported_and_not_fatal() {
+    let mut p = Pair::default();
+    let (_, s) = p.open_session();
+    for number in [101u8, 127, 128, 200, 255] {
+        assert_eq!(
+            p.server.handle_message(&[number, 1, 2]),
+            Err(Error::Unrecognized(MessageNumber(number)))
+        );
+    }
+    assert!(!Error::Unrecognized(MessageNumber(101)).is_fatal());
+    // Still usable: the channel takes data.
+    assert!(p.server.send_data(s, b"still open").unwrap() > 0);
 }
 
 #[test]

@@ -78,6 +78,11 @@ pub struct Transport {
     pub(crate) incoming: Incoming,
     payload: Vec<u8>,
     events: VecDeque<Event>,
+    /// The sequence numbers of the [`Event::Message`]s in `events`, in order.
+    message_seqs: VecDeque<u32>,
+    /// The sequence number of the last [`Event::Message`] handed out, for
+    /// [`Transport::reject_message`].
+    handed_out_seq: Option<u32>,
     /// Buffers of taken messages handed back by [`Transport::recycle`].
     spare: Vec<Vec<u8>>,
     pub(crate) kex: Option<Box<KexRun>>,
@@ -141,6 +146,8 @@ impl Transport {
             incoming: Incoming::plaintext(),
             payload: Vec::new(),
             events: VecDeque::new(),
+            message_seqs: VecDeque::new(),
+            handed_out_seq: None,
             spare: Vec::new(),
             kex: None,
             session_id: None,
@@ -248,7 +255,29 @@ impl Transport {
 
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if let Some(Event::Message(_)) = &event {
+            self.handed_out_seq = self.message_seqs.pop_front();
+        }
+        event
+    }
+
+    /// Answers the last [`Event::Message`] handed out with `SSH_MSG_UNIMPLEMENTED`: the layers
+    /// above do not know its message number.
+    ///
+    /// RFC 4253 §11.4: "An implementation MUST respond to all unrecognized messages with an
+    /// SSH_MSG_UNIMPLEMENTED message in the order in which the messages were received."
+    /// Messages are handed out in the order they arrived, so answering each as it is handled
+    /// keeps that order.
+    pub fn reject_message(&mut self) -> Result<(), Error> {
+        self.check()?;
+        let Some(seq) = self.handed_out_seq else {
+            return Err(Error::ApiMisuse("no message has been handed out"));
+        };
+        let mut w = Writer::new();
+        Unimplemented { seq }.encode(&mut w);
+        let r = self.send_transport(w.as_slice());
+        self.fail_on(r).map(|_| ())
     }
 
     /// When [`Transport::handle_timeout`] should next be called.
@@ -618,6 +647,7 @@ impl Transport {
                 let mut message = self.spare.pop().unwrap_or_default();
                 message.extend_from_slice(payload);
                 self.events.push_back(Event::Message(message));
+                self.message_seqs.push_back(seq);
                 Ok(())
             }
             _ => {

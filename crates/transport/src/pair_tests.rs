@@ -702,6 +702,44 @@ fn unknown_transport_message_gets_unimplemented() {
     assert!(p.server.error().is_none());
 }
 
+/// An upper-layer message the layers above do not know is answered with UNIMPLEMENTED and
+/// the number of the packet that carried it (RFC 4253 §11.4), and the connection goes on.
+#[test]
+fn an_upper_layer_message_can_be_rejected_as_unimplemented() {
+    let mut p = Pair::new(Config::default(), Config::default());
+    p.run();
+    assert!(p.established());
+    assert!(matches!(
+        p.server.reject_message(),
+        Err(Error::ApiMisuse(_))
+    ));
+    p.client.send(&upper(b"first")).unwrap();
+    p.run();
+    let seq = p.client.outgoing.seq;
+    p.client.send(&[200, 1, 2]).unwrap();
+    p.run();
+    assert_eq!(
+        Pair::take_messages(&mut p.server_events).last(),
+        Some(&vec![200, 1, 2])
+    );
+    p.server.reject_message().unwrap();
+    p.run();
+    assert!(
+        p.client_events
+            .iter()
+            .any(|e| matches!(e, Event::Unimplemented(s) if *s == seq)),
+        "{:?}",
+        p.client_events
+    );
+    p.client.send(&upper(b"after")).unwrap();
+    p.run();
+    assert_eq!(
+        Pair::take_messages(&mut p.server_events),
+        vec![upper(b"after")]
+    );
+    assert!(p.server.error().is_none() && p.client.error().is_none());
+}
+
 #[test]
 fn ping_is_answered() {
     let mut p = Pair::new(Config::default(), Config::default());

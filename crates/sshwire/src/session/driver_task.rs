@@ -186,6 +186,11 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Task<S> {
                     self.pump()?;
                     self.driver.flush().await?;
                 }
+                Err(sshwire_connection::Error::Unrecognized(_)) => {
+                    // RFC 4253 §11.4: answered with SSH_MSG_UNIMPLEMENTED; the session goes on.
+                    self.driver.engine().reject_message()?;
+                    break;
+                }
                 Err(e) => {
                     if let Some((reason, description)) = e.disconnect() {
                         self.driver.disconnect_in_place(reason, &description).await;
