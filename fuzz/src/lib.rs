@@ -4,6 +4,7 @@
 //! configuration are the same in every process. That is what lets `make_corpus` record a real
 //! conversation between two engines and have a fuzz target's engine, built with the same seed,
 //! accept the recorded peer bytes all the way through key exchange into encrypted packets.
+#![forbid(unsafe_code)]
 
 pub mod sftp;
 

@@ -3,6 +3,7 @@
 //! Usage: `cargo run --manifest-path fuzz/Cargo.toml -p sshwire-fuzz-make-corpus [DIR]`;
 //! the seeds go to `DIR/<target>/` (default: `fuzz/corpus/`). Every seed is deterministic, so
 //! running it again rewrites the same files.
+#![forbid(unsafe_code)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
