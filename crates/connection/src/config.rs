@@ -4,7 +4,7 @@
 ///
 /// Two presets: [`Config::openssh`] (the default) advertises what OpenSSH advertises for its
 /// session channels, 2 MiB of window and 32 KiB packets, so that an OpenSSH peer sees nothing
-/// unusual; [`Config::sshwire`] advertises 16 MiB and 255 KiB, for a peer known to be sshwire
+/// unusual; [`Config::sshwire`] advertises 16 MiB and 256 KiB less 16 bytes, for a peer known to be sshwire
 /// (the endpoint can tell from the peer's identification string). A bigger window lets one
 /// channel keep more bytes in flight: throughput is at most window / round-trip time, so 2 MiB
 /// over a 50 ms path caps a channel at 40 MiB/s, and 16 MiB at 320 MiB/s. Bigger packets
@@ -41,9 +41,14 @@ pub const OPENSSH_WINDOW: u32 = 2 * 1024 * 1024;
 pub const OPENSSH_MAX_PACKET: u32 = 32 * 1024;
 /// 16 MiB: the window sshwire advertises to sshwire.
 pub const SSHWIRE_WINDOW: u32 = 16 * 1024 * 1024;
-/// 255 KiB: the packet size sshwire advertises to sshwire. Not a full 256 KiB, because the
-/// transport's payload limit (256 KiB) must also hold the data message's header.
-pub const SSHWIRE_MAX_PACKET: u32 = 255 * 1024;
+/// 256 KiB less 16 bytes: the packet size sshwire advertises to sshwire.
+///
+/// Not a full 256 KiB, because the transport's payload limit (256 KiB) must also hold the
+/// data message's header (13 bytes at most). Large enough for a whole SFTP block (255 KiB of
+/// data and its `DATA` or `WRITE` header) to travel as one packet: at 255 KiB, every block
+/// took two, the second carrying a few bytes, which doubled the per-packet costs on both
+/// ends.
+pub const SSHWIRE_MAX_PACKET: u32 = 256 * 1024 - 16;
 
 impl Config {
     /// OpenSSH's session defaults: 2 MiB window, 32 KiB packets.
@@ -58,7 +63,7 @@ impl Config {
         }
     }
 
-    /// Between sshwire peers: 16 MiB window, 255 KiB packets.
+    /// Between sshwire peers: 16 MiB window, 256 KiB packets (less 16 bytes).
     pub fn sshwire() -> Self {
         Config {
             initial_window: SSHWIRE_WINDOW,

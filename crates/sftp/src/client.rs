@@ -11,10 +11,10 @@ use std::collections::{HashMap, VecDeque};
 
 use crate::extensions::{ExtendedRequest, LimitsReply};
 use crate::fields::ExtensionPair;
-use crate::packet::{Frame, MAX_PACKET, decode_frame};
+use crate::packet::{Frame, LENGTH_LEN, MAX_PACKET, decode_frame};
 use crate::request::{Request, SymlinkOrder};
-use crate::response::Response;
-use crate::types::VERSION;
+use crate::response::{DATA_HEADER_LEN, Response};
+use crate::types::{PacketType, VERSION};
 
 /// Why the engine stopped. Every error is final: the session is over.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,7 +126,14 @@ pub struct ClientEngine {
     transmit: Vec<u8>,
     /// Requests waiting for VERSION.
     held: Vec<u8>,
+    /// Bytes from the server not decoded yet (the start of a reply still incomplete).
     input: Vec<u8>,
+    /// A large `DATA` reply whose header has been decoded, its data read straight into its
+    /// own buffer (see [`ClientEngine::take_read_buffer`]).
+    body: Option<Body>,
+    /// Whether the last reply was a large `DATA`: the next read is kept short, so that the
+    /// next `DATA` header is found before much of its data lands in `input`.
+    streaming: bool,
     next_id: u32,
     /// Requests in flight, by id, with what may answer them.
     in_flight: HashMap<u32, Expect>,
@@ -150,6 +157,8 @@ impl ClientEngine {
             transmit,
             held: Vec::new(),
             input: Vec::new(),
+            body: None,
+            streaming: false,
             next_id: 0,
             in_flight: HashMap::new(),
             replies: VecDeque::new(),
@@ -275,10 +284,42 @@ impl ClientEngine {
         &mut self.input
     }
 
-    /// Decodes and queues every whole reply appended to [`ClientEngine::input_buffer`].
+    /// Lends the buffer the next bytes from the server go into, and how many to read at most.
+    ///
+    /// Append at most that many bytes to it, give it back with
+    /// [`ClientEngine::restore_read_buffer`], then call [`ClientEngine::process_input`].
+    /// While a large `DATA` reply is arriving this is the reply's own data buffer, with room
+    /// for exactly the data still missing, so a block of file data is read once, into the
+    /// buffer that the reply then hands over, and never copied inside the engine.
+    pub fn take_read_buffer(&mut self) -> (Vec<u8>, usize) {
+        if let Some(body) = &mut self.body {
+            let missing = body.len.saturating_sub(body.data.len());
+            return (core::mem::take(&mut body.data), missing);
+        }
+        let want = if self.streaming {
+            STREAMING_READ
+        } else {
+            READ_CHUNK
+        };
+        if self.input.capacity() - self.input.len() < want {
+            self.input.reserve(want);
+        }
+        (core::mem::take(&mut self.input), want)
+    }
+
+    /// Gives back the buffer lent by [`ClientEngine::take_read_buffer`].
+    pub fn restore_read_buffer(&mut self, buf: Vec<u8>) {
+        match &mut self.body {
+            Some(body) => body.data = buf,
+            None => self.input = buf,
+        }
+    }
+
+    /// Decodes and queues every whole reply appended to [`ClientEngine::input_buffer`] (or
+    /// to the buffer of [`ClientEngine::take_read_buffer`]).
     pub fn process_input(&mut self) -> Result<(), ClientError> {
         self.check()?;
-        let r = self.drain_input();
+        let r = self.finish_body().and_then(|()| self.drain_input());
         if let Err(e) = &r {
             self.error = Some(e.clone());
         }
@@ -300,22 +341,88 @@ impl ClientEngine {
         }
     }
 
+    /// Completes the `DATA` reply being read into its own buffer, once its data is all there.
+    ///
+    /// Bytes appended to `input` meanwhile (by [`ClientEngine::handle_input`]) belong to it
+    /// first; bytes beyond its end (more than [`ClientEngine::take_read_buffer`] allowed) go
+    /// back to the front of `input`.
+    fn finish_body(&mut self) -> Result<(), ClientError> {
+        let Some(body) = &mut self.body else {
+            return Ok(());
+        };
+        let missing = body.len.saturating_sub(body.data.len());
+        if missing > 0 && !self.input.is_empty() {
+            let take = missing.min(self.input.len());
+            body.data.extend(self.input.drain(..take));
+        }
+        if body.data.len() < body.len {
+            return Ok(());
+        }
+        if body.data.len() > body.len {
+            let extra = body.data.split_off(body.len);
+            self.input.splice(0..0, extra);
+        }
+        let Some(Body { id, data, .. }) = self.body.take() else {
+            return Ok(());
+        };
+        self.streaming = true;
+        self.accept(Response::Data { id, data })
+    }
+
     fn drain_input(&mut self) -> Result<(), ClientError> {
         let mut start = 0;
         loop {
             let rest = self.input.get(start..).unwrap_or_default();
             let (payload, consumed) = match decode_frame(rest, self.config.max_packet) {
                 Ok(Frame::Complete { payload, consumed }) => (payload, consumed),
-                Ok(Frame::Incomplete { .. }) => break,
+                Ok(Frame::Incomplete { .. }) => {
+                    if let Some(body) = self.start_body(rest) {
+                        self.body = Some(body);
+                        start = self.input.len();
+                    }
+                    break;
+                }
                 Err(e) => return Err(ClientError::Malformed(e.to_string())),
             };
             let reply =
                 Response::decode(payload).map_err(|e| ClientError::Malformed(e.to_string()))?;
             start += consumed;
+            self.streaming = false;
             self.accept(reply)?;
         }
         self.input.drain(..start);
         Ok(())
+    }
+
+    /// The start of a large `DATA` reply whose data is to be read into a buffer of its own,
+    /// when `rest` (an incomplete frame) begins with the header of one.
+    ///
+    /// Only a reply the normal path would accept qualifies: a `DATA` frame exactly as long as
+    /// its data says, within the packet limit, answering a READ in flight that asked for at
+    /// least that much. So the buffer allocated is never larger than what we asked for;
+    /// anything else is left to [`decode_frame`] and [`Response::decode`], which report it.
+    fn start_body(&self, rest: &[u8]) -> Option<Body> {
+        let mut r = sshwire_wire::Reader::new(rest);
+        let frame_len = usize::try_from(r.u32().ok()?).ok()?;
+        let packet_type = r.u8().ok()?;
+        let id = r.u32().ok()?;
+        let len = usize::try_from(r.u32().ok()?).ok()?;
+        // filexfer-02 §7: SSH_FXP_DATA is "uint32 id, string data" and nothing else.
+        let fits = packet_type == PacketType::DATA.0
+            && len >= BODY_MIN
+            && frame_len == DATA_HEADER_LEN - LENGTH_LEN + len
+            && frame_len <= self.config.max_packet as usize;
+        let asked = match self.in_flight.get(&id) {
+            Some(Expect::Data { max }) => usize::try_from(*max).ok()?,
+            _ => return None,
+        };
+        if !fits || len > asked {
+            return None;
+        }
+        let present = rest.get(DATA_HEADER_LEN..)?;
+        let mut data = Vec::with_capacity(len);
+        data.extend_from_slice(present.get(..len.min(present.len()))?);
+        Some(Body { id, data, len })
     }
 
     fn accept(&mut self, reply: Response) -> Result<(), ClientError> {
@@ -365,6 +472,26 @@ impl ClientEngine {
         self.replies.push_back(reply);
         Ok(())
     }
+}
+
+/// Bytes read at a time, at most, while no `DATA` is streaming.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Bytes read at a time right after a large `DATA`: enough for the next reply's header and
+/// little of its data, which then goes straight into its own buffer.
+const STREAMING_READ: usize = 4 * 1024;
+
+/// `DATA` replies with at least this much data are read into a buffer of their own.
+const BODY_MIN: usize = 16 * 1024;
+
+/// A `DATA` reply arriving into a buffer of its own.
+#[derive(Debug)]
+struct Body {
+    id: u32,
+    /// The data so far.
+    data: Vec<u8>,
+    /// The data's length, from the reply's header.
+    len: usize,
 }
 
 /// What may answer a request, besides `SSH_FXP_STATUS`.
@@ -811,6 +938,114 @@ mod tests {
                 // Sticky: nothing more is sent.
                 assert!(c.send(stat).is_err());
             }
+        }
+    }
+
+    /// Sends READs of `len` bytes, one per entry of `lens`; returns their ids.
+    fn reads(c: &mut ClientEngine, lens: &[u32]) -> Vec<u32> {
+        lens.iter()
+            .map(|&len| {
+                c.send(|id| Request::Read {
+                    id,
+                    handle: b"h".to_vec(),
+                    offset: 0,
+                    len,
+                })
+                .unwrap()
+            })
+            .collect()
+    }
+
+    /// Feeds `input` through the lent read buffer, reading at most `step` bytes at a time and
+    /// never more than the engine allows; returns the replies.
+    fn feed_lent(c: &mut ClientEngine, mut input: &[u8], step: usize) -> Vec<Response> {
+        let mut replies = Vec::new();
+        while !input.is_empty() {
+            let (mut buf, max) = c.take_read_buffer();
+            assert!(max > 0);
+            let n = max.min(step).min(input.len());
+            buf.extend_from_slice(&input[..n]);
+            input = &input[n..];
+            c.restore_read_buffer(buf);
+            c.process_input().unwrap();
+            replies.extend(std::iter::from_fn(|| c.poll_reply()));
+        }
+        replies
+    }
+
+    /// Large DATA replies read into their own buffers come out exactly as the ordinary path
+    /// decodes them, whatever the pieces the stream delivers, with small replies between.
+    #[test]
+    fn large_data_read_into_its_own_buffer_is_the_same_reply() {
+        let mut c = ready();
+        let ids = reads(&mut c, &[200_000, 100_000, 40_000, 200_000]);
+        let block = |seed: u8, len: usize| (0..len).map(|i| (i as u8) ^ seed).collect::<Vec<_>>();
+        let replies = vec![
+            Response::Data {
+                id: ids[0],
+                data: block(1, 200_000),
+            },
+            // Shorter than asked (the end of the file), and below the size for a buffer of
+            // its own.
+            Response::Data {
+                id: ids[2],
+                data: block(2, 1000),
+            },
+            Response::Status {
+                id: ids[3],
+                code: StatusCode::EOF,
+                message: String::new(),
+                language: String::new(),
+            },
+            Response::Data {
+                id: ids[1],
+                data: block(3, 100_000),
+            },
+        ];
+        let wire = frames(&replies);
+        for step in [1, 13, 4096, 65_536, usize::MAX] {
+            let mut c2 = ready();
+            assert_eq!(reads(&mut c2, &[200_000, 100_000, 40_000, 200_000]), ids);
+            assert_eq!(feed_lent(&mut c2, &wire, step), replies, "step {step}");
+            assert_eq!(c2.in_flight(), 0);
+        }
+        // handle_input in pieces, while a large reply is part-way into its own buffer.
+        for cut in [20, 70_000, 199_999, 200_013, 200_020] {
+            let mut c3 = ready();
+            reads(&mut c3, &[200_000, 100_000, 40_000, 200_000]);
+            let (head, tail) = wire.split_at(cut);
+            let mut got = feed_lent(&mut c3, head, 4096);
+            c3.handle_input(tail).unwrap();
+            got.extend(std::iter::from_fn(|| c3.poll_reply()));
+            assert_eq!(got, replies, "cut {cut}");
+        }
+    }
+
+    /// A large DATA that answers no READ, or is longer than its READ, is refused as before:
+    /// no buffer of the peer's size is set aside for it.
+    #[test]
+    fn large_data_not_asked_for_is_still_refused() {
+        for (asked, sent, to_other_id) in [(100_000, 100_001, false), (100_000, 50_000, true)] {
+            let mut c = ready();
+            let id = reads(&mut c, &[asked])[0];
+            let reply = Response::Data {
+                id: if to_other_id { id + 7 } else { id },
+                data: vec![9; sent],
+            };
+            let wire = frames(&[reply]);
+            let (head, tail) = wire.split_at(4096);
+            let (mut buf, max) = c.take_read_buffer();
+            buf.extend_from_slice(&head[..max.min(head.len())]);
+            c.restore_read_buffer(buf);
+            c.process_input().unwrap();
+            let (buf, _) = c.take_read_buffer();
+            // Still the ordinary input buffer, holding the start of the reply.
+            assert_eq!(buf.len(), 4096);
+            c.restore_read_buffer(buf);
+            assert!(matches!(
+                c.handle_input(tail),
+                Err(ClientError::Protocol(_))
+            ));
         }
     }
 

@@ -537,5 +537,61 @@ impl Request {
     }
 }
 
+/// The fields of a `WRITE` that come before its data, decoded from the start of a frame whose
+/// data has not all arrived: for a server that reads the data straight into a buffer of its
+/// own instead of copying it out of its input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteHeader {
+    /// The request id.
+    pub id: u32,
+    /// The file handle.
+    pub handle: Vec<u8>,
+    /// Where the data goes in the file.
+    pub offset: u64,
+    /// How many bytes of data follow.
+    pub data_len: usize,
+    /// Bytes of the frame before the data, its length field included.
+    pub header_len: usize,
+}
+
+impl WriteHeader {
+    /// Decodes the header of the frame at the start of `frame` (length field included).
+    ///
+    /// `None` unless it is a `WRITE` whose fields are all there, whose `length` is at most
+    /// `max_packet` and counts exactly those fields and the data: anything else is left to
+    /// [`crate::decode_frame`] and [`Request::decode`], which accept or refuse it whole.
+    pub fn decode(frame: &[u8], max_packet: u32) -> Option<WriteHeader> {
+        let mut r = Reader::new(frame);
+        let length = r.u32().ok()?;
+        if length > max_packet || PacketType(r.u8().ok()?) != PacketType::WRITE {
+            return None;
+        }
+        // filexfer-02 §6.4: uint32 id, string handle, uint64 offset, string data.
+        let id = r.u32().ok()?;
+        let handle = decode_handle(&mut r).ok()?;
+        let offset = r.u64().ok()?;
+        let data_len = usize::try_from(r.u32().ok()?).ok()?;
+        let header_len = frame.len() - r.remaining();
+        let counted = (header_len - 4).checked_add(data_len)?;
+        (counted == usize::try_from(length).ok()?).then_some(WriteHeader {
+            id,
+            handle,
+            offset,
+            data_len,
+            header_len,
+        })
+    }
+
+    /// The request, with its data.
+    pub fn into_request(self, data: Vec<u8>) -> Request {
+        Request::Write {
+            id: self.id,
+            handle: self.handle,
+            offset: self.offset,
+            data,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -12,9 +12,6 @@ use crate::trace::{SshTracer, TraceSink};
 /// How long the last-gasp DISCONNECT may take to write before the socket is dropped anyway.
 const LAST_GASP: Duration = Duration::from_secs(2);
 
-/// Size of each socket read.
-const READ_CHUNK: usize = 64 * 1024;
-
 /// One connection: a [`Transport`] engine and the stream it talks over.
 ///
 /// [`Driver::next_event`] moves bytes both ways (reading and writing at once, so neither side
@@ -25,10 +22,8 @@ pub struct Driver<S> {
     reader: ReadHalf<S>,
     writer: WriteHalf<S>,
     engine: Transport,
-    rbuf: Vec<u8>,
-    /// Received bytes the engine has not taken yet: `rbuf[rstart..rend]`.
-    rstart: usize,
-    rend: usize,
+    /// Whether bytes were read into the engine's buffer and not processed yet.
+    unprocessed: bool,
     wbuf: Vec<u8>,
     wpos: usize,
     /// Where the connection's trace goes, if anywhere (see [`Driver::set_trace`]).
@@ -43,9 +38,7 @@ impl<S: AsyncRead + AsyncWrite> Driver<S> {
             reader,
             writer,
             engine,
-            rbuf: vec![0; READ_CHUNK],
-            rstart: 0,
-            rend: 0,
+            unprocessed: false,
             wbuf: Vec::new(),
             wpos: 0,
             trace: None,
@@ -101,18 +94,11 @@ impl<S: AsyncRead + AsyncWrite> Driver<S> {
                 return Err(e.into());
             }
             self.collect_output();
-            if self.rstart < self.rend {
-                let now = Instant::now().into_std();
-                let input = self.rbuf.get(self.rstart..self.rend).unwrap_or_default();
-                match self.engine.handle_input(now, input) {
-                    Ok(n) => {
-                        self.rstart += n;
-                        if n > 0 {
-                            continue;
-                        }
-                    }
-                    Err(_) => continue,
-                }
+            if self.unprocessed {
+                // Errors are the engine's: the loop reports them above.
+                self.unprocessed = false;
+                let _ = self.engine.process_input(Instant::now().into_std());
+                continue;
             }
             self.io_once().await?;
         }
@@ -157,11 +143,15 @@ impl<S: AsyncRead + AsyncWrite> Driver<S> {
     }
 
     /// Waits for the socket to be readable or writable, or for the engine's deadline.
+    ///
+    /// Received bytes go straight into the engine's buffer ([`Transport::input_buffer`]).
     async fn io_once(&mut self) -> Result<(), Error> {
-        let want_read = self.rstart == self.rend;
         let deadline = self.engine.poll_timeout().map(Instant::from_std);
         let pending = self.wbuf.get(self.wpos..).unwrap_or_default();
         let want_write = !pending.is_empty();
+        let (rbuf, room) = self.engine.input_buffer();
+        let want_read = room > 0;
+        let mut reader = (&mut self.reader).take(u64::try_from(room).unwrap_or(u64::MAX));
         tokio::select! {
             r = self.writer.write(pending), if want_write => {
                 let n = r?;
@@ -170,7 +160,7 @@ impl<S: AsyncRead + AsyncWrite> Driver<S> {
                 }
                 self.wpos += n;
             }
-            r = self.reader.read(&mut self.rbuf), if want_read => {
+            r = reader.read_buf(rbuf), if want_read => {
                 let n = r?;
                 if n == 0 {
                     return Err(std::io::Error::new(
@@ -179,12 +169,13 @@ impl<S: AsyncRead + AsyncWrite> Driver<S> {
                     )
                     .into());
                 }
-                self.rstart = 0;
-                self.rend = n;
+                self.unprocessed = true;
             }
             () = sleep_until(deadline), if deadline.is_some() => {
                 let _ = self.engine.handle_timeout(Instant::now().into_std());
             }
+            // Nothing to read, write or time: only the caller's other wake-ups remain.
+            else => std::future::pending::<()>().await,
         }
         Ok(())
     }

@@ -99,7 +99,7 @@ type Waiter = (
 type Outgoing = (Vec<u8>, Option<Vec<u8>>);
 
 /// Writes `head` then `body`, in as few writes as the stream allows.
-async fn write_both<W: AsyncWrite + Unpin>(
+pub(crate) async fn write_both<W: AsyncWrite + Unpin>(
     writer: &mut W,
     mut head: &[u8],
     mut body: &[u8],
@@ -263,27 +263,24 @@ impl SftpClient {
         });
         let reader_shared = shared.clone();
         tokio::spawn(async move {
-            // Replies are read straight into this buffer, which trades places with the
-            // engine's input buffer while the engine decodes (the lock is never held across
-            // a read); what comes back is the start of a reply still incomplete.
-            let mut input = std::mem::take(lock(&reader_shared).engine.input_buffer());
+            // Replies are read straight into the engine's buffer, lent out while the read
+            // waits (the lock is never held across a read): the input buffer, or while a
+            // large DATA arrives, that reply's own data buffer, so file data is read once.
             let why = loop {
-                if input.capacity() - input.len() < READ_CHUNK / 2 {
-                    input.reserve(READ_CHUNK);
-                }
+                let (mut buf, max) = lock(&reader_shared).engine.take_read_buffer();
+                let mut limited = (&mut reader).take(u64::try_from(max).unwrap_or(u64::MAX));
                 let read = tokio::select! {
-                    read = reader.read_buf(&mut input) => read,
+                    read = limited.read_buf(&mut buf) => read,
                     _ = &mut writer_gone => break closed(),
                 };
+                let mut s = lock(&reader_shared);
+                s.engine.restore_read_buffer(buf);
                 match read {
                     Ok(0) => break SftpError::Protocol("the server closed the session".into()),
                     Ok(_) => {}
                     Err(e) => break SftpError::Protocol(format!("read failed: {e}")),
                 }
-                let mut s = lock(&reader_shared);
-                std::mem::swap(s.engine.input_buffer(), &mut input);
                 let r = s.engine.process_input();
-                std::mem::swap(s.engine.input_buffer(), &mut input);
                 if let Err(e) = r {
                     drop(s);
                     break protocol(e);

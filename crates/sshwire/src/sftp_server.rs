@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use sshwire_sftp::fs::Filesystem;
 use sshwire_sftp::server::{AuditSink, ProtocolError, ServerConfig, Session};
-use sshwire_sftp::{Frame, MAX_PACKET, Request, Response, StatusCode, decode_frame};
+use sshwire_sftp::{Frame, MAX_PACKET, Request, Response, StatusCode, WriteHeader, decode_frame};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::task::{Id, JoinError, JoinSet};
 
@@ -138,14 +138,74 @@ impl Running {
     }
 }
 
-/// The bytes read from the client and not yet taken as requests: `buf[start..]`.
+/// `WRITE`s with at least this much data have it read into a buffer of its own.
+const BODY_MIN: usize = 16 * 1024;
+
+/// The bytes read from the client and not yet taken as requests: `buf[start..]`, or the data
+/// of a large `WRITE` arriving into its own buffer.
 #[derive(Default)]
 struct Input {
     buf: Vec<u8>,
     start: usize,
+    body: Option<WriteBody>,
+}
+
+/// A `WRITE` whose header has been decoded and whose data is read straight into `data`, the
+/// buffer the request then carries to the file system (so the data is never copied out of
+/// the input).
+struct WriteBody {
+    header: WriteHeader,
+    data: Vec<u8>,
 }
 
 impl Input {
+    /// Starts reading a large `WRITE`'s data into its own buffer, when the incomplete frame at
+    /// the front of the input is the start of one (see [`WriteHeader::decode`]: anything
+    /// else is left to the ordinary decoder, which takes the frame whole).
+    fn start_body(&mut self) {
+        let unread = self.unread();
+        let Some(header) = WriteHeader::decode(unread, MAX_PACKET) else {
+            return;
+        };
+        if header.data_len < BODY_MIN {
+            return;
+        }
+        let present = unread.get(header.header_len..).unwrap_or_default();
+        let present = present.get(..header.data_len).unwrap_or(present);
+        // The length is within MAX_PACKET (checked by the decoder): bounded by our limit.
+        let mut data = Vec::with_capacity(header.data_len);
+        data.extend_from_slice(present);
+        let taken = unread.len();
+        self.consume(taken);
+        self.body = Some(WriteBody { header, data });
+    }
+
+    /// The `WRITE` whose data has all arrived, taken out of the input.
+    fn finished_body(&mut self) -> Option<Request> {
+        let done = self
+            .body
+            .as_ref()
+            .is_some_and(|b| b.data.len() >= b.header.data_len);
+        if !done {
+            return None;
+        }
+        let WriteBody { header, data } = self.body.take()?;
+        Some(header.into_request(data))
+    }
+
+    /// Reads more from `reader`: into the buffer of the `WRITE` data under way (no further
+    /// than its end), or else into the input. Cancel-safe, as `read_buf` is.
+    async fn read_from<R: AsyncRead + Unpin>(&mut self, reader: &mut R) -> io::Result<usize> {
+        match &mut self.body {
+            Some(body) => {
+                let missing = body.header.data_len.saturating_sub(body.data.len());
+                let limit = u64::try_from(missing).unwrap_or(u64::MAX);
+                reader.take(limit).read_buf(&mut body.data).await
+            }
+            None => reader.read_buf(self.make_room()).await,
+        }
+    }
+
     /// What has been read and not consumed.
     fn unread(&self) -> &[u8] {
         self.buf.get(self.start..).unwrap_or_default()
@@ -199,8 +259,21 @@ where
     loop {
         // Start every whole request in the input, while there is room.
         while broken.is_none() && running.load() < MAX_IN_FLIGHT {
+            if let Some(request) = input.finished_body() {
+                if let Some(t) = &mut running.trace {
+                    t.request(Direction::Received, &request);
+                }
+                running.start(session, request);
+                continue;
+            }
+            if input.body.is_some() {
+                break;
+            }
             match decode_frame(input.unread(), MAX_PACKET) {
-                Ok(Frame::Incomplete { .. }) => break,
+                Ok(Frame::Incomplete { .. }) => {
+                    input.start_body();
+                    break;
+                }
                 Ok(Frame::Complete { payload, consumed }) => {
                     match session.decode(payload) {
                         Ok(request) => {
@@ -228,7 +301,7 @@ where
         }
         let read_more = !eof && broken.is_none() && running.load() < MAX_IN_FLIGHT;
         tokio::select! {
-            read = reader.read_buf(input.make_room()), if read_more => match read {
+            read = input.read_from(reader), if read_more => match read {
                 Ok(0) => eof = true,
                 Ok(_) => {}
                 Err(e) => broken = Some(e),
@@ -326,10 +399,10 @@ async fn write_response<W: AsyncWrite + Unpin>(
     }
     out.clear();
     if let Response::Data { id, data } = response {
-        // File data goes out as it is, without another copy.
+        // File data goes out as it is, without another copy, in one write with its header:
+        // over an SSH channel, one packet for the whole reply.
         Response::encode_data_header(*id, data.len(), out);
-        writer.write_all(out).await?;
-        writer.write_all(data).await
+        crate::sftp_client::write_both(writer, out, data).await
     } else {
         response.encode(out);
         writer.write_all(out).await
@@ -417,5 +490,120 @@ impl<F: SftpSetup> Handler for SftpSubsystem<F> {
             let _ = channel.close();
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sshwire_sftp::{Attrs, MemoryFs, OpenFlags};
+    use tokio::io::DuplexStream;
+
+    /// Writes `frames` in pieces of `piece` bytes (so that requests arrive split anywhere).
+    async fn send(stream: &mut DuplexStream, requests: &[Request], piece: usize) {
+        let mut wire = Vec::new();
+        for r in requests {
+            r.encode(&mut wire);
+        }
+        for chunk in wire.chunks(piece) {
+            stream.write_all(chunk).await.unwrap();
+        }
+    }
+
+    /// Reads the next reply.
+    async fn reply(stream: &mut DuplexStream, input: &mut Vec<u8>) -> Response {
+        loop {
+            if let Ok(Frame::Complete { payload, consumed }) = decode_frame(input, MAX_PACKET) {
+                let r = Response::decode(payload).unwrap();
+                input.drain(..consumed);
+                return r;
+            }
+            let mut more = [0u8; 4096];
+            let n = stream.read(&mut more).await.unwrap();
+            assert!(n > 0, "the server closed the session");
+            input.extend_from_slice(&more[..n]);
+        }
+    }
+
+    /// Large WRITEs, whose data is read into buffers of their own, land in the file exactly,
+    /// however the stream splits them, between small requests that take the ordinary path.
+    #[tokio::test]
+    async fn large_writes_split_anywhere_land_exactly() {
+        for piece in [1000, 4093, 70_000] {
+            let (mut client, server) = tokio::io::duplex(8192);
+            let fs: Arc<dyn Filesystem> = Arc::new(MemoryFs::new());
+            let served = tokio::spawn(serve(server, fs, ServerConfig::default(), None));
+            let mut input = Vec::new();
+            let open = Request::Open {
+                id: 1,
+                path: b"/f".to_vec(),
+                flags: OpenFlags::READ | OpenFlags::WRITE | OpenFlags::CREAT,
+                attrs: Attrs::default(),
+            };
+            let init = Request::Init {
+                version: 3,
+                extensions: Vec::new(),
+            };
+            send(&mut client, &[init, open], piece).await;
+            assert!(matches!(
+                reply(&mut client, &mut input).await,
+                Response::Version { .. }
+            ));
+            let Response::Handle { handle, .. } = reply(&mut client, &mut input).await else {
+                panic!("no handle");
+            };
+            let block = |seed: u32, len: u32| -> Vec<u8> {
+                (0..len)
+                    .map(|i| (i.wrapping_mul(seed) >> 3) as u8)
+                    .collect()
+            };
+            let blocks = [
+                (0u64, block(7, 200_000)),
+                (200_000, block(11, 100)),
+                (200_100, block(13, 60_000)),
+            ];
+            let writes: Vec<Request> = blocks
+                .iter()
+                .zip(10u32..)
+                .map(|((offset, data), id)| Request::Write {
+                    id,
+                    handle: handle.clone(),
+                    offset: *offset,
+                    data: data.clone(),
+                })
+                .collect();
+            send(&mut client, &writes, piece).await;
+            for _ in 0..writes.len() {
+                let r = reply(&mut client, &mut input).await;
+                assert!(
+                    matches!(
+                        r,
+                        Response::Status {
+                            code: StatusCode::OK,
+                            ..
+                        }
+                    ),
+                    "{r:?}"
+                );
+            }
+            let expected: Vec<u8> = blocks.iter().flat_map(|(_, d)| d.clone()).collect();
+            let mut got = Vec::new();
+            while got.len() < expected.len() {
+                let read = Request::Read {
+                    id: 99,
+                    handle: handle.clone(),
+                    offset: got.len() as u64,
+                    len: 65_536,
+                };
+                send(&mut client, &[read], piece).await;
+                let Response::Data { data, .. } = reply(&mut client, &mut input).await else {
+                    panic!("no data");
+                };
+                got.extend_from_slice(&data);
+            }
+            assert!(got == expected, "piece {piece}: the file differs");
+            drop(client);
+            served.await.unwrap().unwrap();
+        }
     }
 }

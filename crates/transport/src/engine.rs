@@ -27,6 +27,10 @@ use crate::messages::{
 use crate::msg::{DisconnectReason, MessageNumber};
 use crate::trace::{Direction, Traced, Tracer};
 
+/// Bytes [`Transport::input_buffer`] offers at a time, at most: a whole packet of the size
+/// sshwire peers use (256 KiB of payload), so that one read usually completes one.
+const MAX_READ: usize = 256 * 1024 + 64;
+
 /// Which end of the connection an engine is.
 enum Role {
     Client {
@@ -222,6 +226,28 @@ impl Transport {
     pub fn handle_input(&mut self, now: Instant, input: &[u8]) -> Result<usize, Error> {
         self.check()?;
         let r = self.take_input(now, input);
+        self.fail_on(r)
+    }
+
+    /// Lends the receive buffer to a caller that reads from its socket straight into it,
+    /// saving the copy [`Transport::handle_input`] makes.
+    ///
+    /// Append at most the returned number of bytes (never touch what is already there), then
+    /// call [`Transport::process_input`]. The buffer has at least that much spare capacity.
+    /// Zero means the engine holds all the input it may buffer (while it waits for a host key
+    /// verdict): read nothing until then.
+    pub fn input_buffer(&mut self) -> (&mut Vec<u8>, usize) {
+        self.compact_rx();
+        let room = self.rx_limit().saturating_sub(self.rx.len()).min(MAX_READ);
+        self.rx.reserve(room);
+        (&mut self.rx, room)
+    }
+
+    /// Processes the bytes appended to [`Transport::input_buffer`], as
+    /// [`Transport::handle_input`] processes its input.
+    pub fn process_input(&mut self, now: Instant) -> Result<(), Error> {
+        self.check()?;
+        let r = self.process(now);
         self.fail_on(r)
     }
 
@@ -490,13 +516,22 @@ impl Transport {
         2 * (self.config.max_payload_len + MAX_FRAMING).max(self.config.ident_limits.max_line_len)
     }
 
+    /// Drops the bytes already taken from the front of the receive buffer, when that is
+    /// cheap: when nothing is left, or when what is left is no longer than what was taken (so
+    /// each byte moves at most once on average, and a large packet arriving in pieces is not
+    /// moved piece by piece).
+    fn compact_rx(&mut self) {
+        let left = self.rx.len().saturating_sub(self.rx_start);
+        if self.rx_start > 0 && self.rx_start >= left {
+            self.rx.drain(..self.rx_start);
+            self.rx_start = 0;
+        }
+    }
+
     fn take_input(&mut self, now: Instant, mut input: &[u8]) -> Result<usize, Error> {
         let mut taken = 0;
         loop {
-            if self.rx_start > 0 && (self.rx_start == self.rx.len() || self.rx_start > 64 * 1024) {
-                self.rx.drain(..self.rx_start);
-                self.rx_start = 0;
-            }
+            self.compact_rx();
             let room = self.rx_limit().saturating_sub(self.rx.len());
             let n = room.min(input.len());
             let (now_in, later) = input.split_at(n);

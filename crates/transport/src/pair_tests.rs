@@ -47,6 +47,9 @@ pub(crate) struct Pair {
     pub(crate) server_events: Vec<Event>,
     /// What the client answers when asked about the host key.
     pub(crate) trust_host_key: bool,
+    /// Delivers the server's input through [`Transport::input_buffer`] in pieces of at most
+    /// this many bytes, instead of [`Transport::handle_input`].
+    pub(crate) lend_to_server: Option<usize>,
 }
 
 impl Pair {
@@ -64,6 +67,7 @@ impl Pair {
             client_events: Vec::new(),
             server_events: Vec::new(),
             trust_host_key: true,
+            lend_to_server: None,
         }
     }
 
@@ -73,7 +77,23 @@ impl Pair {
             let mut progress = false;
             self.client.poll_transmit(&mut self.to_server);
             self.server.poll_transmit(&mut self.to_client);
-            if !self.to_server.is_empty()
+            if let Some(step) = self.lend_to_server {
+                while !self.to_server.is_empty() && !self.server.is_closed() {
+                    let (buf, room) = self.server.input_buffer();
+                    let n = room.min(step).min(self.to_server.len());
+                    if n == 0 {
+                        break;
+                    }
+                    let spare = buf.capacity() - buf.len();
+                    assert!(spare >= n, "{spare} spare bytes, {n} offered");
+                    buf.extend_from_slice(&self.to_server[..n]);
+                    self.to_server.drain(..n);
+                    progress = true;
+                    if self.server.process_input(self.now).is_err() {
+                        break;
+                    }
+                }
+            } else if !self.to_server.is_empty()
                 && !self.server.is_closed()
                 && let Ok(n) = self.server.handle_input(self.now, &self.to_server)
             {
@@ -314,6 +334,30 @@ fn stream_both_ways(p: &mut Pair, total: usize) -> (Vec<u8>, Vec<u8>) {
     assert!(at_server == expected, "server received different bytes");
     assert!(at_client == expected, "client received different bytes");
     (at_server, at_client)
+}
+
+/// Input read straight into the engine's buffer, in pieces of any size, gives the same
+/// session as input handed over: handshake, a rekey, and data both ways arrive intact.
+#[test]
+fn input_read_into_the_engines_buffer_is_the_same_session() {
+    for step in [1, 5, 4096, 100_000, usize::MAX] {
+        let cfg = Config {
+            rekey_after_bytes: 512 * 1024,
+            ..Config::default()
+        };
+        let mut p = Pair::new(cfg.clone(), cfg);
+        p.lend_to_server = Some(step);
+        p.run();
+        assert!(p.established(), "step {step}");
+        let total = if step < 100 { 64 * 1024 } else { 1 << 20 };
+        stream_both_ways(&mut p, total);
+        if step >= 100 {
+            assert!(
+                kex_completions(&p.server_events) >= 2,
+                "step {step}: no rekey"
+            );
+        }
+    }
 }
 
 fn kex_completions(events: &[Event]) -> usize {

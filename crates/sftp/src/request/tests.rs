@@ -392,3 +392,53 @@ fn strategies_generate_every_variant() {
     assert_eq!(requests.len(), 21);
     assert_eq!(extended.len(), 12);
 }
+
+/// A WRITE's header decodes from every prefix that holds it, gives back the request whole
+/// with its data, and nothing else passes for one.
+#[test]
+fn a_write_header_decodes_from_any_prefix_that_holds_it() {
+    let data: Vec<u8> = (0..70_000u32).map(|i| i as u8).collect();
+    let write = Request::Write {
+        id: 9,
+        handle: b"handle-7".to_vec(),
+        offset: 1 << 33,
+        data: data.clone(),
+    };
+    let frame = encoded(&write);
+    let header_len = 4 + 1 + 4 + (4 + 8) + 8 + 4;
+    for cut in 0..header_len + 10 {
+        let h = crate::WriteHeader::decode(&frame[..cut], crate::MAX_PACKET);
+        if cut < header_len {
+            assert_eq!(h, None, "{cut}");
+            continue;
+        }
+        let h = h.unwrap();
+        assert_eq!((h.header_len, h.data_len), (header_len, data.len()));
+        assert_eq!(h.into_request(data.clone()), write);
+    }
+    // Over the packet limit, another type, or a length that does not count exactly the
+    // fields and the data: left to the ordinary decoder.
+    assert_eq!(crate::WriteHeader::decode(&frame, 1000), None);
+    let read = encoded(&Request::Read {
+        id: 9,
+        handle: b"handle-7".to_vec(),
+        offset: 0,
+        len: 70_000,
+    });
+    assert_eq!(crate::WriteHeader::decode(&read, crate::MAX_PACKET), None);
+    let mut longer = frame.clone();
+    longer[3] = longer[3].wrapping_add(1);
+    assert_eq!(crate::WriteHeader::decode(&longer, crate::MAX_PACKET), None);
+}
+
+proptest! {
+    /// Random bytes never panic the header decoder, and what it accepts is a real WRITE frame
+    /// start.
+    #[test]
+    fn write_header_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        if let Some(h) = crate::WriteHeader::decode(&bytes, crate::MAX_PACKET) {
+            prop_assert!(h.header_len <= bytes.len());
+            prop_assert_eq!(bytes.get(4), Some(&crate::PacketType::WRITE.0));
+        }
+    }
+}
