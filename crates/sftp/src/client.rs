@@ -420,7 +420,7 @@ impl ClientEngine {
             return None;
         }
         let present = rest.get(DATA_HEADER_LEN..)?;
-        let mut data = Vec::with_capacity(len);
+        let mut data = crate::buffers::take(len);
         data.extend_from_slice(present.get(..len.min(present.len()))?);
         Some(Body { id, data, len })
     }

@@ -53,6 +53,7 @@
 #![warn(missing_docs)]
 
 mod attrs;
+pub mod buffers;
 pub mod client;
 mod extensions;
 mod fields;

@@ -38,7 +38,9 @@ impl OrderedWriter {
         self.finish().await?;
         let file = self.file.clone();
         self.pending = Some(tokio::task::spawn_blocking(move || {
-            (&*file).write_all(&data)
+            let written = (&*file).write_all(&data);
+            sshwire_sftp::buffers::give(data);
+            written
         }));
         Ok(())
     }
@@ -93,7 +95,7 @@ impl ReadAhead {
 fn read_block(file: &File, block: usize) -> io::Result<Vec<u8>> {
     // `Vec::with_capacity` gives exactly the capacity asked for, so the reads into the spare
     // capacity never take more than `block` bytes from the file.
-    let mut buf = Vec::with_capacity(block);
+    let mut buf = sshwire_sftp::buffers::take(block);
     while buf.len() < buf.capacity() {
         match rustix::io::read(file, rustix::buffer::spare_capacity(&mut buf)) {
             Ok(0) => break,

@@ -258,6 +258,7 @@ impl SftpClient {
                     );
                     return;
                 }
+                sshwire_sftp::buffers::give(data);
             }
             let _ = writer.shutdown().await;
         });

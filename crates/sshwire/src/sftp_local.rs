@@ -820,7 +820,7 @@ fn read_fully_at(file: &std::fs::File, offset: u64, len: u32) -> io::Result<Vec<
     let len = usize::try_from(len).unwrap_or(usize::MAX);
     // The file's bytes go straight into spare capacity, never zeroed first; the buffer grows
     // with what the file gives, so a huge READ of a short file allocates little.
-    let mut buf = Vec::with_capacity(len.min(READ_CHUNK));
+    let mut buf = sshwire_sftp::buffers::take(len.min(READ_CHUNK));
     while buf.len() < len {
         if buf.len() == buf.capacity() {
             let more = buf.len().max(READ_CHUNK).min(len - buf.len());
@@ -847,13 +847,15 @@ impl sftp_fs::File for LocalFile {
     fn write_at(&self, offset: u64, data: Vec<u8>) -> FsFuture<'_, ()> {
         let append = self.append;
         self.run(move |mut file| {
-            if append {
+            let written = if append {
                 // pwrite(2) on Linux appends for an O_APPEND file whatever the offset, but
                 // POSIX leaves that open; a plain write is defined to go to the end.
                 file.write_all(&data)
             } else {
                 file.write_all_at(&data, offset)
-            }
+            };
+            sshwire_sftp::buffers::give(data);
+            written
         })
     }
 

@@ -173,7 +173,7 @@ impl Input {
         let present = unread.get(header.header_len..).unwrap_or_default();
         let present = present.get(..header.data_len).unwrap_or(present);
         // The length is within MAX_PACKET (checked by the decoder): bounded by our limit.
-        let mut data = Vec::with_capacity(header.data_len);
+        let mut data = sshwire_sftp::buffers::take(header.data_len);
         data.extend_from_slice(present);
         let taken = unread.len();
         self.consume(taken);
@@ -354,13 +354,13 @@ async fn reply<W: AsyncWrite + Unpin>(
     };
     let Some((id, Some(handle))) = request else {
         return match response {
-            Some(r) => write_response(writer, out, &r, &mut running.trace).await,
+            Some(r) => write_response(writer, out, r, &mut running.trace).await,
             None => Ok(()),
         };
     };
     let Some(reads) = running.reads.get_mut(&handle) else {
         return match response {
-            Some(r) => write_response(writer, out, &r, &mut running.trace).await,
+            Some(r) => write_response(writer, out, r, &mut running.trace).await,
             None => Ok(()),
         };
     };
@@ -378,7 +378,7 @@ async fn reply<W: AsyncWrite + Unpin>(
         };
         reads.order.pop_front();
         running.held = running.held.saturating_sub(1);
-        write_response(writer, out, &r, &mut running.trace).await?;
+        write_response(writer, out, r, &mut running.trace).await?;
     }
     if reads.order.is_empty() {
         running.held = running.held.saturating_sub(reads.done.len());
@@ -391,18 +391,21 @@ async fn reply<W: AsyncWrite + Unpin>(
 async fn write_response<W: AsyncWrite + Unpin>(
     writer: &mut W,
     out: &mut Vec<u8>,
-    response: &Response,
+    response: Response,
     trace: &mut Option<SftpTracer>,
 ) -> io::Result<()> {
     if let Some(t) = trace {
-        t.response(Direction::Sent, response);
+        t.response(Direction::Sent, &response);
     }
     out.clear();
     if let Response::Data { id, data } = response {
         // File data goes out as it is, without another copy, in one write with its header:
-        // over an SSH channel, one packet for the whole reply.
-        Response::encode_data_header(*id, data.len(), out);
-        crate::sftp_client::write_both(writer, out, data).await
+        // over an SSH channel, one packet for the whole reply. Its buffer then serves a
+        // later READ.
+        Response::encode_data_header(id, data.len(), out);
+        let written = crate::sftp_client::write_both(writer, out, &data).await;
+        sshwire_sftp::buffers::give(data);
+        written
     } else {
         response.encode(out);
         writer.write_all(out).await
