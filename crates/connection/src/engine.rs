@@ -73,6 +73,9 @@ pub struct Connection {
     spare: Vec<Vec<u8>>,
     /// Received buffers the application has read, for [`Connection::take_spare`].
     recv_spare: Vec<Vec<u8>>,
+    /// Bytes of room in front of every payload in `transmit` (see
+    /// [`Connection::set_send_headroom`]).
+    headroom: usize,
 }
 
 /// Buffers kept for reuse: enough for the packets of a few writes.
@@ -97,6 +100,7 @@ impl Connection {
             no_more_sessions: false,
             spare: Vec::new(),
             recv_spare: Vec::new(),
+            headroom: 0,
         }
     }
 
@@ -236,9 +240,18 @@ impl Connection {
     /// The next payload to hand to the transport, if any.
     ///
     /// The queue holds control messages, replies and the data of [`Connection::send_data`];
-    /// see [`Connection::wants_transmit`].
+    /// see [`Connection::wants_transmit`]. With a headroom set
+    /// ([`Connection::set_send_headroom`]), the payload follows that many bytes of room.
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
         self.transmit.pop_front()
+    }
+
+    /// Leaves `bytes` of room in front of every payload queued from now on, for a transport
+    /// that frames and seals the payload where it lies (sshwire's
+    /// `Transport::send_owned`), so that channel data is copied once, from the writer into
+    /// the packet, and never again.
+    pub fn set_send_headroom(&mut self, bytes: usize) {
+        self.headroom = bytes;
     }
 
     /// Takes back a payload from [`Connection::poll_transmit`] once the transport has sent
@@ -264,7 +277,9 @@ impl Connection {
     /// Lets a caller whose transport can take only so much (during a key exchange) leave the
     /// payload queued instead of taking it.
     pub fn next_transmit_len(&self) -> Option<usize> {
-        self.transmit.front().map(Vec::len)
+        self.transmit
+            .front()
+            .map(|p| p.len().saturating_sub(self.headroom))
     }
 
     /// Whether [`Connection::poll_transmit`] has something.
@@ -781,7 +796,7 @@ impl Connection {
 
     /// Appends a payload built by `f` to the outgoing queue.
     fn queue(&mut self, f: impl FnOnce(&mut Writer)) {
-        let mut w = Writer::new();
+        let mut w = Writer::from_vec(vec![0; self.headroom]);
         f(&mut w);
         self.transmit.push_back(w.into_vec());
     }
@@ -911,6 +926,7 @@ impl Connection {
         let mut taken = 0;
         loop {
             let mut out = self.spare.pop().unwrap_or_default();
+            out.resize(self.headroom, 0);
             let n = self.write_packet(id, data_type, parts, taken, &mut out)?;
             if n == 0 {
                 self.recycle(out);

@@ -1372,3 +1372,51 @@ fn pieces_are_packed_as_one_slice_and_owned_messages_arrive_unchanged() {
     assert_eq!(eof, before);
     assert!(p.server_events().contains(&Event::Eof { channel: s }));
 }
+
+/// With a send headroom, every payload follows that many bytes of room and is otherwise the
+/// same message: control messages, replies and channel data alike.
+#[test]
+fn payloads_follow_the_send_headroom() {
+    const ROOM: usize = 5;
+    let script = |p: &mut Pair, strip: usize| -> Vec<Vec<u8>> {
+        let mut sent = Vec::new();
+        let c = p.client.open_session().unwrap();
+        let take = |p: &mut Pair, sent: &mut Vec<Vec<u8>>| {
+            while let Some(len) = p.client.next_transmit_len() {
+                let payload = p.client.poll_transmit().unwrap();
+                assert_eq!(payload.len(), len + strip);
+                assert!(payload[..strip].iter().all(|&b| b == 0));
+                p.server.handle_message(&payload[strip..]).unwrap();
+                sent.push(payload[strip..].to_vec());
+            }
+            while let Some(back) = p.server.poll_transmit() {
+                p.client.handle_message(&back).unwrap();
+            }
+        };
+        take(p, &mut sent);
+        let s = match p.server.poll_event() {
+            Some(Event::ChannelOpenRequest { channel, .. }) => channel,
+            other => panic!("{other:?}"),
+        };
+        p.server.accept_channel(s).unwrap();
+        take(p, &mut sent);
+        p.client.exec(c, b"cat", true).unwrap();
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+        let mut at = 0;
+        while at < data.len() {
+            at += p.client.send_data(c, &data[at..]).unwrap();
+            take(p, &mut sent);
+            let got = read_all(&mut p.server, s, Stream::Data);
+            assert!(!got.is_empty() || at == data.len());
+            take(p, &mut sent);
+        }
+        p.client.send_eof(c).unwrap();
+        take(p, &mut sent);
+        sent
+    };
+    let plain = script(&mut Pair::default(), 0);
+    let mut roomy = Pair::default();
+    roomy.client.set_send_headroom(ROOM);
+    assert_eq!(script(&mut roomy, ROOM), plain);
+    assert!(plain.len() > 5, "{} payloads", plain.len());
+}

@@ -1,5 +1,7 @@
 //! Runs a transport engine over an async byte stream.
 
+use std::collections::VecDeque;
+use std::io::IoSlice;
 use std::time::Duration;
 
 use sshwire_transport::{DisconnectReason, Event, Transport};
@@ -24,8 +26,13 @@ pub struct Driver<S> {
     engine: Transport,
     /// Whether bytes were read into the engine's buffer and not processed yet.
     unprocessed: bool,
-    wbuf: Vec<u8>,
+    /// Sealed packets to write, in order; `wq[0][wpos..]` is next.
+    wq: VecDeque<Vec<u8>>,
     wpos: usize,
+    /// Bytes in `wq` not written yet.
+    wq_len: usize,
+    /// Written buffers, for [`Driver::take_spent`].
+    spent: Vec<Vec<u8>>,
     /// Where the connection's trace goes, if anywhere (see [`Driver::set_trace`]).
     trace: Option<TraceSink>,
 }
@@ -39,8 +46,10 @@ impl<S: AsyncRead + AsyncWrite> Driver<S> {
             writer,
             engine,
             unprocessed: false,
-            wbuf: Vec::new(),
+            wq: VecDeque::new(),
             wpos: 0,
+            wq_len: 0,
+            spent: Vec::new(),
             trace: None,
         }
     }
@@ -77,7 +86,7 @@ impl<S: AsyncRead + AsyncWrite> Driver<S> {
 
     /// Bytes the engine has produced that are not written to the stream yet.
     pub fn queued_output(&mut self) -> usize {
-        self.wbuf.len() - self.wpos + self.engine.transmit_len()
+        self.wq_len + self.engine.transmit_len()
     }
 
     /// Runs I/O until the engine reports an event.
@@ -108,15 +117,17 @@ impl<S: AsyncRead + AsyncWrite> Driver<S> {
     pub async fn flush(&mut self) -> Result<(), Error> {
         loop {
             self.collect_output();
-            let Some(pending) = self.wbuf.get(self.wpos..).filter(|p| !p.is_empty()) else {
+            if self.wq_len == 0 {
                 self.writer.flush().await?;
                 return Ok(());
-            };
-            let n = self.writer.write(pending).await?;
-            if n == 0 {
-                return Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into());
             }
-            self.wpos += n;
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            let count = pending_slices(&self.wq, self.wpos, &mut slices);
+            let n = self
+                .writer
+                .write_vectored(slices.get(..count).unwrap_or_default())
+                .await?;
+            self.advance(n)?;
         }
     }
 
@@ -132,14 +143,41 @@ impl<S: AsyncRead + AsyncWrite> Driver<S> {
         self.last_gasp().await;
     }
 
-    /// Takes the engine's output once everything taken before is written: the two buffers
-    /// then trade places, so sealed bytes are never copied on their way to the socket.
+    /// Takes the engine's output as the buffers it was sealed in, so sealed bytes are never
+    /// copied on their way to the socket.
     fn collect_output(&mut self) {
-        if self.wpos == self.wbuf.len() {
-            self.wbuf.clear();
-            self.wpos = 0;
-            self.engine.poll_transmit(&mut self.wbuf);
+        let before = self.wq.len();
+        self.engine.poll_transmit_buffers(&mut self.wq);
+        self.wq_len += self.wq.range(before..).map(Vec::len).sum::<usize>();
+    }
+
+    /// Notes that `n` more bytes were written; buffers written whole go to `spent`.
+    fn advance(&mut self, mut n: usize) -> Result<(), Error> {
+        if n == 0 {
+            return Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into());
         }
+        self.wq_len = self.wq_len.saturating_sub(n);
+        while let Some(front) = self.wq.front() {
+            let left = front.len().saturating_sub(self.wpos);
+            if n < left {
+                self.wpos += n;
+                break;
+            }
+            n -= left;
+            self.wpos = 0;
+            if let Some(done) = self.wq.pop_front()
+                && self.spent.len() < MAX_SPENT
+            {
+                self.spent.push(done);
+            }
+        }
+        Ok(())
+    }
+
+    /// A buffer whose bytes have been written, for the caller to fill again (the connection
+    /// engine's packets come back this way, to be reused for later packets).
+    pub(crate) fn take_spent(&mut self) -> Option<Vec<u8>> {
+        self.spent.pop()
     }
 
     /// Waits for the socket to be readable or writable, or for the engine's deadline.
@@ -147,18 +185,17 @@ impl<S: AsyncRead + AsyncWrite> Driver<S> {
     /// Received bytes go straight into the engine's buffer ([`Transport::input_buffer`]).
     async fn io_once(&mut self) -> Result<(), Error> {
         let deadline = self.engine.poll_timeout().map(Instant::from_std);
-        let pending = self.wbuf.get(self.wpos..).unwrap_or_default();
-        let want_write = !pending.is_empty();
+        let want_write = self.wq_len > 0;
+        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+        let count = pending_slices(&self.wq, self.wpos, &mut slices);
+        let slices = slices.get(..count).unwrap_or_default();
         let (rbuf, room) = self.engine.input_buffer();
         let want_read = room > 0;
         let mut reader = (&mut self.reader).take(u64::try_from(room).unwrap_or(u64::MAX));
         tokio::select! {
-            r = self.writer.write(pending), if want_write => {
+            r = self.writer.write_vectored(slices), if want_write => {
                 let n = r?;
-                if n == 0 {
-                    return Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into());
-                }
-                self.wpos += n;
+                self.advance(n)?;
             }
             r = reader.read_buf(rbuf), if want_read => {
                 let n = r?;
@@ -188,6 +225,24 @@ impl<S: AsyncRead + AsyncWrite> Driver<S> {
         })
         .await;
     }
+}
+
+/// Buffers given to one vectored write, at most.
+const MAX_SLICES: usize = 16;
+
+/// Written buffers kept for [`Driver::take_spent`], at most.
+const MAX_SPENT: usize = 32;
+
+/// Fills `slices` with what is left to write of `wq` (the first buffer from `wpos`); returns
+/// how many it filled.
+fn pending_slices<'a>(wq: &'a VecDeque<Vec<u8>>, wpos: usize, slices: &mut [IoSlice<'a>]) -> usize {
+    let mut count = 0;
+    for (i, (slot, buf)) in slices.iter_mut().zip(wq).enumerate() {
+        let from = if i == 0 { wpos } else { 0 };
+        *slot = IoSlice::new(buf.get(from..).unwrap_or_default());
+        count += 1;
+    }
+    count
 }
 
 /// Sleeps until `deadline`, or forever without one (for `select!` branches).

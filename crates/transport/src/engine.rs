@@ -27,6 +27,10 @@ use crate::messages::{
 use crate::msg::{DisconnectReason, MessageNumber};
 use crate::trace::{Direction, Traced, Tracer};
 
+/// Bytes of room in front of the payload that [`Transport::send_owned`] takes: the packet's
+/// length and padding length go there.
+pub const SEND_HEADROOM: usize = crate::cipher::HEADROOM;
+
 /// Bytes [`Transport::input_buffer`] offers at a time, at most: a whole packet of the size
 /// sshwire peers use (256 KiB of payload), so that one read usually completes one.
 const MAX_READ: usize = 256 * 1024 + 64;
@@ -78,6 +82,11 @@ pub struct Transport {
     rx: Vec<u8>,
     rx_start: usize,
     tx: Vec<u8>,
+    /// Packets sealed in the buffers they came in ([`Transport::send_owned`]), to go out
+    /// before `tx`.
+    tx_queue: VecDeque<Vec<u8>>,
+    /// Bytes in `tx_queue`.
+    tx_queued: usize,
     pub(crate) outgoing: Outgoing,
     pub(crate) incoming: Incoming,
     payload: Vec<u8>,
@@ -146,6 +155,8 @@ impl Transport {
             rx: Vec::new(),
             rx_start: 0,
             tx: line,
+            tx_queue: VecDeque::new(),
+            tx_queued: 0,
             outgoing: Outgoing::plaintext(),
             incoming: Incoming::plaintext(),
             payload: Vec::new(),
@@ -252,11 +263,28 @@ impl Transport {
     }
 
     /// Appends bytes to send to the peer to `out`.
+    ///
+    /// Packets sealed in their own buffers ([`Transport::send_owned`]) are copied into `out`;
+    /// [`Transport::poll_transmit_buffers`] hands them over as they are.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) {
+        for packet in self.tx_queue.drain(..) {
+            out.extend_from_slice(&packet);
+        }
+        self.tx_queued = 0;
         if out.is_empty() {
             core::mem::swap(out, &mut self.tx);
         } else {
             out.append(&mut self.tx);
+        }
+    }
+
+    /// Moves the bytes to send to the peer to the back of `out`, in order, as buffers: those
+    /// of [`Transport::send_owned`] as they were sealed, without a copy, and the rest in one.
+    pub fn poll_transmit_buffers(&mut self, out: &mut VecDeque<Vec<u8>>) {
+        out.append(&mut self.tx_queue);
+        self.tx_queued = 0;
+        if !self.tx.is_empty() {
+            out.push_back(core::mem::take(&mut self.tx));
         }
     }
 
@@ -271,12 +299,12 @@ impl Transport {
 
     /// Whether bytes are waiting in [`Transport::poll_transmit`].
     pub fn wants_transmit(&self) -> bool {
-        !self.tx.is_empty()
+        !self.tx.is_empty() || self.tx_queued > 0
     }
 
     /// How many bytes are waiting in [`Transport::poll_transmit`].
     pub fn transmit_len(&self) -> usize {
-        self.tx.len()
+        self.tx.len() + self.tx_queued
     }
 
     /// The next event, if any.
@@ -387,6 +415,49 @@ impl Transport {
             _ => Err(Error::ApiMisuse(
                 "send() carries messages numbered 50 or above only",
             )),
+        };
+        self.fail_on(r).map(|_| ())
+    }
+
+    /// As [`Transport::send`], for a payload that follows [`SEND_HEADROOM`] bytes of room in
+    /// `packet`: the packet is sealed where it lies and goes out in that buffer (see
+    /// [`Transport::poll_transmit_buffers`]), so the payload is never copied.
+    ///
+    /// During a key exchange, or with compression on, the payload is copied as by `send`.
+    pub fn send_owned(&mut self, mut packet: Vec<u8>) -> Result<(), Error> {
+        self.check()?;
+        let payload = packet.get(SEND_HEADROOM..).unwrap_or_default();
+        let r = match payload.first() {
+            Some(&n) if !MessageNumber(n).is_upper_layer() => Err(Error::ApiMisuse(
+                "send() carries messages numbered 50 or above only",
+            )),
+            None => Err(Error::ApiMisuse("an empty payload")),
+            Some(_) if self.must_queue() => self.send_or_queue(payload),
+            Some(_) => {
+                if self.tracer.is_some() {
+                    let payload = packet.get(SEND_HEADROOM..).unwrap_or_default();
+                    self.trace(Direction::Sent, self.outgoing.seq, payload);
+                }
+                match self.outgoing.seal_in_place(&mut packet, &mut *self.rng) {
+                    Ok(true) => {
+                        if !self.tx.is_empty() {
+                            // What was sealed before goes first.
+                            self.tx_queued += self.tx.len();
+                            self.tx_queue.push_back(core::mem::take(&mut self.tx));
+                        }
+                        self.tx_queued += packet.len();
+                        self.tx_queue.push_back(packet);
+                        self.maybe_rekey()
+                    }
+                    Ok(false) => {
+                        let payload = packet.get(SEND_HEADROOM..).unwrap_or_default();
+                        self.outgoing
+                            .seal(payload, &mut *self.rng, &mut self.tx)
+                            .and_then(|()| self.maybe_rekey())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
         };
         self.fail_on(r).map(|_| ())
     }

@@ -58,6 +58,26 @@ impl Outgoing {
         Ok(())
     }
 
+    /// Seals, in place, the packet whose payload follows [`crate::cipher::HEADROOM`] bytes of
+    /// room in `packet`; `false` (and `packet` untouched) when compression is on, which
+    /// needs the copy that [`Outgoing::seal`] makes.
+    pub(crate) fn seal_in_place(
+        &mut self,
+        packet: &mut Vec<u8>,
+        rng: &mut dyn CryptoRng,
+    ) -> Result<bool, Error> {
+        if self.compressor.is_some() {
+            return Ok(false);
+        }
+        self.sealer
+            .seal_in_place(self.seq, packet, rng)
+            .map_err(|_| Error::ApiMisuse("payload too long for one packet"))?;
+        self.seq = self.seq.wrapping_add(1);
+        self.bytes = self.bytes.saturating_add(packet.len() as u64);
+        self.packets = self.packets.saturating_add(1);
+        Ok(true)
+    }
+
     /// Switches to new keys after sending `SSH_MSG_NEWKEYS`.
     pub(crate) fn install(
         &mut self,

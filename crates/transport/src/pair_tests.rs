@@ -1039,3 +1039,54 @@ mod hostile_transport_messages {
         }
     }
 }
+
+/// `payload` after `SEND_HEADROOM` bytes of room, as `send_owned` takes it.
+fn with_room(payload: &[u8]) -> Vec<u8> {
+    let mut packet = vec![0xAB; crate::SEND_HEADROOM];
+    packet.extend_from_slice(payload);
+    packet
+}
+
+/// Packets sealed in their own buffers arrive as the same messages, in order with the
+/// others, whether they are taken as buffers or copied out, sealed in place, queued during a
+/// key exchange or compressed.
+#[test]
+fn payloads_sealed_in_their_own_buffers_arrive_intact_and_in_order() {
+    for compression in [Compression::None, Compression::Zlib] {
+        let cfg = Config {
+            compression: vec![compression],
+            ..Config::default()
+        };
+        let mut p = Pair::new(cfg.clone(), cfg);
+        p.run();
+        assert!(p.established());
+        let messages: Vec<Vec<u8>> = (0..6u8)
+            .map(|i| upper(&vec![i; 1000 * usize::from(i) + 1]))
+            .collect();
+        // Owned, copied, owned: one stream, in order, taken as buffers.
+        p.client.send_owned(with_room(&messages[0])).unwrap();
+        p.client.send(&messages[1]).unwrap();
+        p.client.send_owned(with_room(&messages[2])).unwrap();
+        let mut buffers = std::collections::VecDeque::new();
+        p.client.poll_transmit_buffers(&mut buffers);
+        assert_eq!(p.client.transmit_len(), 0);
+        let wire: Vec<u8> = buffers.into_iter().flatten().collect();
+        p.server.handle_input(p.now, &wire).unwrap();
+        // During a key exchange (queued), and taken by copy.
+        p.client.rekey().unwrap();
+        p.client.send_owned(with_room(&messages[3])).unwrap();
+        p.run();
+        p.client.send_owned(with_room(&messages[4])).unwrap();
+        p.client.send(&messages[5]).unwrap();
+        p.run();
+        assert_eq!(
+            Pair::take_messages(&mut p.server_events),
+            messages,
+            "{compression:?}"
+        );
+    }
+    // Transport messages and empty payloads are not the caller's to send.
+    let mut p = Pair::new(Config::default(), Config::default());
+    p.run();
+    assert!(p.client.send_owned(with_room(&[2])).is_err());
+}

@@ -117,6 +117,10 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Task<S> {
 
     /// Moves the connection engine's output into the transport while the socket keeps up,
     /// and wakes writers once the queue has room.
+    ///
+    /// The payloads come with room for the packet header in front (the engine's send
+    /// headroom), so the transport seals each in its own buffer and the driver writes it
+    /// from there: channel data is copied once, from the writer into the packet.
     fn pump(&mut self) -> Result<(), Error> {
         let mut inner = self.shared.lock();
         while self.driver.queued_output() < MAX_QUEUED_OUTPUT {
@@ -128,9 +132,13 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Task<S> {
                 Some(_) => {}
             }
             if let Some(next) = inner.conn.poll_transmit() {
-                self.driver.engine().send(&next)?;
-                inner.conn.recycle(next);
+                // Sealed where it lies, and written from there.
+                self.driver.engine().send_owned(next)?;
             }
+        }
+        // Packets written give their buffers back for later packets.
+        while let Some(spent) = self.driver.take_spent() {
+            inner.conn.recycle(spent);
         }
         if inner.conn.queued_transmits() < MAX_QUEUED_PAYLOADS {
             for w in inner.queue_waiters.drain(..) {

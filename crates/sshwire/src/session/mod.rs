@@ -286,10 +286,13 @@ impl Session {
     where
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
-        let conn = match side {
+        let mut conn = match side {
             Side::Client => Connection::client(config.connection.clone()),
             Side::Server => Connection::server(config.connection.clone()),
         };
+        // Payloads leave room for the packet header, so that the transport seals them where
+        // they lie (`Transport::send_owned`).
+        conn.set_send_headroom(sshwire_transport::SEND_HEADROOM);
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 conn,

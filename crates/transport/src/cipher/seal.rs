@@ -8,6 +8,10 @@ use super::gcm::AesGcm;
 use super::mac::PacketMac;
 use super::{CipherAlg, CryptoError, DirectionKeys, LEN_FIELD, Layout, MacAlg};
 
+/// Bytes in front of the payload that [`PacketSealer::seal_in_place`] fills in:
+/// `uint32 packet_length` and `byte padding_length` (RFC 4253 §6).
+pub const HEADROOM: usize = LEN_FIELD + 1;
+
 /// The protection applied to outgoing packets.
 enum Protect {
     /// Before the first `SSH_MSG_NEWKEYS`: nothing.
@@ -141,6 +145,29 @@ impl PacketSealer {
         result
     }
 
+    /// Seals, in place, the packet whose payload is `packet[HEADROOM..]`.
+    ///
+    /// The first [`HEADROOM`] bytes are the room left for `packet_length || padding_length`,
+    /// whatever they hold; the padding and the MAC or tag are appended. The result is byte
+    /// for byte what [`PacketSealer::seal`] appends for the same payload, sequence number and
+    /// random bytes, without copying the payload. On error `packet` is left as it was.
+    pub fn seal_in_place(
+        &mut self,
+        seq: u32,
+        packet: &mut Vec<u8>,
+        rng: &mut dyn CryptoRng,
+    ) -> Result<(), CryptoError> {
+        let len = packet.len();
+        if len < HEADROOM {
+            return Err(CryptoError::PayloadTooLong(0));
+        }
+        let result = self.frame_and_protect(0, seq, rng, packet);
+        if result.is_err() {
+            packet.truncate(len);
+        }
+        result
+    }
+
     /// [`PacketSealer::seal`] without the clean-up on error.
     fn seal_at(
         &mut self,
@@ -150,23 +177,41 @@ impl PacketSealer {
         rng: &mut dyn CryptoRng,
         out: &mut Vec<u8>,
     ) -> Result<(), CryptoError> {
-        let too_long = CryptoError::PayloadTooLong(payload.len());
-        let pad = self.layout.padding_len(payload.len());
+        out.reserve(HEADROOM + payload.len() + self.layout.padding_len(payload.len()) + 64);
+        out.extend_from_slice(&[0; HEADROOM]);
+        extend_chunked(out, payload);
+        self.frame_and_protect(start, seq, rng, out)
+    }
+
+    /// Frames and protects the packet at `out[start..]`, which holds [`HEADROOM`] bytes of
+    /// room and then the payload: writes the length and padding length into the room, appends
+    /// the padding (from `rng`), encrypts in place and appends the MAC or tag.
+    fn frame_and_protect(
+        &mut self,
+        start: usize,
+        seq: u32,
+        rng: &mut dyn CryptoRng,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CryptoError> {
+        let payload_len = out.len().saturating_sub(start + HEADROOM);
+        let too_long = CryptoError::PayloadTooLong(payload_len);
+        let pad = self.layout.padding_len(payload_len);
         let pad_byte = u8::try_from(pad).map_err(|_| too_long.clone())?;
         // RFC 4253 §6: "packet_length: The length of the packet in bytes, not including 'mac'
         // or the 'packet_length' field itself."
-        let packet_len = payload
-            .len()
+        let packet_len = payload_len
             .checked_add(1 + pad)
             .ok_or_else(|| too_long.clone())?;
         let len_field = u32::try_from(packet_len).map_err(|_| too_long.clone())?;
         let body_len = LEN_FIELD + packet_len;
         let tag_len = self.layout.tag_len;
 
-        out.reserve(body_len + tag_len);
-        out.extend_from_slice(&len_field.to_be_bytes());
-        out.push(pad_byte);
-        extend_chunked(out, payload);
+        let room = out
+            .get_mut(start..start + HEADROOM)
+            .ok_or_else(|| too_long.clone())?;
+        let (len_place, pad_place) = room.split_at_mut(LEN_FIELD);
+        len_place.copy_from_slice(&len_field.to_be_bytes());
+        pad_place.fill(pad_byte);
         let pad_start = out.len();
         out.resize(pad_start + pad, 0);
         // RFC 4253 §6: "random padding: Arbitrary-length padding ... The padding SHOULD consist

@@ -127,3 +127,31 @@ fn one_byte_at_a_time() {
         assert_eq!(got, payloads, "{case:?}");
     }
 }
+
+/// Sealing in place, in a buffer with room in front of the payload, gives the same bytes as
+/// sealing a copy, for every cipher and MAC and every size.
+#[test]
+fn sealing_in_place_is_the_same_packet() {
+    use super::super::HEADROOM;
+    for (cipher, mac) in combos() {
+        let (mut copying, _) = pair(cipher, mac);
+        let (mut in_place, mut opener) = pair(cipher, mac);
+        let (mut rng_a, mut rng_b) = (CountingRng(7), CountingRng(7));
+        for (size, seq) in SIZES.into_iter().zip(SEQS) {
+            let payload = pattern(size as u8, size);
+            let mut wire = Vec::new();
+            copying.seal(seq, &payload, &mut rng_a, &mut wire).unwrap();
+            let mut packet = vec![0xEE; HEADROOM];
+            packet.extend_from_slice(&payload);
+            in_place.seal_in_place(seq, &mut packet, &mut rng_b).unwrap();
+            assert!(packet == wire, "{cipher}/{mac:?} size {size}");
+            let opened = opener.open(seq, &mut packet, MAX).unwrap().unwrap();
+            assert_eq!(&packet[opened.payload], &payload[..]);
+        }
+        assert_eq!(copying.bytes_sealed(), in_place.bytes_sealed());
+    }
+    let (mut sealer, _) = pair(combos()[0].0, combos()[0].1);
+    let mut short = vec![0; HEADROOM - 1];
+    assert!(sealer.seal_in_place(0, &mut short, &mut CountingRng(0)).is_err());
+    assert_eq!(short.len(), HEADROOM - 1);
+}
