@@ -172,7 +172,19 @@ impl Connection {
     /// [`Error::OutputFull`]). Buffers the application has read come back through
     /// [`Connection::take_spare`].
     pub fn handle_message_owned(&mut self, payload: &mut Vec<u8>) -> Result<(), Error> {
+        self.handle_message_owned_at(payload, 0)
+    }
+
+    /// As [`Connection::handle_message_owned`], for a payload at `buf[start..]` (in the
+    /// buffer its packet arrived in, say: the transport's `Event::MessageAt`). What precedes
+    /// `start` is never read.
+    pub fn handle_message_owned_at(
+        &mut self,
+        buf: &mut Vec<u8>,
+        start: usize,
+    ) -> Result<(), Error> {
         self.check()?;
+        let payload = buf.get(start..).unwrap_or_default();
         if self.transmit.len() >= self.config.max_queued_transmits {
             return Err(Error::OutputFull);
         }
@@ -193,15 +205,15 @@ impl Connection {
         // data, not of buffers: a peer's small messages, each in a large recycled buffer,
         // would otherwise pin many times the window in memory while the application is not
         // reading. Those are copied, and pack together.
-        if len < MIN_OWNED_DATA || len.saturating_mul(2) < payload.capacity() {
+        if len < MIN_OWNED_DATA || len.saturating_mul(2) < buf.capacity() {
             return self.handle_message(payload);
         }
         let r = self.accept_data(recipient, data_type, len);
         match r {
             Ok(Some(stream)) => {
                 // The codec refuses bytes after the data string: the data ends the payload.
-                let end = payload.len();
-                let buf = core::mem::take(payload);
+                let end = buf.len();
+                let buf = core::mem::take(buf);
                 self.queue_data(ChannelId(recipient), stream, |b| {
                     b.push_owned(buf, end.saturating_sub(len)..end);
                 });

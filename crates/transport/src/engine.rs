@@ -27,6 +27,10 @@ use crate::messages::{
 use crate::msg::{DisconnectReason, MessageNumber};
 use crate::trace::{Direction, Traced, Tracer};
 
+/// Packets at least this large are read into buffers of their own and handed over in them,
+/// after [`Transport::set_messages_in_place`].
+pub const IN_PLACE_MIN: usize = 64 * 1024;
+
 /// Bytes of room in front of the payload that [`Transport::send_owned`] takes: the packet's
 /// length and padding length go there.
 pub const SEND_HEADROOM: usize = crate::cipher::HEADROOM;
@@ -93,6 +97,13 @@ pub struct Transport {
     events: VecDeque<Event>,
     /// The sequence numbers of the [`Event::Message`]s in `events`, in order.
     message_seqs: VecDeque<u32>,
+    /// Set by `dispatch` for a message for the layers above; its caller delivers it.
+    upper: Option<u32>,
+    /// Large packets are read into buffers of their own and handed over in them
+    /// ([`Transport::set_messages_in_place`]).
+    in_place: bool,
+    /// The large packet arriving into a buffer of its own, and its whole size.
+    big: Option<(Vec<u8>, usize)>,
     /// The sequence number of the last [`Event::Message`] handed out, for
     /// [`Transport::reject_message`].
     handed_out_seq: Option<u32>,
@@ -162,6 +173,9 @@ impl Transport {
             payload: Vec::new(),
             events: VecDeque::new(),
             message_seqs: VecDeque::new(),
+            upper: None,
+            in_place: false,
+            big: None,
             handed_out_seq: None,
             spare: Vec::new(),
             kex: None,
@@ -248,10 +262,97 @@ impl Transport {
     /// Zero means the engine holds all the input it may buffer (while it waits for a host key
     /// verdict): read nothing until then.
     pub fn input_buffer(&mut self) -> (&mut Vec<u8>, usize) {
-        self.compact_rx();
-        let room = self.rx_limit().saturating_sub(self.rx.len()).min(MAX_READ);
-        self.rx.reserve(room);
-        (&mut self.rx, room)
+        if self.in_place && self.big.is_none() {
+            self.start_big();
+        }
+        match self.big {
+            Some((ref mut big, size)) => {
+                let missing = size.saturating_sub(big.len());
+                big.reserve(missing);
+                (big, missing)
+            }
+            None => {
+                self.compact_rx();
+                let room = self.rx_limit().saturating_sub(self.rx.len()).min(MAX_READ);
+                self.rx.reserve(room);
+                (&mut self.rx, room)
+            }
+        }
+    }
+
+    /// Hands large messages for the layers above over in the buffers their packets arrived
+    /// in, as [`Event::MessageAt`], instead of copying them into [`Event::Message`]s.
+    ///
+    /// A packet of [`IN_PLACE_MIN`] bytes or more whose start has arrived is then read
+    /// through [`Transport::input_buffer`] into a buffer of its own (one of those given back
+    /// with [`Transport::recycle`], when one is large enough), opened there, and handed over
+    /// with it. Not while decompressing, which needs the copy.
+    pub fn set_messages_in_place(&mut self, on: bool) {
+        self.in_place = on;
+    }
+
+    /// Moves a large packet whose start is at the front of the receive buffer, and whose
+    /// size the opener knows, into a buffer of its own for the rest to be read into.
+    fn start_big(&mut self) {
+        if self.stage != Stage::Packets || self.paused() {
+            return;
+        }
+        let Some(size) = self.incoming.pending_in_place() else {
+            return;
+        };
+        let present = self.rx.get(self.rx_start..).unwrap_or_default();
+        if size < IN_PLACE_MIN || present.is_empty() || present.len() >= size {
+            return;
+        }
+        // The opener has checked the size against the payload limit: bounded by our limit.
+        let mut big = match self.spare.iter().rposition(|b| b.capacity() >= size) {
+            Some(i) => self.spare.swap_remove(i),
+            None => Vec::with_capacity(size),
+        };
+        big.clear();
+        big.extend_from_slice(present);
+        self.rx_start = self.rx.len();
+        self.big = Some((big, size));
+    }
+
+    /// Opens the large packet arrived into its own buffer, once it is all there, and acts on
+    /// it: a message for the layers above goes out in that buffer. Returns whether it did.
+    fn finish_big(&mut self, now: Instant) -> Result<bool, Error> {
+        let Some((mut big, size)) = self.big.take() else {
+            return Ok(false);
+        };
+        if big.len() < size {
+            self.big = Some((big, size));
+            return Ok(false);
+        }
+        let max = self.config.max_payload_len;
+        let Some((n, range)) = self.incoming.open_in_place(&mut big, max)? else {
+            return Err(Error::ApiMisuse("a whole packet did not open"));
+        };
+        // Bytes beyond the packet (never more than `input_buffer` allowed, unless appended
+        // by hand) belong to the next packets.
+        if let Some(extra) = big.get(n..).filter(|e| !e.is_empty()) {
+            self.rx
+                .splice(self.rx_start..self.rx_start, extra.iter().copied());
+        }
+        let seq = self.incoming.seq.wrapping_sub(1);
+        let payload = big.get(range.clone()).unwrap_or_default();
+        if self.tracer.is_some() {
+            self.trace(Direction::Received, seq, payload);
+        }
+        self.dispatch(now, payload, seq)?;
+        match self.upper.take() {
+            Some(seq) => {
+                big.truncate(range.end);
+                self.events.push_back(Event::MessageAt {
+                    buf: big,
+                    start: range.start,
+                });
+                self.message_seqs.push_back(seq);
+            }
+            None => self.recycle(big),
+        }
+        Ok(true)
     }
 
     /// Processes the bytes appended to [`Transport::input_buffer`], as
@@ -310,7 +411,7 @@ impl Transport {
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
         let event = self.events.pop_front();
-        if let Some(Event::Message(_)) = &event {
+        if let Some(Event::Message(_) | Event::MessageAt { .. }) = &event {
             self.handed_out_seq = self.message_seqs.pop_front();
         }
         event
@@ -602,6 +703,14 @@ impl Transport {
     fn take_input(&mut self, now: Instant, mut input: &[u8]) -> Result<usize, Error> {
         let mut taken = 0;
         loop {
+            if let Some((big, size)) = &mut self.big {
+                // The rest of a large packet arriving into its own buffer goes there first.
+                let n = size.saturating_sub(big.len()).min(input.len());
+                let (now_in, later) = input.split_at(n);
+                big.extend_from_slice(now_in);
+                input = later;
+                taken += n;
+            }
             self.compact_rx();
             let room = self.rx_limit().saturating_sub(self.rx.len());
             let n = room.min(input.len());
@@ -642,6 +751,13 @@ impl Transport {
                     }
                 }
                 Stage::Packets => {
+                    if self.big.is_some() {
+                        if !self.finish_big(now)? {
+                            return Ok(());
+                        }
+                        self.maybe_rekey()?;
+                        continue;
+                    }
                     // The packet is opened and handled where it lies: the buffer is lent out
                     // of `self` meanwhile, and comes back whatever happens.
                     let mut rx = core::mem::take(&mut self.rx);
@@ -672,7 +788,14 @@ impl Transport {
                 if self.tracer.is_some() {
                     self.trace(Direction::Received, seq, payload);
                 }
-                self.dispatch(now, payload, seq).map(|()| Some(n))
+                self.dispatch(now, payload, seq)?;
+                if let Some(seq) = self.upper.take() {
+                    let mut message = self.spare.pop().unwrap_or_default();
+                    message.extend_from_slice(payload);
+                    self.events.push_back(Event::Message(message));
+                    self.message_seqs.push_back(seq);
+                }
+                Ok(Some(n))
             }
             Ok(None) => Ok(None),
             Err(e) => Err(e),
@@ -750,10 +873,8 @@ impl Transport {
             }
             MessageNumber::PONG => Ok(()),
             n if n.is_upper_layer() => {
-                let mut message = self.spare.pop().unwrap_or_default();
-                message.extend_from_slice(payload);
-                self.events.push_back(Event::Message(message));
-                self.message_seqs.push_back(seq);
+                // The caller delivers it: copied, or in the buffer it arrived in.
+                self.upper = Some(seq);
                 Ok(())
             }
             _ => {

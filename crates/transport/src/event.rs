@@ -41,6 +41,15 @@ pub enum Event {
     Unimplemented(u32),
     /// A payload for the layers above (message number 50 or above), message number first.
     Message(Vec<u8>),
+    /// A payload for the layers above, `buf[start..]`, in the buffer its packet arrived in
+    /// (not copied out of it). Only after [`crate::Transport::set_messages_in_place`], and
+    /// only for large packets read through [`crate::Transport::input_buffer`].
+    MessageAt {
+        /// The packet's buffer, cut off after the payload.
+        buf: Vec<u8>,
+        /// Where the payload starts in `buf`.
+        start: usize,
+    },
 }
 
 /// The algorithms one key exchange agreed on.

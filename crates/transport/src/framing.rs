@@ -154,6 +154,36 @@ impl Incoming {
         Ok(Some((opened.consumed, payload)))
     }
 
+    /// Opens the packet at the front of `buf` in place, when no decompression is on: how many
+    /// bytes it took and where its payload lies in `buf`. `None` if it has not all arrived.
+    pub(crate) fn open_in_place(
+        &mut self,
+        buf: &mut [u8],
+        max_payload: usize,
+    ) -> Result<Option<(usize, core::ops::Range<usize>)>, Error> {
+        if self.decompressor.is_some() {
+            return Err(Error::ApiMisuse(
+                "a compressed packet cannot be opened in place",
+            ));
+        }
+        let Some(opened) = self.opener.open(self.seq, buf, max_payload + MAX_FRAMING)? else {
+            return Ok(None);
+        };
+        self.seq = self.seq.wrapping_add(1);
+        self.bytes = self.bytes.saturating_add(opened.consumed as u64);
+        self.packets = self.packets.saturating_add(1);
+        Ok(Some((opened.consumed, opened.payload)))
+    }
+
+    /// The size of the packet whose start has arrived and whose rest has not, when the
+    /// payloads it may carry are opened in place (no decompression).
+    pub(crate) fn pending_in_place(&self) -> Option<usize> {
+        if self.decompressor.is_some() {
+            return None;
+        }
+        self.opener.pending_packet_size()
+    }
+
     /// Switches to new keys after receiving `SSH_MSG_NEWKEYS`.
     pub(crate) fn install(
         &mut self,

@@ -11,7 +11,7 @@ use crate::cipher::{CipherAlg, MacAlg};
 use crate::compress::Compression;
 use crate::kex::KexAlg;
 use crate::msg::{DisconnectReason, MessageNumber};
-use crate::{Config, Error, Event, Transport};
+use crate::{Config, Error, Event, IN_PLACE_MIN, Transport};
 
 pub(crate) use sshwire_keys::testing::TestRng;
 
@@ -151,6 +151,10 @@ impl Pair {
         events.retain(|e| match e {
             Event::Message(m) => {
                 out.push(m.clone());
+                false
+            }
+            Event::MessageAt { buf, start } => {
+                out.push(buf[*start..].to_vec());
                 false
             }
             _ => true,
@@ -1089,4 +1093,68 @@ fn payloads_sealed_in_their_own_buffers_arrive_intact_and_in_order() {
     let mut p = Pair::new(Config::default(), Config::default());
     p.run();
     assert!(p.client.send_owned(with_room(&[2])).is_err());
+}
+
+/// Large packets read into buffers of their own arrive as the same messages, handed over in
+/// those buffers, whatever the pieces the input comes in, across a rekey, and for every
+/// cipher; small ones are copied as before.
+#[test]
+fn large_messages_handed_over_in_their_own_buffers_are_the_same() {
+    for (cipher, mac) in cipher_mac_combinations() {
+        for step in [4096, 100_000, usize::MAX] {
+            let mut cfg = config_with(
+                KexAlg::Curve25519Sha256,
+                SignatureAlgorithm::Ed25519,
+                cipher,
+                mac,
+            );
+            cfg.rekey_after_bytes = 1 << 20;
+            let mut p = Pair::new(cfg.clone(), cfg);
+            p.lend_to_server = Some(step);
+            p.server.set_messages_in_place(true);
+            p.run();
+            assert!(p.established());
+            let sizes = [70_000usize, 10, 200_000, 256 * 1024 - 1, 65_535, 150_000, 5];
+            let messages: Vec<Vec<u8>> = sizes
+                .iter()
+                .cycle()
+                .take(20)
+                .enumerate()
+                .map(|(i, &n)| {
+                    let mut m = vec![94u8];
+                    m.extend((0..n - 1).map(|j| (i * 7 + j) as u8));
+                    m
+                })
+                .collect();
+            let mut got = Vec::new();
+            let mut handed_over = 0;
+            for m in &messages {
+                p.client.send(m).unwrap();
+                p.run();
+                for e in &p.server_events {
+                    if let Event::MessageAt { buf, start } = e {
+                        assert!(buf.len() - start >= IN_PLACE_MIN - 64);
+                        handed_over += 1;
+                    }
+                }
+                got.extend(Pair::take_messages(&mut p.server_events));
+            }
+            assert!(got == messages, "{cipher}/{mac:?} step {step}");
+            // In small pieces, every large packet is read into its own buffer; in pieces as
+            // large as a packet, those that arrive whole are opened where they lie instead.
+            let least = match step {
+                4096 => 12,
+                100_000 => 1,
+                _ => 0,
+            };
+            assert!(
+                handed_over >= least,
+                "{cipher}/{mac:?} step {step}: {handed_over}"
+            );
+            assert!(
+                kex_completions(&p.server_events) >= 2,
+                "{cipher}/{mac:?}: no rekey"
+            );
+        }
+    }
 }

@@ -68,6 +68,9 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Task<S> {
     }
 
     async fn run_inner(&mut self, server: Option<&ServerSide>) -> Result<(), Error> {
+        // Large packets are read into buffers of their own, and channel data stays in them
+        // until the application reads it (`Event::MessageAt`).
+        self.driver.engine().set_messages_in_place(true);
         loop {
             self.pump()?;
             let disconnect = self.shared.lock().disconnect.take();
@@ -94,8 +97,20 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Task<S> {
                 }
                 Event::Message(mut m) => {
                     self.last_heard = Instant::now();
-                    self.handle_message(&mut m, server).await?;
+                    self.handle_message(&mut m, 0, server).await?;
                     self.recycle(m);
+                }
+                // RFC 4252 §5.1, as above.
+                Event::MessageAt { buf, start }
+                    if server.is_some() && buf.get(start) == Some(&USERAUTH_REQUEST) =>
+                {
+                    self.last_heard = Instant::now();
+                    self.driver.engine().recycle(buf);
+                }
+                Event::MessageAt { mut buf, start } => {
+                    self.last_heard = Instant::now();
+                    self.handle_message(&mut buf, start, server).await?;
+                    self.recycle(buf);
                 }
                 // RFC 4253 §10: "If the server rejects the service request, it SHOULD send an
                 // appropriate SSH_MSG_DISCONNECT message and MUST disconnect." Both services
@@ -180,13 +195,16 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Task<S> {
         }
     }
 
+    /// Hands the message at `m[start..]` to the connection engine (which may keep the
+    /// buffer, for channel data), and acts on what comes of it.
     async fn handle_message(
         &mut self,
         m: &mut Vec<u8>,
+        start: usize,
         server: Option<&ServerSide>,
     ) -> Result<(), Error> {
         loop {
-            let r = self.shared.lock().conn.handle_message_owned(m);
+            let r = self.shared.lock().conn.handle_message_owned_at(m, start);
             match r {
                 Err(sshwire_connection::Error::OutputFull) => {
                     // The peer sends faster than it reads our answers: stop reading until

@@ -143,7 +143,9 @@ fn sealing_in_place_is_the_same_packet() {
             copying.seal(seq, &payload, &mut rng_a, &mut wire).unwrap();
             let mut packet = vec![0xEE; HEADROOM];
             packet.extend_from_slice(&payload);
-            in_place.seal_in_place(seq, &mut packet, &mut rng_b).unwrap();
+            in_place
+                .seal_in_place(seq, &mut packet, &mut rng_b)
+                .unwrap();
             assert!(packet == wire, "{cipher}/{mac:?} size {size}");
             let opened = opener.open(seq, &mut packet, MAX).unwrap().unwrap();
             assert_eq!(&packet[opened.payload], &payload[..]);
@@ -152,6 +154,10 @@ fn sealing_in_place_is_the_same_packet() {
     }
     let (mut sealer, _) = pair(combos()[0].0, combos()[0].1);
     let mut short = vec![0; HEADROOM - 1];
-    assert!(sealer.seal_in_place(0, &mut short, &mut CountingRng(0)).is_err());
+    assert!(
+        sealer
+            .seal_in_place(0, &mut short, &mut CountingRng(0))
+            .is_err()
+    );
     assert_eq!(short.len(), HEADROOM - 1);
 }
