@@ -134,13 +134,17 @@ pub fn sealer(suite: Suite) -> PacketSealer {
 
 /// The input of the engine targets, decoded.
 ///
-/// Layout: `byte flags` (bit 0: put [`PEER_IDENT`] in front of the stream), `byte n`, `n`
-/// big-endian `u16` offsets where the stream is cut into separate `handle_input` calls, and
-/// the peer's bytes.
+/// Layout: `byte flags` (bit 0: put [`PEER_IDENT`] in front of the stream; bit 1: read the
+/// stream into the engine's own buffers, [`Transport::input_buffer`], with large messages
+/// handed over in place), `byte n`, `n` big-endian `u16` offsets where the stream is cut into
+/// separate input calls, and the peer's bytes.
 #[derive(Debug)]
 pub struct EngineInput<'a> {
     /// Whether [`PEER_IDENT`] goes in front of `stream`.
     pub prefix_ident: bool,
+    /// Whether the stream goes through [`Transport::input_buffer`] instead of
+    /// [`Transport::handle_input`].
+    pub lend: bool,
     /// Offsets (into the stream with its prefix) where input calls are split.
     pub cuts: Vec<usize>,
     /// The peer's bytes.
@@ -160,6 +164,7 @@ impl<'a> EngineInput<'a> {
         }
         Some(EngineInput {
             prefix_ident: flags & 1 == 1,
+            lend: flags & 2 == 2,
             cuts,
             stream: rest,
         })
@@ -209,6 +214,9 @@ pub fn react(
             engine.send(&[50, 0, 0, 0, 4, b'f', b'u', b'z', b'z'])
         }
         Event::Message(m) if !is_client && m.first() == Some(&50) => {
+            engine.send(&[51, 0, 0, 0, 0, 0])
+        }
+        Event::MessageAt { buf, start } if !is_client && buf.get(start) == Some(&50) => {
             engine.send(&[51, 0, 0, 0, 0, 0])
         }
         _ => Ok(()),
@@ -261,10 +269,22 @@ pub fn drive(engine: &mut Transport, is_client: bool, input: &EngineInput<'_>) -
     let mut out = Vec::new();
     let mut pos = 0;
     let mut failed = None;
+    if input.lend {
+        engine.set_messages_in_place(true);
+    }
     'feed: for end in ends {
         while pos < end {
             let mut progressed = false;
-            match engine.handle_input(now, &bytes[pos..end]) {
+            let taken = if input.lend {
+                let (buf, room) = engine.input_buffer();
+                let n = room.min(end - pos);
+                assert!(buf.capacity() - buf.len() >= n, "less room than offered");
+                buf.extend_from_slice(&bytes[pos..pos + n]);
+                engine.process_input(now).map(|()| n)
+            } else {
+                engine.handle_input(now, &bytes[pos..end])
+            };
+            match taken {
                 Ok(n) => {
                     assert!(n <= end - pos, "took {n} of {} bytes", end - pos);
                     pos += n;

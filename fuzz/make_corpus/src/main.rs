@@ -928,6 +928,23 @@ fn transport(c: &mut Corpus) {
             assert!(clear, "default: the packets after NEWKEYS are not in the clear");
         }
 
+        // The same, read into the engine's own buffers (flag bit 1), must replay as well.
+        for (is_client, stream) in [(false, &c2s), (true, &s2c)] {
+            let mut lent = EngineInput::encode(false, &cuts(stream), stream);
+            lent[0] |= 2;
+            let mut engine = if is_client {
+                client_engine(engine_config())
+            } else {
+                server_engine(engine_config())
+            };
+            let failed = drive(
+                &mut engine,
+                is_client,
+                &EngineInput::parse(&lent).expect("input"),
+            );
+            assert!(failed.is_none(), "{name}: lent replay failed: {failed:?}");
+        }
+
         for (target, stream) in [("transport_server", &c2s), ("transport_client", &s2c)] {
             c.put(target, &name, &EngineInput::encode(false, &[], stream));
             c.put(
@@ -935,6 +952,9 @@ fn transport(c: &mut Corpus) {
                 &format!("{name}_split"),
                 &EngineInput::encode(false, &cuts(stream), stream),
             );
+            let mut lent = EngineInput::encode(false, &cuts(stream), stream);
+            lent[0] |= 2;
+            c.put(target, &format!("{name}_lent"), &lent);
         }
     }
     // The same streams behind the targets' own identification line (the exchange hash then
