@@ -11,10 +11,10 @@ use std::collections::{HashMap, VecDeque};
 
 use crate::extensions::{ExtendedRequest, LimitsReply};
 use crate::fields::ExtensionPair;
-use crate::packet::{Frame, LENGTH_LEN, MAX_PACKET, decode_frame};
+use crate::packet::{Frame, MAX_PACKET, decode_frame};
 use crate::request::{Request, SymlinkOrder};
-use crate::response::{DATA_HEADER_LEN, Response};
-use crate::types::{PacketType, VERSION};
+use crate::response::{DATA_HEADER_LEN, DataHeader, Response};
+use crate::types::VERSION;
 
 /// Why the engine stopped. Every error is final: the session is over.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -276,14 +276,6 @@ impl ClientEngine {
         self.process_input()
     }
 
-    /// The buffer [`ClientEngine::handle_input`] copies into, for a caller that reads from
-    /// its stream straight into it (saving that copy): append the bytes that arrived, and
-    /// then call [`ClientEngine::process_input`]. Only append: what is there already is a
-    /// reply still incomplete.
-    pub fn input_buffer(&mut self) -> &mut Vec<u8> {
-        &mut self.input
-    }
-
     /// Lends the buffer the next bytes from the server go into, and how many to read at most.
     ///
     /// Append at most that many bytes to it, give it back with
@@ -315,8 +307,8 @@ impl ClientEngine {
         }
     }
 
-    /// Decodes and queues every whole reply appended to [`ClientEngine::input_buffer`] (or
-    /// to the buffer of [`ClientEngine::take_read_buffer`]).
+    /// Decodes and queues every whole reply appended to the buffer of
+    /// [`ClientEngine::take_read_buffer`].
     pub fn process_input(&mut self) -> Result<(), ClientError> {
         self.check()?;
         let r = self.finish_body().and_then(|()| self.drain_input());
@@ -402,21 +394,12 @@ impl ClientEngine {
     /// least that much. So the buffer allocated is never larger than what we asked for;
     /// anything else is left to [`decode_frame`] and [`Response::decode`], which report it.
     fn start_body(&self, rest: &[u8]) -> Option<Body> {
-        let mut r = sshwire_wire::Reader::new(rest);
-        let frame_len = usize::try_from(r.u32().ok()?).ok()?;
-        let packet_type = r.u8().ok()?;
-        let id = r.u32().ok()?;
-        let len = usize::try_from(r.u32().ok()?).ok()?;
-        // filexfer-02 §7: SSH_FXP_DATA is "uint32 id, string data" and nothing else.
-        let fits = packet_type == PacketType::DATA.0
-            && len >= BODY_MIN
-            && frame_len == DATA_HEADER_LEN - LENGTH_LEN + len
-            && frame_len <= self.config.max_packet as usize;
+        let DataHeader { id, data_len: len } = DataHeader::decode(rest, self.config.max_packet)?;
         let asked = match self.in_flight.get(&id) {
             Some(Expect::Data { max }) => usize::try_from(*max).ok()?,
             _ => return None,
         };
-        if !fits || len > asked {
+        if len < BODY_MIN || len > asked {
             return None;
         }
         let present = rest.get(DATA_HEADER_LEN..)?;

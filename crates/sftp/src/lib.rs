@@ -78,5 +78,5 @@ pub use fields::{ExtensionPair, MAX_HANDLE_LEN};
 pub use memory::MemoryFs;
 pub use packet::{Frame, LENGTH_LEN, MAX_DATA, MAX_PACKET, decode_frame, peek_id};
 pub use request::{Request, SymlinkOrder, WriteHeader};
-pub use response::{DATA_HEADER_LEN, NameEntry, Response};
+pub use response::{DATA_HEADER_LEN, DataHeader, NameEntry, Response};
 pub use types::{OpenFlags, PacketType, StatusCode, VERSION};

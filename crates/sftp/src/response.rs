@@ -101,6 +101,37 @@ pub enum Response {
 /// Bytes of a `DATA` packet before its data: length, type, id and the data's length.
 pub const DATA_HEADER_LEN: usize = 4 + 1 + 4 + 4;
 
+/// The fields of a `DATA` reply that come before its data, decoded from the start of a frame
+/// whose data has not all arrived: for a client that reads the data straight into a buffer of
+/// its own instead of copying it out of its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataHeader {
+    /// The id of the READ it answers.
+    pub id: u32,
+    /// How many bytes of data follow ([`DATA_HEADER_LEN`] bytes into the frame).
+    pub data_len: usize,
+}
+
+impl DataHeader {
+    /// Decodes the header of the frame at the start of `frame` (length field included).
+    ///
+    /// `None` unless it is a `DATA` whose header is all there and whose `length` is at most
+    /// `max_packet` and counts exactly the header and the data (filexfer-02 §7: "uint32 id,
+    /// string data", nothing after): anything else is left to [`crate::decode_frame`] and
+    /// [`Response::decode`], which accept or refuse it whole.
+    pub fn decode(frame: &[u8], max_packet: u32) -> Option<DataHeader> {
+        let mut r = Reader::new(frame);
+        let length = r.u32().ok()?;
+        if length > max_packet || PacketType(r.u8().ok()?) != PacketType::DATA {
+            return None;
+        }
+        let id = r.u32().ok()?;
+        let data_len = usize::try_from(r.u32().ok()?).ok()?;
+        let counted = (DATA_HEADER_LEN - 4).checked_add(data_len)?;
+        (counted == usize::try_from(length).ok()?).then_some(DataHeader { id, data_len })
+    }
+}
+
 /// Bytes of the smallest `NAME` entry: two empty strings and an empty `ATTRS`.
 const MIN_NAME_ENTRY: usize = 4 + 4 + 4;
 

@@ -109,6 +109,7 @@ pub mod sftp_server;
 pub mod sftp_transfer;
 pub mod sftp_tree;
 pub mod trace;
+mod write_both;
 
 pub use driver::Driver;
 pub use error::Error;

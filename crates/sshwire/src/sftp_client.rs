@@ -26,6 +26,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use crate::trace::{SftpTracer, TraceSink};
+use crate::write_both::write_both;
 use sshwire_transport::trace::Direction;
 
 /// Why an SFTP call failed.
@@ -97,26 +98,6 @@ type Waiter = (
 /// What the writer task sends: encoded requests, then the data of a WRITE whose header ends
 /// them (kept apart so that a block of file data is never copied into the engine).
 type Outgoing = (Vec<u8>, Option<Vec<u8>>);
-
-/// Writes `head` then `body`, in as few writes as the stream allows.
-pub(crate) async fn write_both<W: AsyncWrite + Unpin>(
-    writer: &mut W,
-    mut head: &[u8],
-    mut body: &[u8],
-) -> io::Result<()> {
-    while !head.is_empty() || !body.is_empty() {
-        let n = writer
-            .write_vectored(&[io::IoSlice::new(head), io::IoSlice::new(body)])
-            .await?;
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        let from_head = n.min(head.len());
-        head = head.get(from_head..).unwrap_or_default();
-        body = body.get(n - from_head..).unwrap_or_default();
-    }
-    Ok(())
-}
 
 /// What the calls and the reader task share.
 struct Shared {

@@ -403,7 +403,7 @@ async fn write_response<W: AsyncWrite + Unpin>(
         // over an SSH channel, one packet for the whole reply. Its buffer then serves a
         // later READ.
         Response::encode_data_header(id, data.len(), out);
-        let written = crate::sftp_client::write_both(writer, out, &data).await;
+        let written = crate::write_both::write_both(writer, out, &data).await;
         sshwire_sftp::buffers::give(data);
         written
     } else {

@@ -533,14 +533,16 @@ impl Transport {
                 "send() carries messages numbered 50 or above only",
             )),
             None => Err(Error::ApiMisuse("an empty payload")),
-            Some(_) if self.must_queue() => self.send_or_queue(payload),
+            Some(_) if self.must_queue() || self.outgoing.compressing() => {
+                self.send_or_queue(payload)
+            }
             Some(_) => {
                 if self.tracer.is_some() {
-                    let payload = packet.get(SEND_HEADROOM..).unwrap_or_default();
                     self.trace(Direction::Sent, self.outgoing.seq, payload);
                 }
-                match self.outgoing.seal_in_place(&mut packet, &mut *self.rng) {
-                    Ok(true) => {
+                self.outgoing
+                    .seal_in_place(&mut packet, &mut *self.rng)
+                    .and_then(|()| {
                         if !self.tx.is_empty() {
                             // What was sealed before goes first.
                             self.tx_queued += self.tx.len();
@@ -549,15 +551,7 @@ impl Transport {
                         self.tx_queued += packet.len();
                         self.tx_queue.push_back(packet);
                         self.maybe_rekey()
-                    }
-                    Ok(false) => {
-                        let payload = packet.get(SEND_HEADROOM..).unwrap_or_default();
-                        self.outgoing
-                            .seal(payload, &mut *self.rng, &mut self.tx)
-                            .and_then(|()| self.maybe_rekey())
-                    }
-                    Err(e) => Err(e),
-                }
+                    })
             }
         };
         self.fail_on(r).map(|_| ())

@@ -52,30 +52,34 @@ impl Outgoing {
             None => self.sealer.seal(self.seq, payload, rng, out),
         }
         .map_err(|_| Error::ApiMisuse("payload too long for one packet"))?;
-        self.seq = self.seq.wrapping_add(1);
-        self.bytes = self.bytes.saturating_add((out.len() - before) as u64);
-        self.packets = self.packets.saturating_add(1);
+        self.count(out.len() - before);
         Ok(())
     }
 
+    /// Whether payloads are compressed, which needs the copy [`Outgoing::seal`] makes.
+    pub(crate) fn compressing(&self) -> bool {
+        self.compressor.is_some()
+    }
+
     /// Seals, in place, the packet whose payload follows [`crate::cipher::HEADROOM`] bytes of
-    /// room in `packet`; `false` (and `packet` untouched) when compression is on, which
-    /// needs the copy that [`Outgoing::seal`] makes.
+    /// room in `packet` (without compression: see [`Outgoing::compressing`]).
     pub(crate) fn seal_in_place(
         &mut self,
         packet: &mut Vec<u8>,
         rng: &mut dyn CryptoRng,
-    ) -> Result<bool, Error> {
-        if self.compressor.is_some() {
-            return Ok(false);
-        }
+    ) -> Result<(), Error> {
         self.sealer
             .seal_in_place(self.seq, packet, rng)
             .map_err(|_| Error::ApiMisuse("payload too long for one packet"))?;
+        self.count(packet.len());
+        Ok(())
+    }
+
+    /// Counts one packet of `len` bytes sealed, and moves to the next sequence number.
+    fn count(&mut self, len: usize) {
         self.seq = self.seq.wrapping_add(1);
-        self.bytes = self.bytes.saturating_add(packet.len() as u64);
+        self.bytes = self.bytes.saturating_add(len as u64);
         self.packets = self.packets.saturating_add(1);
-        Ok(true)
     }
 
     /// Switches to new keys after sending `SSH_MSG_NEWKEYS`.
@@ -136,10 +140,10 @@ impl Incoming {
         max_payload: usize,
         scratch: &'a mut Vec<u8>,
     ) -> Result<Option<(usize, &'a [u8])>, Error> {
-        let Some(opened) = self.opener.open(self.seq, buf, max_payload + MAX_FRAMING)? else {
+        let Some((consumed, range)) = self.open_raw(buf, max_payload)? else {
             return Ok(None);
         };
-        let body: &'a [u8] = buf.get(opened.payload.clone()).unwrap_or_default();
+        let body: &'a [u8] = buf.get(range).unwrap_or_default();
         let payload = match &mut self.decompressor {
             Some(d) => {
                 scratch.clear();
@@ -148,10 +152,7 @@ impl Incoming {
             }
             None => body,
         };
-        self.seq = self.seq.wrapping_add(1);
-        self.bytes = self.bytes.saturating_add(opened.consumed as u64);
-        self.packets = self.packets.saturating_add(1);
-        Ok(Some((opened.consumed, payload)))
+        Ok(Some((consumed, payload)))
     }
 
     /// Opens the packet at the front of `buf` in place, when no decompression is on: how many
@@ -166,6 +167,16 @@ impl Incoming {
                 "a compressed packet cannot be opened in place",
             ));
         }
+        self.open_raw(buf, max_payload)
+    }
+
+    /// Opens the packet at the front of `buf` and counts it: the bytes it took and where its
+    /// (still compressed, if compression is on) payload lies.
+    fn open_raw(
+        &mut self,
+        buf: &mut [u8],
+        max_payload: usize,
+    ) -> Result<Option<(usize, core::ops::Range<usize>)>, Error> {
         let Some(opened) = self.opener.open(self.seq, buf, max_payload + MAX_FRAMING)? else {
             return Ok(None);
         };

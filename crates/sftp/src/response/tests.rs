@@ -245,3 +245,48 @@ fn strategy_generates_every_variant() {
     }
     assert_eq!(seen.len(), 8);
 }
+
+/// A DATA's header decodes from every prefix that holds it; nothing else passes for one.
+#[test]
+fn a_data_header_decodes_from_any_prefix_that_holds_it() {
+    let data = Response::Data {
+        id: 77,
+        data: vec![5; 40_000],
+    };
+    let frame = encoded(&data);
+    for cut in 0..DATA_HEADER_LEN + 10 {
+        let h = DataHeader::decode(&frame[..cut], crate::MAX_PACKET);
+        if cut < DATA_HEADER_LEN {
+            assert_eq!(h, None, "{cut}");
+        } else {
+            assert_eq!(
+                h,
+                Some(DataHeader {
+                    id: 77,
+                    data_len: 40_000
+                })
+            );
+        }
+    }
+    // Over the packet limit, another type, or a length that does not count exactly the
+    // header and the data: left to the ordinary decoder.
+    assert_eq!(DataHeader::decode(&frame, 1000), None);
+    let handle = encoded(&Response::Handle {
+        id: 77,
+        handle: vec![1; 8],
+    });
+    assert_eq!(DataHeader::decode(&handle, crate::MAX_PACKET), None);
+    let mut longer = frame.clone();
+    longer[3] = longer[3].wrapping_add(1);
+    assert_eq!(DataHeader::decode(&longer, crate::MAX_PACKET), None);
+}
+
+proptest! {
+    /// Random bytes never panic the DATA header decoder, and what it accepts starts a DATA.
+    #[test]
+    fn data_header_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+        if DataHeader::decode(&bytes, crate::MAX_PACKET).is_some() {
+            prop_assert_eq!(bytes.get(4), Some(&crate::PacketType::DATA.0));
+        }
+    }
+}

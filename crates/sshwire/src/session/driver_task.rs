@@ -89,29 +89,10 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Task<S> {
             };
             // Key exchanges, pings, debug messages are the transport's business.
             match event? {
-                // RFC 4252 §5.1: "Any authentication requests received after the
-                // SSH_MSG_USERAUTH_SUCCESS message SHOULD be silently ignored."
-                Event::Message(m) if server.is_some() && m.first() == Some(&USERAUTH_REQUEST) => {
-                    self.last_heard = Instant::now();
-                    self.driver.engine().recycle(m);
-                }
-                Event::Message(mut m) => {
-                    self.last_heard = Instant::now();
-                    self.handle_message(&mut m, 0, server).await?;
-                    self.recycle(m);
-                }
-                // RFC 4252 §5.1, as above.
-                Event::MessageAt { buf, start }
-                    if server.is_some() && buf.get(start) == Some(&USERAUTH_REQUEST) =>
-                {
-                    self.last_heard = Instant::now();
-                    self.driver.engine().recycle(buf);
-                }
-                Event::MessageAt { mut buf, start } => {
-                    self.last_heard = Instant::now();
-                    self.handle_message(&mut buf, start, server).await?;
-                    self.recycle(buf);
-                }
+                // A message in a buffer of its own (copied, or the one its packet arrived in):
+                // the payload is `buf[start..]`.
+                Event::Message(buf) => self.on_message(buf, 0, server).await?,
+                Event::MessageAt { buf, start } => self.on_message(buf, start, server).await?,
                 // RFC 4253 §10: "If the server rejects the service request, it SHOULD send an
                 // appropriate SSH_MSG_DISCONNECT message and MUST disconnect." Both services
                 // are running: a second request for either is refused.
@@ -193,6 +174,26 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Task<S> {
         while let Some(spare) = inner.conn.take_spare() {
             self.driver.engine().recycle(spare);
         }
+    }
+
+    /// Acts on a message for the connection layer at `buf[start..]`, and gives its buffer
+    /// back unless the connection engine keeps it.
+    async fn on_message(
+        &mut self,
+        mut buf: Vec<u8>,
+        start: usize,
+        server: Option<&ServerSide>,
+    ) -> Result<(), Error> {
+        self.last_heard = Instant::now();
+        // RFC 4252 §5.1: "Any authentication requests received after the
+        // SSH_MSG_USERAUTH_SUCCESS message SHOULD be silently ignored."
+        if server.is_some() && buf.get(start) == Some(&USERAUTH_REQUEST) {
+            self.driver.engine().recycle(buf);
+            return Ok(());
+        }
+        self.handle_message(&mut buf, start, server).await?;
+        self.recycle(buf);
+        Ok(())
     }
 
     /// Hands the message at `m[start..]` to the connection engine (which may keep the
