@@ -224,12 +224,25 @@ impl Client {
     /// this connection; dropping every clone of the `SftpClient` sends EOF on the channel,
     /// which ends the server's side. A server that refuses the subsystem gives
     /// [`Error::RequestRefused`]; one that starts it but does not speak SFTP, [`Error::Sftp`].
+    ///
+    /// A large download may open further `sftp` sessions on this connection and read over
+    /// them too ([`Transfer::streams`](crate::sftp_transfer::Transfer::streams)); they close
+    /// with this one.
     pub async fn sftp(&self) -> Result<SftpClient, Error> {
         let channel = self.subsystem("sftp").await?;
         let trace = channel.trace_sink();
-        SftpClient::with_trace(channel, crate::sftp_client::DEFAULT_IN_FLIGHT, trace)
-            .await
-            .map_err(Error::Sftp)
+        let mut sftp = SftpClient::with_trace(
+            channel,
+            crate::sftp_client::DEFAULT_IN_FLIGHT,
+            trace.clone(),
+        )
+        .await
+        .map_err(Error::Sftp)?;
+        sftp.set_streams(crate::sftp_streams::Streams::new(
+            self.session.clone(),
+            trace,
+        ));
+        Ok(sftp)
     }
 
     /// Sends DISCONNECT and waits for the connection to end.

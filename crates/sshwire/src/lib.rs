@@ -106,6 +106,7 @@ pub mod sftp_glob;
 pub mod sftp_local;
 pub mod sftp_ops;
 pub mod sftp_server;
+mod sftp_streams;
 pub mod sftp_transfer;
 pub mod sftp_tree;
 pub mod trace;

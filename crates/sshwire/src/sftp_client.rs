@@ -25,6 +25,7 @@ use sshwire_sftp::{
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
+use crate::sftp_streams::Streams;
 use crate::trace::{SftpTracer, TraceSink};
 use crate::write_both::write_both;
 use sshwire_transport::trace::Direction;
@@ -122,6 +123,9 @@ pub struct SftpClient {
     limits: TransferLimits,
     /// The working directory, absolute and canonical, once [`SftpClient::chdir`] set one.
     cwd: Option<Vec<u8>>,
+    /// The connection this session came from, when further sessions may be opened on it
+    /// for downloads (see [`crate::sftp_streams`]).
+    streams: Option<Arc<Streams>>,
 }
 
 /// A place among the requests in flight (see [`SftpClient::slot`]).
@@ -285,12 +289,32 @@ impl SftpClient {
             info,
             limits: TransferLimits::CONSERVATIVE,
             cwd: None,
+            streams: None,
         };
         if client.info.supports(ExtendedRequest::LIMITS, "1") {
             let reply = client.limits().await?;
             client.limits = TransferLimits::from_reply(&reply);
         }
         Ok(client)
+    }
+
+    /// Lets downloads open further sessions on the connection this one came from.
+    pub(crate) fn set_streams(&mut self, streams: Streams) {
+        self.streams = Some(Arc::new(streams));
+    }
+
+    /// Up to `n` further sessions for a download to read over (none for a session over a
+    /// plain stream).
+    pub(crate) async fn further_streams(&self, n: usize) -> Vec<SftpClient> {
+        match &self.streams {
+            Some(streams) if n > 0 => streams.take(n).await,
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether the session has ended (the server closed it, or it broke).
+    pub(crate) fn is_closed(&self) -> bool {
+        lock(&self.shared).end.is_some()
     }
 
     /// The server's version and extensions.

@@ -37,9 +37,23 @@ pub struct Transfer {
     /// Block size; 0 takes the server's `limits@openssh.com` (255 KiB against OpenSSH, 32 KiB
     /// when unknown).
     pub block: u32,
-    /// Requests in flight at most.
+    /// Requests in flight at most (over all the sessions a download reads over).
     pub in_flight: usize,
+    /// Sessions a download of at least [`STREAMED_MIN`] bytes reads over, each block going
+    /// to the least busy (default 1: this session alone).
+    ///
+    /// Only a client from [`Client::sftp`](crate::client::Client::sftp) can open the further
+    /// sessions, on its connection; they are opened on the first such download and kept. The
+    /// local file is still written in order. Uploads always use one session: two would write
+    /// the remote file out of order, and an interrupted upload must leave a correct prefix.
+    pub streams: usize,
 }
+
+/// The smallest download (bytes left to read) worth reading over more than one session.
+///
+/// Opening a session costs a few round trips and, against OpenSSH, a process: only files
+/// that take several milliseconds to move gain from a second one.
+pub const STREAMED_MIN: u64 = 8 << 20;
 
 impl Default for Transfer {
     fn default() -> Self {
@@ -48,6 +62,7 @@ impl Default for Transfer {
             preserve: false,
             block: 0,
             in_flight: 64,
+            streams: 1,
         }
     }
 }
@@ -201,6 +216,9 @@ impl SftpClient {
             mode,
         } = sink;
         let handle = self.open(remote, OpenFlags::READ, Attrs::default()).await?;
+        let streams = self
+            .read_streams(remote, &handle, total, start, how.streams)
+            .await;
         let mut file = tokio::fs::OpenOptions::new()
             .write(true)
             .create(true)
@@ -215,18 +233,29 @@ impl SftpClient {
         let block = self.block_for(how.block, true);
         let mut plan = Download::new(start, block, how.in_flight);
         let mut reads = JoinSet::new();
+        // Reads in flight on each session: each read goes to the least busy.
+        let mut busy = vec![0usize; streams.len()];
         let outcome: Result<(), TransferError> = async {
             progress(start, total);
             loop {
                 while let Some((offset, len)) = plan.next_read() {
-                    let (sftp, handle) = (self.clone(), handle.clone());
-                    reads.spawn(async move { (offset, sftp.read(&handle, offset, len).await) });
+                    let i = least_busy(&busy);
+                    let (Some((sftp, handle)), Some(b)) =
+                        (streams.get(i).cloned(), busy.get_mut(i))
+                    else {
+                        break;
+                    };
+                    *b += 1;
+                    reads.spawn(async move { (i, offset, sftp.read(&handle, offset, len).await) });
                 }
                 let Some(joined) = reads.join_next().await else {
                     break;
                 };
-                let (offset, answer) =
+                let (i, offset, answer) =
                     joined.map_err(|e| TransferError::Local(io::Error::other(e.to_string())))?;
+                if let Some(b) = busy.get_mut(i) {
+                    *b -= 1;
+                }
                 match answer? {
                     Some(data) => plan.on_data(offset, data),
                     None => plan.on_eof(offset),
@@ -252,10 +281,43 @@ impl SftpClient {
         if outcome.is_err() {
             let _ = file.finish().await;
         }
+        // The further sessions' handles first: only this session's close is reported, as a
+        // read handle that will not close has lost nothing.
+        for (sftp, handle) in streams.iter().skip(1) {
+            let _ = sftp.close(handle).await;
+        }
         let closed = self.close(&handle).await;
         outcome?;
         closed?;
         Ok(plan.written())
+    }
+
+    /// The sessions a download reads over, each with its handle of the file: this one first,
+    /// then, for a large enough download, further ones on the same connection.
+    ///
+    /// A further session that cannot open the file is left out; this session's handle
+    /// decides what the file is.
+    async fn read_streams(
+        &self,
+        remote: &[u8],
+        handle: &[u8],
+        total: Option<u64>,
+        start: u64,
+        wanted: usize,
+    ) -> Vec<(SftpClient, Vec<u8>)> {
+        let mut streams = vec![(self.clone(), handle.to_vec())];
+        let left = total.map_or(0, |t| t.saturating_sub(start));
+        if wanted < 2 || left < STREAMED_MIN {
+            return streams;
+        }
+        // Further sessions have no working directory of their own.
+        let path = self.resolve(remote);
+        for sftp in self.further_streams(wanted - 1).await {
+            if let Ok(h) = sftp.open(&path, OpenFlags::READ, Attrs::default()).await {
+                streams.push((sftp, h));
+            }
+        }
+        streams
     }
 
     /// Uploads `local` to `remote`; returns the bytes the remote file has.
@@ -380,6 +442,14 @@ fn part_path(local: &Path) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     local.with_file_name(format!(".{name}.sshwire-part"))
+}
+
+/// The index of the smallest count (the first of equals), 0 for none.
+fn least_busy(busy: &[usize]) -> usize {
+    busy.iter()
+        .enumerate()
+        .min_by_key(|&(_, n)| *n)
+        .map_or(0, |(i, _)| i)
 }
 
 fn unix_secs(t: Option<std::time::SystemTime>) -> u32 {

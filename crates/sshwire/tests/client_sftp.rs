@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sshwire::client::{AuthOptions, Client, ClientConfig, Identity, NoPrompts};
 use sshwire::keys::{KeyType, PrivateKey, PublicKey};
@@ -34,11 +35,17 @@ fn key() -> Arc<PrivateKey> {
 /// Logs `user` in to a server that serves `fs` over `sftp` to alice and refuses it to anyone
 /// else.
 async fn login(user: &str, fs: &MemoryFs) -> Client {
+    login_counting(user, fs, Arc::new(AtomicUsize::new(0))).await
+}
+
+/// As [`login`], counting the SFTP sessions the server starts in `sessions`.
+async fn login_counting(user: &str, fs: &MemoryFs, sessions: Arc<AtomicUsize>) -> Client {
     let client_key = key();
     let server = Server::with_settings(ServerSettings::new(vec![key()]));
     let auth: Arc<dyn Authenticator> = Arc::new(OneKey(client_key.public_key()));
     let served = fs.clone();
     let handler = SftpSubsystem::new(move |who: &Authenticated| {
+        sessions.fetch_add(1, Ordering::SeqCst);
         (who.user == "alice").then(|| {
             let fs: Arc<dyn Filesystem> = Arc::new(served.clone());
             (fs, ServerConfig::default())
@@ -106,5 +113,72 @@ async fn client_sftp_reports_a_refused_subsystem() {
         Err(other) => panic!("a refused subsystem gave {other:?}"),
         Ok(_) => panic!("the subsystem was refused, yet a session started"),
     }
+    client.disconnect().await;
+}
+
+/// A download read over two sessions: a second `sftp` session opens on the connection, the
+/// file arrives byte for byte, a resume over two sessions continues a prefix exactly, and
+/// a later download reuses the session instead of opening a third.
+#[tokio::test]
+async fn client_sftp_download_reads_over_two_sessions() {
+    use sshwire::sftp_transfer::{STREAMED_MIN, Transfer};
+    let fs = MemoryFs::new();
+    let size = usize::try_from(STREAMED_MIN).unwrap() + 3 * 255 * 1024 + 17;
+    let data: Vec<u8> = (0..size).map(|i| (i * 7 + i / 4099) as u8).collect();
+    fs.write_file(b"/big.bin", &data).unwrap();
+    let sessions = Arc::new(AtomicUsize::new(0));
+    let client = login_counting("alice", &fs, sessions.clone()).await;
+    let sftp = client.sftp().await.unwrap();
+    assert_eq!(sessions.load(Ordering::SeqCst), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("big.bin");
+    let how = Transfer {
+        streams: 2,
+        ..Transfer::default()
+    };
+    let got = sftp
+        .download(b"/big.bin", &local, how, &mut |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(got, size as u64);
+    assert_eq!(
+        sessions.load(Ordering::SeqCst),
+        2,
+        "a second session opened"
+    );
+    assert!(
+        std::fs::read(&local).unwrap() == data,
+        "the file arrived intact"
+    );
+
+    // A prefix, resumed over both sessions (the second is reused, not opened again).
+    std::fs::write(&local, &data[..1_000_003]).unwrap();
+    let resume = Transfer {
+        resume: true,
+        ..how
+    };
+    sftp.download(b"/big.bin", &local, resume, &mut |_, _| {})
+        .await
+        .unwrap();
+    assert!(
+        std::fs::read(&local).unwrap() == data,
+        "the resume is exact"
+    );
+    assert_eq!(
+        sessions.load(Ordering::SeqCst),
+        2,
+        "the second session is reused"
+    );
+
+    // One stream asked for: no further session, same file.
+    std::fs::remove_file(&local).unwrap();
+    let single = Transfer {
+        streams: 1,
+        ..Transfer::default()
+    };
+    sftp.download(b"/big.bin", &local, single, &mut |_, _| {})
+        .await
+        .unwrap();
+    assert!(std::fs::read(&local).unwrap() == data);
     client.disconnect().await;
 }

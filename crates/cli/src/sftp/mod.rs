@@ -26,6 +26,7 @@ use std::process::ExitCode;
 
 use clap::{ArgAction, Parser};
 use sshwire::sftp_client::SftpClient;
+use sshwire::sftp_transfer::Transfer;
 use tokio::io::AsyncBufReadExt;
 
 use crate::connect::{Connect, SHUTDOWN_GRACE};
@@ -71,6 +72,10 @@ pub struct Args {
     /// OpenSSH).
     #[arg(short = 'B')]
     buffer: Option<String>,
+    /// SFTP option: `buffer=SIZE` (as -B, with an optional K or M), `nrequests=N` (as -R),
+    /// `streams=N` (sessions a large download reads over, default 1).
+    #[arg(short = 'X')]
+    sftp_options: Vec<String>,
     /// Recurse into directories on get and put.
     #[arg(short = 'r')]
     recursive: bool,
@@ -149,9 +154,58 @@ struct Plan {
     verbosity: i32,
 }
 
+/// The most sessions `-X streams=` may ask a large download to read over.
+const MAX_STREAMS: u64 = 8;
+
+/// What `-X` options set: buffer size, requests in flight, streams.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct SftpOptions {
+    buffer: Option<u64>,
+    requests: Option<u64>,
+    streams: Option<u64>,
+}
+
+/// Reads `-X` options as OpenSSH's sftp does (`buffer=`, `nrequests=`), and ours, `streams=`.
+fn sftp_options(given: &[String]) -> Result<SftpOptions, String> {
+    let mut out = SftpOptions::default();
+    for option in given {
+        if let Some(v) = option.strip_prefix("buffer=") {
+            let (digits, scale) = match v.strip_suffix(['k', 'K']) {
+                Some(d) => (d, 1024),
+                None => match v.strip_suffix(['m', 'M']) {
+                    Some(d) => (d, 1024 * 1024),
+                    None => (v, 1),
+                },
+            };
+            let size = positive("buffer size", Some(digits))
+                .ok()
+                .flatten()
+                .and_then(|n| n.checked_mul(scale))
+                .filter(|&n| n <= 256 * 1024)
+                .ok_or_else(|| format!("Invalid buffer size \"{v}\""))?;
+            out.buffer = Some(size);
+        } else if let Some(v) = option.strip_prefix("nrequests=") {
+            out.requests = positive("number of requests", Some(v))?;
+        } else if let Some(v) = option.strip_prefix("streams=") {
+            let n = positive("number of streams", Some(v))?
+                .filter(|&n| n <= MAX_STREAMS)
+                .ok_or_else(|| format!("Invalid number of streams \"{v}\" (1 to {MAX_STREAMS})"))?;
+            out.streams = Some(n);
+        } else {
+            return Err(format!(
+                "Invalid -X option \"{option}\" (buffer=, nrequests= or streams=)"
+            ));
+        }
+    }
+    Ok(out)
+}
+
 fn plan(args: Args) -> Result<Plan, String> {
-    let requests = positive("number of requests", args.requests.as_deref())?;
-    let buffer = positive("buffer size", args.buffer.as_deref())?;
+    let x = sftp_options(&args.sftp_options)?;
+    // As OpenSSH's sftp, -X and -B or -R set the same thing, and the last one given wins; clap
+    // does not keep their order, so -B and -R win here.
+    let requests = positive("number of requests", args.requests.as_deref())?.or(x.requests);
+    let buffer = positive("buffer size", args.buffer.as_deref())?.or(x.buffer);
     let batch = match args.batch.as_deref() {
         None => None,
         Some("-") => {
@@ -193,6 +247,9 @@ fn plan(args: Args) -> Result<Plan, String> {
         block: buffer.map_or(0, |b| u32::try_from(b).unwrap_or(u32::MAX)),
         in_flight: requests.map_or(sshwire::sftp_client::DEFAULT_IN_FLIGHT, |r| {
             usize::try_from(r).unwrap_or(usize::MAX)
+        }),
+        streams: x.streams.map_or(Transfer::default().streams, |n| {
+            usize::try_from(n).unwrap_or(1)
         }),
         quiet,
         progress: !args.quiet && !matches!(input, Input::Batch(_)),
@@ -446,5 +503,41 @@ async fn one_line(shell: &mut Shell, l: &str, echo: bool, batch: bool) -> Option
         Outcome::Quit => Some(0),
         Outcome::Failed if abort => Some(1),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn x(given: &[&str]) -> Result<SftpOptions, String> {
+        sftp_options(&given.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn dash_x_reads_openssh_options_and_streams() {
+        let o = x(&["buffer=64K", "nrequests=16", "streams=2"]).unwrap();
+        assert_eq!(
+            o,
+            SftpOptions {
+                buffer: Some(65536),
+                requests: Some(16),
+                streams: Some(2),
+            }
+        );
+        assert_eq!(x(&["buffer=1000"]).unwrap().buffer, Some(1000));
+        // OpenSSH's bound on the buffer, and ours on streams; zero and words are refused.
+        for bad in [
+            "buffer=257K",
+            "buffer=0",
+            "buffer=1M",
+            "nrequests=0",
+            "streams=0",
+            "streams=9",
+            "streams=two",
+            "speed=fast",
+        ] {
+            assert!(x(&[bad]).is_err(), "{bad} should be refused");
+        }
     }
 }

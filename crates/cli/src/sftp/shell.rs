@@ -24,7 +24,7 @@ use crate::transfer_failure::{self, Resume};
 const S_IFMT: u32 = 0o170_000;
 const S_IFDIR: u32 = 0o040_000;
 
-/// Settings that apply to every command: the command-line flags `-a -f -p -r`, `-B`, `-R`.
+/// Settings that apply to every command: the command-line flags `-a -f -p -r`, `-B`, `-R`, `-X`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Defaults {
     /// The flags every get/put gets.
@@ -33,6 +33,8 @@ pub struct Defaults {
     pub block: u32,
     /// `-R`: requests in flight.
     pub in_flight: usize,
+    /// `-X streams=`: sessions a large download reads over.
+    pub streams: usize,
     /// `-q` or batch mode: no informational messages.
     pub quiet: bool,
     /// Whether the progress meter starts on (not in batch mode nor with `-q`).
@@ -240,6 +242,7 @@ impl Shell {
             preserve: f.preserve || self.defaults.flags.preserve,
             block: self.defaults.block,
             in_flight: self.defaults.in_flight.max(1),
+            streams: self.defaults.streams.max(1),
         }
     }
 

@@ -1,0 +1,71 @@
+//! Further SFTP sessions on the same connection, for downloads that read over several.
+//!
+//! OpenSSH's `sftp-server` answers one request at a time, and `sshd` moves each session's
+//! bytes through a pipe of its own, 16 to 32 KiB per turn of its event loop. A large download
+//! over one session waits on that one process and that one pipe; reading over two sessions
+//! keeps two of each busy. On this project's 2-core machine, two sessions each downloading
+//! a 1 GiB file of their own from `sshd` moved 520–580 MiB/s together against 340–410 for
+//! one; one file read over two sessions gained less so far (10–20%, within the noise), so
+//! this is not on by default yet (see `docs/performance.md`).
+//!
+//! Only downloads do this. The local file is still written strictly in order, so an
+//! interrupted download leaves a correct prefix whichever session each block came from.
+//! Uploads do not: two server processes would write the remote file out of order, and an
+//! upload interrupted then could leave a hole below its end, which no resume (ours or
+//! OpenSSH's `reput`) would notice.
+//!
+//! The sessions are opened on the first download that wants them and kept for later ones; a
+//! server that refuses one (`MaxSessions`, a closed subsystem) is not asked again.
+
+use tokio::sync::Mutex;
+
+use crate::Session;
+use crate::sftp_client::{DEFAULT_IN_FLIGHT, SftpClient};
+use crate::trace::TraceSink;
+
+/// The connection an [`SftpClient`] came from, and the further sessions opened on it.
+pub(crate) struct Streams {
+    session: Session,
+    trace: Option<TraceSink>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    open: Vec<SftpClient>,
+    /// The server refused a session: do not ask again.
+    refused: bool,
+}
+
+impl Streams {
+    /// Further sessions can be opened on `session`, traced to `trace` like the first.
+    pub(crate) fn new(session: Session, trace: Option<TraceSink>) -> Self {
+        Streams {
+            session,
+            trace,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// Up to `n` further sessions, opening those not yet open; fewer when the server refuses
+    /// more. Sessions that have ended since are dropped and replaced.
+    pub(crate) async fn take(&self, n: usize) -> Vec<SftpClient> {
+        let mut state = self.state.lock().await;
+        state.open.retain(|c| !c.is_closed());
+        while state.open.len() < n && !state.refused {
+            match self.open_one().await {
+                Some(client) => state.open.push(client),
+                None => state.refused = true,
+            }
+        }
+        state.open.iter().take(n).cloned().collect()
+    }
+
+    async fn open_one(&self) -> Option<SftpClient> {
+        let channel = self.session.open_session().await.ok()?;
+        channel.subsystem("sftp").await.ok()?;
+        SftpClient::with_trace(channel, DEFAULT_IN_FLIGHT, self.trace.clone())
+            .await
+            .ok()
+    }
+}
