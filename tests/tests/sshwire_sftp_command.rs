@@ -314,3 +314,65 @@ fn direct_mode_talks_to_openssh_sftp_server_over_stdio() {
         "ay\n"
     );
 }
+
+#[test]
+fn a_large_download_reads_over_two_sessions_by_default() {
+    if !openssh_available("a_large_download_reads_over_two_sessions_by_default") {
+        return;
+    }
+    let client = Client::new();
+    let data = pattern(9 * 1024 * 1024 + 12_345);
+
+    // Against sshd: the file arrives intact, read by two sftp-server processes.
+    let sshd = sshd_with("/usr/lib/openssh/sftp-server", &client);
+    let area = tempfile::tempdir().unwrap();
+    std::fs::write(area.path().join("big.bin"), &data).unwrap();
+    let local = client.dir.path().join("from-sshd.bin");
+    let remote = area.path().join("big.bin");
+    let get = format!("get {} {}\n", remote.display(), local.display());
+    let out = client.sshwire_sftp(program(), sshd.port, &get, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::read(&local).unwrap() == data, "from sshd: differs");
+
+    // Against sshwire serve, whose audit log shows which sessions read how much: by default
+    // two handles each carry part of the file; `-X streams=1` reads over one.
+    let serve = serve_for(&client);
+    std::fs::write(serve.dir.path().join("root/big.bin"), &data).unwrap();
+    for (extra, handles) in [(&[][..], 2), (&["-X", "streams=1"][..], 1)] {
+        let before = serve.log().lines().count();
+        let local = client.dir.path().join(format!("from-serve-{handles}.bin"));
+        let get = format!("get big.bin {}\n", local.display());
+        let out = client.sshwire_sftp(program(), serve.port, &get, extra);
+        assert!(
+            out.status.success(),
+            "{extra:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(std::fs::read(&local).unwrap() == data, "{extra:?}: differs");
+        // The audit lines of the closes come before the end of the connection.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let log = loop {
+            let log: Vec<String> = serve.log().lines().skip(before).map(String::from).collect();
+            if log.iter().any(|l| l.contains("session_end")) {
+                break log;
+            }
+            assert!(Instant::now() < deadline, "no session_end in {log:#?}");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let reads: Vec<u64> = log
+            .iter()
+            .filter(|l| l.contains("op=close") && l.contains("big.bin"))
+            .filter_map(|l| l.split(" read=").nth(1)?.split(' ').next()?.parse().ok())
+            .collect();
+        assert_eq!(reads.len(), handles, "{extra:?}: closes in {log:#?}");
+        assert!(reads.iter().all(|&n| n > 0), "{extra:?}: {reads:?}");
+        assert!(
+            reads.iter().sum::<u64>() >= data.len() as u64,
+            "{extra:?}: {reads:?}"
+        );
+    }
+}

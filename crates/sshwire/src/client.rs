@@ -229,17 +229,24 @@ impl Client {
     /// them too ([`Transfer::streams`](crate::sftp_transfer::Transfer::streams)); they close
     /// with this one.
     pub async fn sftp(&self) -> Result<SftpClient, Error> {
-        let channel = self.subsystem("sftp").await?;
+        self.sftp_with("sftp", crate::sftp_client::DEFAULT_IN_FLIGHT)
+            .await
+    }
+
+    /// Like [`Client::sftp`], on the subsystem `name` (`sftp -s`) with at most `in_flight`
+    /// requests outstanding.
+    ///
+    /// Further sessions for large downloads start the same subsystem.
+    pub async fn sftp_with(&self, name: &str, in_flight: usize) -> Result<SftpClient, Error> {
+        let channel = self.subsystem(name).await?;
         let trace = channel.trace_sink();
-        let mut sftp = SftpClient::with_trace(
-            channel,
-            crate::sftp_client::DEFAULT_IN_FLIGHT,
-            trace.clone(),
-        )
-        .await
-        .map_err(Error::Sftp)?;
+        let mut sftp = SftpClient::with_trace(channel, in_flight, trace.clone())
+            .await
+            .map_err(Error::Sftp)?;
         sftp.set_streams(crate::sftp_streams::Streams::new(
             self.session.clone(),
+            name,
+            in_flight,
             trace,
         ));
         Ok(sftp)

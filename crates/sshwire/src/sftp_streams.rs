@@ -3,10 +3,10 @@
 //! OpenSSH's `sftp-server` answers one request at a time, and `sshd` moves each session's
 //! bytes through a pipe of its own, 16 to 32 KiB per turn of its event loop. A large download
 //! over one session waits on that one process and that one pipe; reading over two sessions
-//! keeps two of each busy. On this project's 2-core machine, two sessions each downloading
-//! a 1 GiB file of their own from `sshd` moved 520–580 MiB/s together against 340–410 for
-//! one; one file read over two sessions gained less so far (10–20%, within the noise), so
-//! this is not on by default yet (see `docs/performance.md`).
+//! keeps two of each busy. On this project's 2-core machine, three 1 GiB downloads from
+//! `sshd` in one `sshwire sftp` batch moved 600–630 MiB/s over two sessions against 445–485
+//! over one; against `sshwire serve` two sessions cost nothing (see `docs/performance.md`).
+//! Two is the default.
 //!
 //! Only downloads do this. The local file is still written strictly in order, so an
 //! interrupted download leaves a correct prefix whichever session each block came from.
@@ -15,17 +15,22 @@
 //! OpenSSH's `reput`) would notice.
 //!
 //! The sessions are opened on the first download that wants them and kept for later ones; a
-//! server that refuses one (`MaxSessions`, a closed subsystem) is not asked again.
+//! server that refuses one (`MaxSessions`, a closed subsystem) is not asked again. A further
+//! session reads a file only if its handle shows the same size and modification time as the
+//! first session's, so that a file replaced between the opens is never mixed with the old.
 
 use tokio::sync::Mutex;
 
 use crate::Session;
-use crate::sftp_client::{DEFAULT_IN_FLIGHT, SftpClient};
+use crate::sftp_client::SftpClient;
 use crate::trace::TraceSink;
 
 /// The connection an [`SftpClient`] came from, and the further sessions opened on it.
 pub(crate) struct Streams {
     session: Session,
+    /// The subsystem the first session runs.
+    subsystem: String,
+    in_flight: usize,
     trace: Option<TraceSink>,
     state: Mutex<State>,
 }
@@ -38,10 +43,18 @@ struct State {
 }
 
 impl Streams {
-    /// Further sessions can be opened on `session`, traced to `trace` like the first.
-    pub(crate) fn new(session: Session, trace: Option<TraceSink>) -> Self {
+    /// Further sessions can be opened on `session`, each starting `subsystem` with
+    /// `in_flight` requests at most and traced to `trace`, like the first.
+    pub(crate) fn new(
+        session: Session,
+        subsystem: &str,
+        in_flight: usize,
+        trace: Option<TraceSink>,
+    ) -> Self {
         Streams {
             session,
+            subsystem: subsystem.to_owned(),
+            in_flight,
             trace,
             state: Mutex::new(State::default()),
         }
@@ -63,8 +76,8 @@ impl Streams {
 
     async fn open_one(&self) -> Option<SftpClient> {
         let channel = self.session.open_session().await.ok()?;
-        channel.subsystem("sftp").await.ok()?;
-        SftpClient::with_trace(channel, DEFAULT_IN_FLIGHT, self.trace.clone())
+        channel.subsystem(&self.subsystem).await.ok()?;
+        SftpClient::with_trace(channel, self.in_flight, self.trace.clone())
             .await
             .ok()
     }

@@ -40,11 +40,12 @@ pub struct Transfer {
     /// Requests in flight at most (over all the sessions a download reads over).
     pub in_flight: usize,
     /// Sessions a download of at least [`STREAMED_MIN`] bytes reads over, each block going
-    /// to the least busy (default 1: this session alone).
+    /// to the least busy (default 2).
     ///
     /// Only a client from [`Client::sftp`](crate::client::Client::sftp) can open the further
-    /// sessions, on its connection; they are opened on the first such download and kept. The
-    /// local file is still written in order. Uploads always use one session: two would write
+    /// sessions, on its connection; they are opened on the first such download and kept, and
+    /// read only when their handle shows the file this session opened (same size and
+    /// modification time). The local file is still written in order. Uploads always use one session: two would write
     /// the remote file out of order, and an interrupted upload must leave a correct prefix.
     pub streams: usize,
 }
@@ -62,7 +63,7 @@ impl Default for Transfer {
             preserve: false,
             block: 0,
             in_flight: 64,
-            streams: 1,
+            streams: 2,
         }
     }
 }
@@ -233,19 +234,25 @@ impl SftpClient {
         let block = self.block_for(how.block, true);
         let mut plan = Download::new(start, block, how.in_flight);
         let mut reads = JoinSet::new();
-        // Reads in flight on each session: each read goes to the least busy.
-        let mut busy = vec![0usize; streams.len()];
+        // Each session with its handle and its reads in flight; each read goes to the least
+        // busy (this session, the first, of equals).
+        let mut streams: Vec<(SftpClient, Vec<u8>, usize)> =
+            streams.into_iter().map(|(c, h)| (c, h, 0)).collect();
         let outcome: Result<(), TransferError> = async {
             progress(start, total);
             loop {
                 while let Some((offset, len)) = plan.next_read() {
-                    let i = least_busy(&busy);
-                    let (Some((sftp, handle)), Some(b)) =
-                        (streams.get(i).cloned(), busy.get_mut(i))
-                    else {
-                        break;
+                    let (i, sftp, handle) = match streams
+                        .iter_mut()
+                        .enumerate()
+                        .min_by_key(|(_, (_, _, busy))| *busy)
+                    {
+                        Some((i, (sftp, handle, busy))) => {
+                            *busy += 1;
+                            (i, sftp.clone(), handle.clone())
+                        }
+                        None => (usize::MAX, self.clone(), handle.clone()),
                     };
-                    *b += 1;
                     reads.spawn(async move { (i, offset, sftp.read(&handle, offset, len).await) });
                 }
                 let Some(joined) = reads.join_next().await else {
@@ -253,8 +260,8 @@ impl SftpClient {
                 };
                 let (i, offset, answer) =
                     joined.map_err(|e| TransferError::Local(io::Error::other(e.to_string())))?;
-                if let Some(b) = busy.get_mut(i) {
-                    *b -= 1;
+                if let Some((_, _, busy)) = streams.get_mut(i) {
+                    *busy -= 1;
                 }
                 match answer? {
                     Some(data) => plan.on_data(offset, data),
@@ -283,7 +290,7 @@ impl SftpClient {
         }
         // The further sessions' handles first: only this session's close is reported, as a
         // read handle that will not close has lost nothing.
-        for (sftp, handle) in streams.iter().skip(1) {
+        for (sftp, handle, _) in streams.iter().skip(1) {
             let _ = sftp.close(handle).await;
         }
         let closed = self.close(&handle).await;
@@ -310,11 +317,22 @@ impl SftpClient {
         if wanted < 2 || left < STREAMED_MIN {
             return streams;
         }
+        // The file the further handles must be: the one this handle has open. A file
+        // replaced by a rename between the opens would otherwise mix two files' bytes.
+        let Some(this) = self.fstat(handle).await.ok().and_then(|a| identity(&a)) else {
+            return streams;
+        };
         // Further sessions have no working directory of their own.
         let path = self.resolve(remote);
         for sftp in self.further_streams(wanted - 1).await {
-            if let Ok(h) = sftp.open(&path, OpenFlags::READ, Attrs::default()).await {
+            let Ok(h) = sftp.open(&path, OpenFlags::READ, Attrs::default()).await else {
+                continue;
+            };
+            let same = sftp.fstat(&h).await.ok().and_then(|a| identity(&a)) == Some(this);
+            if same {
                 streams.push((sftp, h));
+            } else {
+                let _ = sftp.close(&h).await;
             }
         }
         streams
@@ -444,12 +462,10 @@ fn part_path(local: &Path) -> PathBuf {
     local.with_file_name(format!(".{name}.sshwire-part"))
 }
 
-/// The index of the smallest count (the first of equals), 0 for none.
-fn least_busy(busy: &[usize]) -> usize {
-    busy.iter()
-        .enumerate()
-        .min_by_key(|&(_, n)| *n)
-        .map_or(0, |(i, _)| i)
+/// What tells two handles of one path apart when the file was replaced between their opens:
+/// its size and modification time (SFTP has no inode number); `None` when either is unknown.
+fn identity(attrs: &Attrs) -> Option<(u64, u32)> {
+    Some((attrs.size?, attrs.times?.mtime))
 }
 
 fn unix_secs(t: Option<std::time::SystemTime>) -> u32 {

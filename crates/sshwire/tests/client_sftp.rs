@@ -40,14 +40,28 @@ async fn login(user: &str, fs: &MemoryFs) -> Client {
 
 /// As [`login`], counting the SFTP sessions the server starts in `sessions`.
 async fn login_counting(user: &str, fs: &MemoryFs, sessions: Arc<AtomicUsize>) -> Client {
+    let served = fs.clone();
+    login_serving(user, move |_| {
+        sessions.fetch_add(1, Ordering::SeqCst);
+        served.clone()
+    })
+    .await
+}
+
+/// Logs `user` in to a server whose `n`th SFTP session (from 0) serves `pick(n)`, to alice
+/// only.
+async fn login_serving(
+    user: &str,
+    pick: impl Fn(usize) -> MemoryFs + Send + Sync + 'static,
+) -> Client {
     let client_key = key();
     let server = Server::with_settings(ServerSettings::new(vec![key()]));
     let auth: Arc<dyn Authenticator> = Arc::new(OneKey(client_key.public_key()));
-    let served = fs.clone();
+    let started = AtomicUsize::new(0);
     let handler = SftpSubsystem::new(move |who: &Authenticated| {
-        sessions.fetch_add(1, Ordering::SeqCst);
+        let fs = pick(started.fetch_add(1, Ordering::SeqCst));
         (who.user == "alice").then(|| {
-            let fs: Arc<dyn Filesystem> = Arc::new(served.clone());
+            let fs: Arc<dyn Filesystem> = Arc::new(fs);
             (fs, ServerConfig::default())
         })
     });
@@ -180,5 +194,45 @@ async fn client_sftp_download_reads_over_two_sessions() {
         .await
         .unwrap();
     assert!(std::fs::read(&local).unwrap() == data);
+    client.disconnect().await;
+}
+
+#[tokio::test]
+async fn a_further_session_that_sees_another_file_is_not_read() {
+    use sshwire::sftp_transfer::Transfer;
+    // The first session serves the file; later ones a file of the same name that was
+    // replaced in between (another size): mixing the two would corrupt the download.
+    let size = 9 * 1024 * 1024 + 5;
+    let data: Vec<u8> = (0..size).map(|i| (i * 13 + i / 8191) as u8).collect();
+    let first = MemoryFs::new();
+    first.write_file(b"/big.bin", &data).unwrap();
+    let replaced = MemoryFs::new();
+    replaced
+        .write_file(b"/big.bin", &vec![0xee; size + 1])
+        .unwrap();
+    let client = login_serving("alice", move |n| {
+        if n == 0 {
+            first.clone()
+        } else {
+            replaced.clone()
+        }
+    })
+    .await;
+    let sftp = client.sftp().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("big.bin");
+    let how = Transfer {
+        streams: 3,
+        ..Transfer::default()
+    };
+    let got = sftp
+        .download(b"/big.bin", &local, how, &mut |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(got, size as u64);
+    assert!(
+        std::fs::read(&local).unwrap() == data,
+        "only the first session's file was read"
+    );
     client.disconnect().await;
 }

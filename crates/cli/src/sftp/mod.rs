@@ -73,7 +73,7 @@ pub struct Args {
     #[arg(short = 'B')]
     buffer: Option<String>,
     /// SFTP option: `buffer=SIZE` (as -B, with an optional K or M), `nrequests=N` (as -R),
-    /// `streams=N` (sessions a large download reads over, default 1).
+    /// `streams=N` (sessions a large download reads over, default 2).
     #[arg(short = 'X')]
     sftp_options: Vec<String>,
     /// Recurse into directories on get and put.
@@ -328,16 +328,7 @@ async fn session(args: Args) -> u8 {
                 return FATAL;
             }
         };
-        let channel = match client.subsystem(subsystem).await {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("sshwire: cannot start the {subsystem} subsystem: {e}");
-                client.disconnect().await;
-                return FATAL;
-            }
-        };
-        let trace = channel.trace_sink();
-        match SftpClient::with_trace(channel, in_flight, trace).await {
+        match client.sftp_with(subsystem, in_flight).await {
             Ok(s) => {
                 if greet {
                     eprintln!("Connected to {}.", connect.destination.host);
@@ -345,7 +336,12 @@ async fn session(args: Args) -> u8 {
                 (s, Some(client))
             }
             Err(e) => {
-                eprintln!("sshwire: Couldn't initialise connection to server: {e}");
+                match e {
+                    sshwire::Error::Sftp(e) => {
+                        eprintln!("sshwire: Couldn't initialise connection to server: {e}")
+                    }
+                    e => eprintln!("sshwire: cannot start the {subsystem} subsystem: {e}"),
+                }
                 client.disconnect().await;
                 return FATAL;
             }
