@@ -3,10 +3,15 @@
 //! [`Handler`] that starts one for each `sftp` subsystem request.
 //!
 //! The protocol logic is [`sshwire_sftp::server::Session`]; this module frames packets off the
-//! stream, runs requests as tasks and writes their replies.
+//! stream, runs the requests and writes their replies.
 //!
-//! - Up to [`MAX_IN_FLIGHT`] requests run at once, each on its own task, so that a slow
-//!   backend call (a read from a cold disk) does not hold up the others. Replies go out in
+//! - Up to [`MAX_IN_FLIGHT`] requests run at once. Each is first run as far as it goes where
+//!   it arrives; one that must wait (a backend call on the blocking pool, a read from a cold
+//!   disk, an earlier request on the same file) goes on on a task of its own, so that it does
+//!   not hold up the others. One that needs no waiting (a file system call made in place, see
+//!   [`crate::sftp_local`]) is answered without a task: handing each small request to another
+//!   worker and back cost a fifth of the server's processor time while OpenSSH's `sftp` fetched
+//!   2,000 files of 4 KiB. A backend that panics gets its request a `FAILURE` either way. Replies go out in
 //!   the order they complete: they carry their request's id (filexfer-02 §6.1: "There are no
 //!   restrictions on the order in which responses to outstanding requests are delivered to
 //!   the client"), with one exception: replies to `READ`s on one handle go out in the order
@@ -25,8 +30,11 @@
 //!   closed (and audited as a forced close), and [`serve`] returns `Ok`.
 
 use std::collections::{HashMap, VecDeque};
+use std::future::{Future, poll_fn};
 use std::io;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::Poll;
 
 use sshwire_sftp::fs::Filesystem;
 use sshwire_sftp::server::{AuditSink, ProtocolError, ServerConfig, Session};
@@ -121,22 +129,49 @@ impl Running {
         self.tasks.len() + self.held
     }
 
-    /// Starts a request on a task of its own, and notes its place among its handle's `READ`s.
-    fn start(&mut self, session: &Session, request: Request) {
+    /// Starts a request, noting its place among its handle's `READ`s: runs it as far as it
+    /// goes at once, and on a task of its own if it must wait.
+    ///
+    /// A request that needs no waiting (a file system call made in place, a refusal) is
+    /// answered without a task, which saves the hand-off to another worker and back. Returns
+    /// what [`answer`] needs for such a request.
+    async fn start(&mut self, session: &Session, request: Request) -> Option<Finished> {
         let id = request.id();
         let read_handle = match &request {
             Request::Read { handle, .. } => Some(handle.clone()),
             _ => None,
         };
-        let task = self.tasks.spawn(session.handle(request));
-        if let Some(id) = id {
-            if let Some(h) = &read_handle {
-                self.reads.entry(h.clone()).or_default().order.push_back(id);
+        if let (Some(id), Some(h)) = (id, &read_handle) {
+            self.reads.entry(h.clone()).or_default().order.push_back(id);
+        }
+        let request_of = id.map(|id| (id, read_handle));
+        let mut future = Box::pin(session.handle(request));
+        // A backend that panics is answered as one that panicked on its task is.
+        let first = poll_fn(|cx| {
+            Poll::Ready(std::panic::catch_unwind(AssertUnwindSafe(|| {
+                future.as_mut().poll(cx)
+            })))
+        })
+        .await;
+        match first {
+            Ok(Poll::Ready(result)) => Some((request_of, Some(result))),
+            Err(_) => Some((request_of, None)),
+            Ok(Poll::Pending) => {
+                let task = self.tasks.spawn(future);
+                if let Some(r) = request_of {
+                    self.ids.insert(task.id(), r);
+                }
+                None
             }
-            self.ids.insert(task.id(), (id, read_handle));
         }
     }
 }
+
+/// A request's id and, for a `READ`, its handle (`None` for a request without an id).
+type RequestOf = Option<(u32, Option<Vec<u8>>)>;
+
+/// A request that ended, and its result (`None` when its backend panicked).
+type Finished = (RequestOf, Option<Result<Response, ProtocolError>>);
 
 /// `WRITE`s with at least this much data have it read into a buffer of its own.
 const BODY_MIN: usize = 16 * 1024;
@@ -256,6 +291,7 @@ where
     let mut out = Vec::new();
     let mut eof = false;
     let mut broken: Option<io::Error> = None;
+    let mut unflushed = false;
     loop {
         // Start every whole request in the input, while there is room.
         while broken.is_none() && running.load() < MAX_IN_FLIGHT {
@@ -263,7 +299,10 @@ where
                 if let Some(t) = &mut running.trace {
                     t.request(Direction::Received, &request);
                 }
-                running.start(session, request);
+                if let Some(done) = running.start(session, request).await {
+                    answer(writer, &mut out, running, done, &mut broken).await?;
+                    unflushed = true;
+                }
                 continue;
             }
             if input.body.is_some() {
@@ -280,7 +319,10 @@ where
                             if let Some(t) = &mut running.trace {
                                 t.request(Direction::Received, &request);
                             }
-                            running.start(session, request)
+                            if let Some(done) = running.start(session, request).await {
+                                answer(writer, &mut out, running, done, &mut broken).await?;
+                                unflushed = true;
+                            }
                         }
                         Err(e) => {
                             if let Some(t) = &mut running.trace {
@@ -295,6 +337,11 @@ where
                 // exits on a length over its SFTP_MAX_MSG_LENGTH.
                 Err(e) => broken = Some(protocol_error(format!("bad SFTP packet length: {e}"))),
             }
+        }
+        // The replies written at once go out before waiting for anything.
+        if unflushed {
+            writer.flush().await?;
+            unflushed = false;
         }
         if running.tasks.is_empty() && (eof || broken.is_some()) {
             break;
@@ -322,8 +369,7 @@ where
     }
 }
 
-/// Writes the reply of a finished task, or holds it until the `READ`s before it on its
-/// handle are answered.
+/// Writes the reply of a finished task (see [`answer`]).
 async fn reply<W: AsyncWrite + Unpin>(
     writer: &mut W,
     out: &mut Vec<u8>,
@@ -336,6 +382,18 @@ async fn reply<W: AsyncWrite + Unpin>(
         Err(e) => (e.id(), None),
     };
     let request = running.ids.remove(&task);
+    answer(writer, out, running, (request, result), broken).await
+}
+
+/// Writes the reply of a finished request, or holds it until the `READ`s before it on its
+/// handle are answered.
+async fn answer<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    out: &mut Vec<u8>,
+    running: &mut Running,
+    (request, result): Finished,
+    broken: &mut Option<io::Error>,
+) -> io::Result<()> {
     let response = match result {
         Some(Ok(response)) => Some(response),
         Some(Err(e)) => {
@@ -608,5 +666,107 @@ mod tests {
             drop(client);
             served.await.unwrap().unwrap();
         }
+    }
+
+    /// A file system whose `stat` panics at once and whose `readlink` panics after waiting;
+    /// the rest is a [`MemoryFs`].
+    struct Panics(MemoryFs);
+
+    impl Filesystem for Panics {
+        fn open<'a>(
+            &'a self,
+            path: &'a [u8],
+            flags: OpenFlags,
+            attrs: &'a Attrs,
+        ) -> sshwire_sftp::fs::FsFuture<'a, Box<dyn sshwire_sftp::fs::File>> {
+            self.0.open(path, flags, attrs)
+        }
+        fn opendir<'a>(
+            &'a self,
+            path: &'a [u8],
+        ) -> sshwire_sftp::fs::FsFuture<'a, Box<dyn sshwire_sftp::fs::Dir>> {
+            self.0.opendir(path)
+        }
+        fn stat<'a>(&'a self, _: &'a [u8]) -> sshwire_sftp::fs::FsFuture<'a, Attrs> {
+            panic!("stat")
+        }
+        fn lstat<'a>(&'a self, path: &'a [u8]) -> sshwire_sftp::fs::FsFuture<'a, Attrs> {
+            self.0.lstat(path)
+        }
+        fn setstat<'a>(&'a self, p: &'a [u8], a: &'a Attrs) -> sshwire_sftp::fs::FsFuture<'a, ()> {
+            self.0.setstat(p, a)
+        }
+        fn remove<'a>(&'a self, path: &'a [u8]) -> sshwire_sftp::fs::FsFuture<'a, ()> {
+            self.0.remove(path)
+        }
+        fn mkdir<'a>(&'a self, p: &'a [u8], a: &'a Attrs) -> sshwire_sftp::fs::FsFuture<'a, ()> {
+            self.0.mkdir(p, a)
+        }
+        fn rmdir<'a>(&'a self, path: &'a [u8]) -> sshwire_sftp::fs::FsFuture<'a, ()> {
+            self.0.rmdir(path)
+        }
+        fn realpath<'a>(&'a self, path: &'a [u8]) -> sshwire_sftp::fs::FsFuture<'a, Vec<u8>> {
+            self.0.realpath(path)
+        }
+        fn rename<'a>(&'a self, f: &'a [u8], t: &'a [u8]) -> sshwire_sftp::fs::FsFuture<'a, ()> {
+            self.0.rename(f, t)
+        }
+        fn readlink<'a>(&'a self, _: &'a [u8]) -> sshwire_sftp::fs::FsFuture<'a, Vec<u8>> {
+            Box::pin(async {
+                tokio::task::yield_now().await;
+                panic!("readlink")
+            })
+        }
+        fn symlink<'a>(&'a self, l: &'a [u8], t: &'a [u8]) -> sshwire_sftp::fs::FsFuture<'a, ()> {
+            self.0.symlink(l, t)
+        }
+    }
+
+    /// A backend that panics, whether at once (answered without a task) or after waiting
+    /// (on a task), still gets its request an answer, and the session goes on.
+    #[tokio::test]
+    async fn a_panicking_backend_is_answered_and_the_session_goes_on() {
+        let (mut client, server) = tokio::io::duplex(8192);
+        let fs: Arc<dyn Filesystem> = Arc::new(Panics(MemoryFs::new()));
+        let served = tokio::spawn(serve(server, fs, ServerConfig::default(), None));
+        let mut input = Vec::new();
+        let init = Request::Init {
+            version: 3,
+            extensions: Vec::new(),
+        };
+        let stat = Request::Stat {
+            id: 1,
+            path: b"/".to_vec(),
+        };
+        let readlink = Request::Readlink {
+            id: 2,
+            path: b"/".to_vec(),
+        };
+        let realpath = Request::Realpath {
+            id: 3,
+            path: b".".to_vec(),
+        };
+        send(&mut client, &[init, stat, readlink, realpath], 4096).await;
+        assert!(matches!(
+            reply(&mut client, &mut input).await,
+            Response::Version { .. }
+        ));
+        let mut failed = Vec::new();
+        for _ in 0..3 {
+            match reply(&mut client, &mut input).await {
+                Response::Status {
+                    id,
+                    code: StatusCode::FAILURE,
+                    message,
+                    ..
+                } if message == "internal error" => failed.push(id),
+                Response::Name { id: 3, .. } => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        failed.sort_unstable();
+        assert_eq!(failed, [1, 2]);
+        drop(client);
+        served.await.unwrap().unwrap();
     }
 }
