@@ -11,17 +11,17 @@
 //!   not hold up the others. One that needs no waiting (a file system call made in place, see
 //!   [`crate::sftp_local`]) is answered without a task: handing each small request to another
 //!   worker and back cost a fifth of the server's processor time while OpenSSH's `sftp` fetched
-//!   2,000 files of 4 KiB. A backend that panics gets its request a `FAILURE` either way. Replies go out in
-//!   the order they complete: they carry their request's id (filexfer-02 §6.1: "There are no
-//!   restrictions on the order in which responses to outstanding requests are delivered to
-//!   the client"), with one exception: replies to `READ`s on one handle go out in the order
-//!   the `READ`s came. OpenSSH's `sftp` writes each `DATA` where it belongs as it arrives, so
-//!   out of order an interrupted download would leave a hole before data, which its `reget`
-//!   (resuming from the local length) would keep. Replies held for that count against the
-//!   limit below. While that many run, no more input is read, so a client that keeps sending
-//!   meets flow control, as §6.1 suggests: "If the server's queues are full, it should not
-//!   read any more data from the stream, and flow control will prevent the client from
-//!   sending more requests."
+//!   2,000 files of 4 KiB. A backend that panics gets its request a `FAILURE` either way.
+//!   Replies go out in the order they complete: they carry their request's id (filexfer-02
+//!   §6.1: "There are no restrictions on the order in which responses to outstanding
+//!   requests are delivered to the client"), with one exception: replies to `READ`s on one
+//!   handle go out in the order the `READ`s came. OpenSSH's `sftp` writes each `DATA` where
+//!   it belongs as it arrives, so out of order an interrupted download would leave a hole
+//!   before data, which its `reget` (resuming from the local length) would keep. Replies held
+//!   for that count against the limit below. While that many run, no more input is read, so
+//!   a client that keeps sending meets flow control, as §6.1 suggests: "If the server's
+//!   queues are full, it should not read any more data from the stream, and flow control
+//!   will prevent the client from sending more requests."
 //! - A packet whose length is 0 or above [`MAX_PACKET`], a packet that does not decode, a
 //!   request before `SSH_FXP_INIT` and a second `INIT` end the session with an error, as in
 //!   OpenSSH's `sftp-server`, which exits on all of them: requests already running finish

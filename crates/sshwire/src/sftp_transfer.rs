@@ -42,11 +42,13 @@ pub struct Transfer {
     /// Sessions a download of at least [`STREAMED_MIN`] bytes reads over, each block going
     /// to the least busy (default 2).
     ///
-    /// Only a client from [`Client::sftp`](crate::client::Client::sftp) can open the further
+    /// Only a client from [`Client::sftp`](crate::client::Client::sftp) (or
+    /// [`Client::sftp_with`](crate::client::Client::sftp_with)) can open the further
     /// sessions, on its connection; they are opened on the first such download and kept, and
     /// read only when their handle shows the file this session opened (same size and
-    /// modification time). The local file is still written in order. Uploads always use one session: two would write
-    /// the remote file out of order, and an interrupted upload must leave a correct prefix.
+    /// modification time). The local file is still written in order. Uploads always use one
+    /// session: two would write the remote file out of order, and an interrupted upload must
+    /// leave a correct prefix.
     pub streams: usize,
 }
 
