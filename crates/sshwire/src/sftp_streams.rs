@@ -6,7 +6,11 @@
 //! keeps two of each busy. On this project's 2-core machine, three 1 GiB downloads from
 //! `sshd` in one `sshwire sftp` batch moved 600–630 MiB/s over two sessions against 445–485
 //! over one; against `sshwire serve` two sessions cost nothing (see `docs/performance.md`).
-//! Two is the default.
+//!
+//! It is not the default: with three clients at once downloading 1 GiB over two or three
+//! sessions each from `sshwire serve`, 5 downloads of 174 stalled for good (both ends idle,
+//! every handle open), against none of 60 over one session. Until the cause is found, more than one session
+//! is an opt-in (`Transfer::streams`, `sshwire sftp -X streams=N`).
 //!
 //! Only downloads do this. The local file is still written strictly in order, so an
 //! interrupted download leaves a correct prefix whichever session each block came from.
