@@ -40,7 +40,8 @@ pub struct Transfer {
     /// Requests in flight at most (over all the sessions a download reads over).
     pub in_flight: usize,
     /// Sessions a download of at least [`STREAMED_MIN`] bytes reads over, each block going
-    /// to the least busy (default 1: this session alone; see [`crate::sftp_streams`] for why).
+    /// to the least busy (default 1: this session alone; more is experimental, see the `-X`
+    /// row of `docs/sftp.md`).
     ///
     /// Only a client from [`Client::sftp`](crate::client::Client::sftp) (or
     /// [`Client::sftp_with`](crate::client::Client::sftp_with)) can open the further
