@@ -95,8 +95,25 @@ impl<S: AsyncRead + AsyncWrite> Driver<S> {
     /// other wake-ups in a `select!`.
     pub async fn next_event(&mut self) -> Result<Event, Error> {
         loop {
-            if let Some(ev) = self.engine.poll_event() {
+            if let Some(ev) = self.next_event_or_room(None).await? {
                 return Ok(ev);
+            }
+        }
+    }
+
+    /// Runs I/O until the engine reports an event (`Some`), or, given `low_water`, until a
+    /// write leaves fewer than `low_water` bytes queued (`None`).
+    ///
+    /// For a caller that holds back output while the queue is full: without the second
+    /// wake-up it would hear nothing more until the peer spoke, and a peer that waits for
+    /// the held-back output never does. Cancel-safe, like [`Driver::next_event`].
+    pub(crate) async fn next_event_or_room(
+        &mut self,
+        low_water: Option<usize>,
+    ) -> Result<Option<Event>, Error> {
+        loop {
+            if let Some(ev) = self.engine.poll_event() {
+                return Ok(Some(ev));
             }
             if let Some(e) = self.engine.error().cloned() {
                 self.last_gasp().await;
@@ -109,7 +126,10 @@ impl<S: AsyncRead + AsyncWrite> Driver<S> {
                 let _ = self.engine.process_input(Instant::now().into_std());
                 continue;
             }
-            self.io_once().await?;
+            let wrote = self.io_once().await?;
+            if wrote && low_water.is_some_and(|low| self.queued_output() < low) {
+                return Ok(None);
+            }
         }
     }
 
@@ -183,7 +203,8 @@ impl<S: AsyncRead + AsyncWrite> Driver<S> {
     /// Waits for the socket to be readable or writable, or for the engine's deadline.
     ///
     /// Received bytes go straight into the engine's buffer ([`Transport::input_buffer`]).
-    async fn io_once(&mut self) -> Result<(), Error> {
+    /// Returns whether bytes were written.
+    async fn io_once(&mut self) -> Result<bool, Error> {
         let deadline = self.engine.poll_timeout().map(Instant::from_std);
         let want_write = self.wq_len > 0;
         let mut slices = [IoSlice::new(&[]); MAX_SLICES];
@@ -196,6 +217,7 @@ impl<S: AsyncRead + AsyncWrite> Driver<S> {
             r = self.writer.write_vectored(slices), if want_write => {
                 let n = r?;
                 self.advance(n)?;
+                return Ok(true);
             }
             r = reader.read_buf(rbuf), if want_read => {
                 let n = r?;
@@ -214,7 +236,7 @@ impl<S: AsyncRead + AsyncWrite> Driver<S> {
             // Nothing to read, write or time: only the caller's other wake-ups remain.
             else => std::future::pending::<()>().await,
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Writes what the engine still has to say (its DISCONNECT) and shuts the stream down.

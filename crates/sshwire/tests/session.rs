@@ -33,7 +33,7 @@ impl Authenticator for Users {
 }
 
 /// Runs test commands: `cat` echoes stdin, `exit N` exits with N, `err TEXT` writes TEXT to
-/// stderr, `signal` dies of SIGTERM.
+/// stderr, `send N` writes N bytes, `signal` dies of SIGTERM.
 struct Commands;
 
 impl Handler for Commands {
@@ -57,6 +57,9 @@ impl Handler for Commands {
                 channel.stderr().write_all(text.as_bytes()).await.unwrap();
                 channel.write_all(b"out").await.unwrap();
                 channel.send_exit_status(1).unwrap();
+            } else if let Some(n) = command.strip_prefix("send ") {
+                let data = pattern(n.parse().unwrap(), 7);
+                channel.write_all(&data).await.unwrap();
             } else if command == "signal" {
                 channel.send_exit_signal("TERM", false, "killed").unwrap();
             }
@@ -251,6 +254,47 @@ async fn many_channels_at_once() {
     }
     for t in tasks {
         assert!(t.await.unwrap());
+    }
+}
+
+/// Several channels sending at once to a client that says nothing meanwhile: their data
+/// all within the window, so no WINDOW_ADJUST comes back. The server's connection task must
+/// keep feeding the socket on its own (it once stopped when writers had queued more than the
+/// socket took in one go, and waited for a word from the client that never came).
+#[tokio::test(start_paused = true)]
+async fn channels_sending_at_once_to_a_silent_peer_all_finish() {
+    let pair = Pair::new();
+    let (client, _server) = pair.client(Arc::new(Commands)).await;
+    let client = Arc::new(client);
+    // Under half the 16 MiB window each, so reading it sends nothing back.
+    let len = 7_000_000;
+    let mut channels = Vec::new();
+    for _ in 0..3 {
+        channels.push(client.exec(format!("send {len}")).await.unwrap());
+    }
+    let reads: Vec<_> = channels
+        .into_iter()
+        .map(|mut ch| {
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                ch.read_to_end(&mut got).await.unwrap();
+                got
+            })
+        })
+        .collect();
+    // On the paused clock an idle runtime jumps to this deadline at once: a stall fails
+    // here instead of hanging.
+    let all = tokio::time::timeout(Duration::from_secs(3600), async {
+        let mut all = Vec::new();
+        for r in reads {
+            all.push(r.await.unwrap());
+        }
+        all
+    })
+    .await
+    .expect("the transfers stalled");
+    for got in all {
+        assert!(got == pattern(len, 7), "a channel's data arrived damaged");
     }
 }
 

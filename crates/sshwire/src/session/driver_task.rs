@@ -72,15 +72,23 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Task<S> {
         // until the application reads it (`Event::MessageAt`).
         self.driver.engine().set_messages_in_place(true);
         loop {
-            self.pump()?;
+            let held_back = self.pump()?;
             let disconnect = self.shared.lock().disconnect.take();
             if let Some((reason, description)) = disconnect {
                 self.driver.disconnect_in_place(reason, &description).await;
                 return Ok(());
             }
             let keepalive_at = self.config.keepalive_interval.map(|i| self.last_heard + i);
+            // While payloads wait for room in the transport, the task must come back for
+            // them when the socket takes what is queued: the peer may be waiting for exactly
+            // those payloads and send nothing until they come.
+            let low_water = held_back.then_some(MAX_QUEUED_OUTPUT);
             let event = tokio::select! {
-                ev = self.driver.next_event() => ev,
+                ev = self.driver.next_event_or_room(low_water) => match ev {
+                    Ok(Some(ev)) => Ok(ev),
+                    Ok(None) => continue,
+                    Err(e) => Err(e),
+                },
                 () = self.shared.wake_task.notified() => continue,
                 () = sleep_until(keepalive_at) => {
                     self.keepalive().await?;
@@ -112,12 +120,13 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Task<S> {
     }
 
     /// Moves the connection engine's output into the transport while the socket keeps up,
-    /// and wakes writers once the queue has room.
+    /// and wakes writers once the queue has room; returns whether payloads are left waiting
+    /// for the socket.
     ///
     /// The payloads come with room for the packet header in front (the engine's send
     /// headroom), so the transport seals each in its own buffer and the driver writes it
     /// from there: channel data is copied once, from the writer into the packet.
-    fn pump(&mut self) -> Result<(), Error> {
+    fn pump(&mut self) -> Result<bool, Error> {
         let mut inner = self.shared.lock();
         while self.driver.queued_output() < MAX_QUEUED_OUTPUT {
             let capacity = self.driver.engine().send_capacity();
@@ -141,7 +150,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Task<S> {
                 w.wake();
             }
         }
-        Ok(())
+        Ok(inner.conn.wants_transmit() && self.driver.queued_output() >= MAX_QUEUED_OUTPUT)
     }
 
     /// Sends `keepalive@openssh.com`, or gives up after too many went unanswered.
