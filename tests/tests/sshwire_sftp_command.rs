@@ -316,8 +316,8 @@ fn direct_mode_talks_to_openssh_sftp_server_over_stdio() {
 }
 
 #[test]
-fn a_large_download_reads_over_two_sessions_when_asked() {
-    if !openssh_available("a_large_download_reads_over_two_sessions_when_asked") {
+fn a_large_download_reads_over_two_sessions_by_default() {
+    if !openssh_available("a_large_download_reads_over_two_sessions_by_default") {
         return;
     }
     let client = Client::new();
@@ -330,7 +330,7 @@ fn a_large_download_reads_over_two_sessions_when_asked() {
     let local = client.dir.path().join("from-sshd.bin");
     let remote = area.path().join("big.bin");
     let get = format!("get {} {}\n", remote.display(), local.display());
-    let out = client.sshwire_sftp(program(), sshd.port, &get, &["-X", "streams=2"]);
+    let out = client.sshwire_sftp(program(), sshd.port, &get, &[]);
     assert!(
         out.status.success(),
         "{}",
@@ -338,11 +338,11 @@ fn a_large_download_reads_over_two_sessions_when_asked() {
     );
     assert!(std::fs::read(&local).unwrap() == data, "from sshd: differs");
 
-    // Against sshwire serve, whose audit log shows which sessions read how much: with
-    // `-X streams=2` two handles each carry part of the file; by default one does.
+    // Against sshwire serve, whose audit log shows which sessions read how much: by default
+    // two handles each carry part of the file; with `-X streams=1` one does.
     let serve = serve_for(&client);
     std::fs::write(serve.dir.path().join("root/big.bin"), &data).unwrap();
-    for (extra, handles) in [(&["-X", "streams=2"][..], 2), (&[][..], 1)] {
+    for (extra, handles) in [(&[][..], 2), (&["-X", "streams=1"][..], 1)] {
         let before = serve.log().lines().count();
         let local = client.dir.path().join(format!("from-serve-{handles}.bin"));
         let get = format!("get big.bin {}\n", local.display());

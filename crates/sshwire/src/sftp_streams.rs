@@ -6,11 +6,13 @@
 //! keeps two of each busy. On this project's 2-core machine, three 1 GiB downloads from
 //! `sshd` in one `sshwire sftp` batch moved 600–630 MiB/s over two sessions against 445–485
 //! over one; against `sshwire serve` two sessions cost nothing (see `docs/performance.md`).
+//! Two is the default (`Transfer::streams`, `sshwire sftp -X streams=N`).
 //!
-//! It is not the default: with three clients at once downloading 1 GiB over two or three
-//! sessions each from `sshwire serve`, 5 downloads of 174 stalled for good (both ends idle,
-//! every handle open), against none of 60 over one session. Until the cause is found, more than one session
-//! is an opt-in (`Transfer::streams`, `sshwire sftp -X streams=N`).
+//! Several channels of one connection writing at once are what once made such downloads
+//! stall (1 in 35 with three clients at once): the connection task held their replies back
+//! while the socket was full and was not woken when it drained. The task now comes back for
+//! them (`Driver::next_event_or_room`), and the session test
+//! `channels_sending_at_once_to_a_silent_peer_all_finish` keeps it so.
 //!
 //! Only downloads do this. The local file is still written strictly in order, so an
 //! interrupted download leaves a correct prefix whichever session each block came from.

@@ -40,8 +40,7 @@ pub struct Transfer {
     /// Requests in flight at most (over all the sessions a download reads over).
     pub in_flight: usize,
     /// Sessions a download of at least [`STREAMED_MIN`] bytes reads over, each block going
-    /// to the least busy (default 1: this session alone; more is experimental, see the `-X`
-    /// row of `docs/sftp.md`).
+    /// to the least busy (default 2).
     ///
     /// Only a client from [`Client::sftp`](crate::client::Client::sftp) (or
     /// [`Client::sftp_with`](crate::client::Client::sftp_with)) can open the further
@@ -66,7 +65,7 @@ impl Default for Transfer {
             preserve: false,
             block: 0,
             in_flight: 64,
-            streams: 1,
+            streams: 2,
         }
     }
 }

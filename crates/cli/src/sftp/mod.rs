@@ -73,7 +73,7 @@ pub struct Args {
     #[arg(short = 'B')]
     buffer: Option<String>,
     /// SFTP option: `buffer=SIZE` (as -B, with an optional K or M), `nrequests=N` (as -R),
-    /// `streams=N` (sessions a large download reads over, default 1).
+    /// `streams=N` (sessions a large download reads over, default 2).
     #[arg(short = 'X')]
     sftp_options: Vec<String>,
     /// Recurse into directories on get and put.
