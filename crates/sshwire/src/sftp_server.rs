@@ -296,13 +296,7 @@ where
         // Start every whole request in the input, while there is room.
         while broken.is_none() && running.load() < MAX_IN_FLIGHT {
             if let Some(request) = input.finished_body() {
-                if let Some(t) = &mut running.trace {
-                    t.request(Direction::Received, &request);
-                }
-                if let Some(done) = running.start(session, request).await {
-                    answer(writer, &mut out, running, done, &mut broken).await?;
-                    unflushed = true;
-                }
+                unflushed |= take(writer, &mut out, running, session, request, &mut broken).await?;
                 continue;
             }
             if input.body.is_some() {
@@ -316,13 +310,9 @@ where
                 Ok(Frame::Complete { payload, consumed }) => {
                     match session.decode(payload) {
                         Ok(request) => {
-                            if let Some(t) = &mut running.trace {
-                                t.request(Direction::Received, &request);
-                            }
-                            if let Some(done) = running.start(session, request).await {
-                                answer(writer, &mut out, running, done, &mut broken).await?;
-                                unflushed = true;
-                            }
+                            unflushed |=
+                                take(writer, &mut out, running, session, request, &mut broken)
+                                    .await?;
                         }
                         Err(e) => {
                             if let Some(t) = &mut running.trace {
@@ -366,6 +356,28 @@ where
     match broken {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// Traces and starts a request, and answers it at once if it needed no waiting; returns
+/// whether a reply was written (and waits for a flush).
+async fn take<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    out: &mut Vec<u8>,
+    running: &mut Running,
+    session: &Session,
+    request: Request,
+    broken: &mut Option<io::Error>,
+) -> io::Result<bool> {
+    if let Some(t) = &mut running.trace {
+        t.request(Direction::Received, &request);
+    }
+    match running.start(session, request).await {
+        Some(done) => {
+            answer(writer, out, running, done, broken).await?;
+            Ok(true)
+        }
+        None => Ok(false),
     }
 }
 

@@ -130,6 +130,17 @@ async fn client_sftp_reports_a_refused_subsystem() {
     client.disconnect().await;
 }
 
+/// Downloads the server's `/big.bin` to `local`; returns the size the download reports.
+async fn get_big(
+    sftp: &sshwire::sftp_client::SftpClient,
+    local: &std::path::Path,
+    how: sshwire::sftp_transfer::Transfer,
+) -> u64 {
+    sftp.download(b"/big.bin", local, how, &mut |_, _| {})
+        .await
+        .unwrap()
+}
+
 /// A download read over two sessions: a second `sftp` session opens on the connection, the
 /// file arrives byte for byte, a resume over two sessions continues a prefix exactly, and
 /// a later download reuses the session instead of opening a third.
@@ -150,11 +161,7 @@ async fn client_sftp_download_reads_over_two_sessions() {
         streams: 2,
         ..Transfer::default()
     };
-    let got = sftp
-        .download(b"/big.bin", &local, how, &mut |_, _| {})
-        .await
-        .unwrap();
-    assert_eq!(got, size as u64);
+    assert_eq!(get_big(&sftp, &local, how).await, size as u64);
     assert_eq!(
         sessions.load(Ordering::SeqCst),
         2,
@@ -225,11 +232,7 @@ async fn a_further_session_that_sees_another_file_is_not_read() {
         streams: 3,
         ..Transfer::default()
     };
-    let got = sftp
-        .download(b"/big.bin", &local, how, &mut |_, _| {})
-        .await
-        .unwrap();
-    assert_eq!(got, size as u64);
+    assert_eq!(get_big(&sftp, &local, how).await, size as u64);
     assert!(
         std::fs::read(&local).unwrap() == data,
         "only the first session's file was read"
