@@ -11,7 +11,8 @@
 //! - `list`: `ls -l` of a directory of many entries;
 //! - `setup`: connection set-up to the first SFTP reply (a batch of `pwd`), p50 and p99;
 //! - `idle`: the servers' memory with many idle SFTP sessions from the sshwire library;
-//! - `limits`: the machine's raw AEAD throughput (ring) and loopback TCP bandwidth.
+//! - `limits`: the machine's raw AEAD throughput (ring), loopback TCP bandwidth, and how fast
+//!   a new file is written where the puts write.
 //!
 //! `--kex NAME` pins the key exchange of both sftp clients; by default each client picks its
 //! own (with OpenSSH 9.2 on either end that is sntrup761x25519, between sshwire sftp and
@@ -225,9 +226,11 @@ fn idle_memory(sshd: &Sshd, serve: &Serve, key: &Arc<PrivateKey>, sessions: usiz
     ]
 }
 
-/// Raw AEAD and loopback TCP: what no SFTP pairing can beat on this machine.
+/// Raw AEAD, loopback TCP and writing a file where the puts write: what no SFTP pairing
+/// can beat on this machine.
 fn machine_limits(reps: usize) -> Vec<Row> {
     eprintln!("sftp-bench: limits");
+    let (dir, _, place) = directories();
     let best = |run: &dyn Fn() -> f64| {
         let mut v: Vec<f64> = (0..reps).map(|_| run()).collect();
         v.sort_by(f64::total_cmp);
@@ -253,6 +256,11 @@ fn machine_limits(reps: usize) -> Vec<Row> {
             "limit: loopback TCP, 1 GiB in 256 KiB writes".into(),
             "MiB/s",
             best(&limits::loopback),
+        ),
+        Row::machine(
+            format!("limit: a new 1 GiB file in 256 KiB writes ({place})"),
+            "MiB/s",
+            best(&|| limits::file_write(dir.path())),
         ),
     ]
 }

@@ -1,8 +1,9 @@
-//! The machine's limits: how fast ring seals 256 KiB buffers, and how fast loopback TCP
-//! moves 1 GiB in 256 KiB writes.
+//! The machine's limits: how fast ring seals 256 KiB buffers, how fast loopback TCP moves
+//! 1 GiB in 256 KiB writes, and how fast a new file takes 1 GiB where the puts write.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ring::aead::chacha20_poly1305_openssh::{SealingKey, TAG_LEN};
@@ -87,4 +88,23 @@ pub fn loopback() -> f64 {
     writer.join().unwrap();
     assert_eq!(got, LOOPBACK_BYTES);
     rate(got, time)
+}
+
+/// Writes [`LOOPBACK_BYTES`] to a new file in `dir` in 256 KiB writes (what every put's
+/// server does, whoever serves) and removes it; MiB/s from creating it to the last write.
+///
+/// On tmpfs this is the page cache taking new pages, which costs a processor about as much
+/// as the copy itself: the ceiling of a put, below the network's.
+pub fn file_write(dir: &Path) -> f64 {
+    let path = dir.join("limit-write.bin");
+    let block = vec![0xa5u8; BUFFER];
+    let start = Instant::now();
+    let mut file = std::fs::File::create(&path).unwrap();
+    for _ in 0..LOOPBACK_BYTES / BUFFER {
+        file.write_all(&block).unwrap();
+    }
+    drop(file);
+    let time = start.elapsed();
+    std::fs::remove_file(&path).unwrap();
+    rate(LOOPBACK_BYTES, time)
 }

@@ -71,18 +71,27 @@ impl Rig<'_> {
 
     /// The median time of `batch` (given the remote side) in each pairing; `before` runs
     /// outside the timed part of every repetition.
+    ///
+    /// The repetitions go round the pairings (one of each, then the next round), so that a
+    /// machine that slows down or speeds up for a minute weighs on all four alike instead of
+    /// on the one that happened to run then: the ratios are what the table is for.
     fn timed(
         &self,
         cipher: &str,
         batch: impl Fn(bool) -> String,
         before: impl Fn(),
     ) -> [Duration; 4] {
-        self.pairings(|client, port, on_serve| {
-            median(self.reps, || {
+        let mut times: [Vec<Duration>; 4] = Default::default();
+        for _ in 0..self.reps.max(1) {
+            let round = self.pairings(|client, port, on_serve| {
                 before();
                 sftp(client, port, self.connect(cipher), &batch(on_serve))
-            })
-        })
+            });
+            for (all, t) in times.iter_mut().zip(round) {
+                all.push(t);
+            }
+        }
+        times.map(median)
     }
 }
 
