@@ -411,6 +411,22 @@ fn resolve(root: &Dir, path: &[u8], follow_last: bool) -> Result<Target, FsError
                 parent_path: walk.names,
             });
         }
+        if !last {
+            // Most components on the way are plain directories: opening one without
+            // following a link (O_NOFOLLOW | O_DIRECTORY) succeeds for exactly those, in one
+            // call. A link (or anything else) fails it, and is looked at below. From the
+            // root itself, no copy of its handle is needed.
+            let opened = if walk.current.is_none() && walk.names.is_empty() {
+                walk.root.open_dir_nofollow(os(&component))
+            } else {
+                walk.current()?.open_dir_nofollow(os(&component))
+            };
+            if let Ok(next) = opened {
+                walk.current = Some(next);
+                walk.names.push(component);
+                continue;
+            }
+        }
         let dir = walk.current()?;
         let metadata = match dir.symlink_metadata(os(&component)) {
             Ok(m) => m,
