@@ -274,3 +274,60 @@ pub(crate) async fn sleep_until(deadline: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use std::sync::Arc;
+
+    use sshwire_transport::{Config, Event, Transport};
+    use tokio::sync::oneshot;
+
+    use crate::keys::{KeyType, PrivateKey};
+    use crate::server::Server;
+    use crate::{Driver, system_rng};
+
+    /// 3 MiB queued for a peer that reads only when told: with a low-water mark the driver
+    /// comes back once the socket has taken enough, without any event from the peer.
+    #[tokio::test]
+    async fn a_low_water_mark_brings_the_caller_back_when_the_queue_drains() {
+        let key = PrivateKey::generate(KeyType::Ed25519, None, &mut *system_rng()).unwrap();
+        let server = Server::new(Arc::new(Config::default()), vec![Arc::new(key)]);
+        let (a, b) = tokio::io::duplex(64 * 1024);
+        let (go, start_reading) = oneshot::channel::<()>();
+        let server_task = tokio::spawn(async move {
+            let mut driver = server.handshake(b).await.unwrap();
+            start_reading.await.unwrap();
+            let mut got = 0;
+            while got < 16 {
+                if let Event::Message(_) = driver.next_event().await.unwrap() {
+                    got += 1;
+                }
+            }
+        });
+        let mut client = Driver::new(
+            a,
+            Transport::client(Arc::new(Config::default()), system_rng()),
+        );
+        let mut trust = |_: &crate::keys::PublicKey| true;
+        crate::client::handshake(&mut client, &mut trust)
+            .await
+            .unwrap();
+        let message: Vec<u8> = std::iter::once(94).chain([7u8; 196_600]).collect();
+        for _ in 0..16 {
+            client.engine().send(&message).unwrap();
+        }
+        assert!(client.queued_output() > 3 << 20);
+        go.send(()).unwrap();
+        let low = 1 << 20;
+        // Events the handshake left (the server's EXT_INFO) may come first; the peer sends
+        // nothing after them, so only the low-water mark can end this loop.
+        while let Some(ev) = client.next_event_or_room(Some(low)).await.unwrap() {
+            assert!(!matches!(ev, Event::Message(_)), "the peer sent {ev:?}");
+        }
+        let left = client.queued_output();
+        assert!(left < low, "came back with {left} bytes still queued");
+        client.flush().await.unwrap();
+        server_task.await.unwrap();
+    }
+}

@@ -9,11 +9,11 @@
 //! - `..` is never given to the system. The resolver keeps the canonical names from the root
 //!   to the current directory and drops the last one; `..` of the root is the root. It then
 //!   reopens the parent by walking those names down from the root handle again.
-//! - Every intermediate directory is opened with `O_NOFOLLOW | O_DIRECTORY`, after an
-//!   `lstat` of the name has shown it to be a directory. A symbolic link met on the way is
-//!   read (`readlinkat`) and its target spliced into the rest of the path: a relative target
-//!   continues from the link's directory, an absolute one from the root, as it would inside
-//!   a chroot. More than [`MAX_SYMLINK_HOPS`] links in one resolution fail as not-found
+//! - Every intermediate directory is opened with `O_NOFOLLOW | O_DIRECTORY`, which succeeds
+//!   only for a directory that is not a link; when it fails, an `lstat` of the name says why.
+//!   A symbolic link met on the way is read (`readlinkat`) and its target spliced into the
+//!   rest of the path: a relative target continues from the link's directory, an absolute
+//!   one from the root, as it would inside a chroot. More than [`MAX_SYMLINK_HOPS`] links in one resolution fail as not-found
 //!   (OpenSSH reports `ELOOP` so).
 //! - The last component is acted on with a `*at` system call on the parent's handle that
 //!   does not follow links (`O_NOFOLLOW` opens, `AT_SYMLINK_NOFOLLOW`, `unlinkat`,
@@ -35,10 +35,11 @@
 //! crosses, reads, writes, creates, removes or even looks up a name outside the root. A path
 //! that would lead out resolves inside instead (`/../etc/passwd` is the root's own
 //! `etc/passwd`), so its error, if any, is the one that inside path gives: a probe learns
-//! nothing about the outside. Races do not change this. If a directory is swapped for a link
-//! between the `lstat` and the open, the `O_NOFOLLOW` open fails (and the request with it)
-//! instead of following the link; a name swapped under a final `*at` call is acted on
-//! without following it, so the worst a race does is act on another name inside the root.
+//! nothing about the outside. Races do not change this. A directory swapped for a link is
+//! never followed by an open (`O_NOFOLLOW`), whenever the swap happens: links are followed
+//! only by the resolver, from what `readlinkat` returned; a name swapped under a final `*at`
+//! call is acted on without following it, so the worst a race does is act on another name
+//! inside the root.
 //!
 //! What it does not cover:
 //!
