@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use sshwire_tests::batch::{
     Client, QUIET_TRUSTING, area_like, assert_same, pattern, run_batch, sshd_with,
 };
-use sshwire_tests::{Serve, ed25519_key_file, openssh_available, openssh_query};
+use sshwire_tests::{Serve, Sshd, ed25519_key_file, openssh_available, openssh_query};
 
 const PROGRAM: &str = env!("CARGO_BIN_EXE_sshwire-under-test");
 
@@ -312,6 +312,47 @@ fn direct_mode_talks_to_openssh_sftp_server_over_stdio() {
     assert_eq!(
         std::fs::read_to_string(area.path().join("copy.txt")).unwrap(),
         "ay\n"
+    );
+}
+
+/// A server that allows one session per connection (sshd's `MaxSessions 1`) refuses the
+/// second session a large download asks for: that download goes on over the first, and so
+/// does the next one in the batch.
+#[test]
+fn a_server_allowing_one_session_still_serves_large_downloads() {
+    if !openssh_available("a_server_allowing_one_session_still_serves_large_downloads") {
+        return;
+    }
+    let client = Client::new();
+    let data = pattern(9 * 1024 * 1024 + 777);
+    let sshd = Sshd::start("MaxSessions 1\n");
+    sshd.authorize(&client.public_key());
+    let area = tempfile::tempdir().unwrap();
+    let remote = area.path().join("big.bin");
+    std::fs::write(&remote, &data).unwrap();
+    let (first, second) = (
+        client.dir.path().join("first.bin"),
+        client.dir.path().join("second.bin"),
+    );
+    let batch = format!(
+        "get {r} {}\nget {r} {}\n",
+        first.display(),
+        second.display(),
+        r = remote.display()
+    );
+    let out = client.sshwire_sftp(program(), sshd.port, &batch, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        std::fs::read(&first).unwrap() == data,
+        "the first download differs"
+    );
+    assert!(
+        std::fs::read(&second).unwrap() == data,
+        "the second download differs"
     );
 }
 
