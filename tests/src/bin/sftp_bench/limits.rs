@@ -13,8 +13,8 @@ use ring::aead::{Aad, Algorithm, LessSafeKey, Nonce, UnboundKey};
 const BUFFER: usize = 256 * 1024;
 /// How long each AEAD measurement runs at least.
 const MEASURE: Duration = Duration::from_secs(1);
-/// What loopback TCP carries per measurement.
-const LOOPBACK_BYTES: usize = 1 << 30;
+/// What loopback TCP carries, and what the file write writes, per measurement.
+const MEASURED_BYTES: usize = 1 << 30;
 
 /// MiB/s of `bytes` in `time`.
 fn rate(bytes: usize, time: Duration) -> f64 {
@@ -61,7 +61,7 @@ pub fn chacha20_poly1305_openssh() -> f64 {
     })
 }
 
-/// One thread writes [`LOOPBACK_BYTES`] to 127.0.0.1 in 256 KiB writes, this one reads them;
+/// One thread writes [`MEASURED_BYTES`] to 127.0.0.1 in 256 KiB writes, this one reads them;
 /// MiB/s from connecting to the last byte read.
 pub fn loopback() -> f64 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -70,7 +70,7 @@ pub fn loopback() -> f64 {
     let writer = std::thread::spawn(move || {
         let mut s = TcpStream::connect(addr).unwrap();
         let block = vec![0xa5u8; BUFFER];
-        for _ in 0..LOOPBACK_BYTES / BUFFER {
+        for _ in 0..MEASURED_BYTES / BUFFER {
             s.write_all(&block).unwrap();
         }
     });
@@ -86,11 +86,11 @@ pub fn loopback() -> f64 {
     }
     let time = start.elapsed();
     writer.join().unwrap();
-    assert_eq!(got, LOOPBACK_BYTES);
+    assert_eq!(got, MEASURED_BYTES);
     rate(got, time)
 }
 
-/// Writes [`LOOPBACK_BYTES`] to a new file in `dir` in 256 KiB writes (what every put's
+/// Writes [`MEASURED_BYTES`] to a new file in `dir` in 256 KiB writes (what every put's
 /// server does, whoever serves) and removes it; MiB/s from creating it to the last write.
 ///
 /// On tmpfs this is the page cache taking new pages, which costs a processor about as much
@@ -100,11 +100,11 @@ pub fn file_write(dir: &Path) -> f64 {
     let block = vec![0xa5u8; BUFFER];
     let start = Instant::now();
     let mut file = std::fs::File::create(&path).unwrap();
-    for _ in 0..LOOPBACK_BYTES / BUFFER {
+    for _ in 0..MEASURED_BYTES / BUFFER {
         file.write_all(&block).unwrap();
     }
     drop(file);
     let time = start.elapsed();
     std::fs::remove_file(&path).unwrap();
-    rate(LOOPBACK_BYTES, time)
+    rate(MEASURED_BYTES, time)
 }
