@@ -357,16 +357,32 @@ fn a_server_allowing_one_session_still_serves_large_downloads() {
 }
 
 #[test]
-fn a_large_download_reads_over_two_sessions_by_default() {
-    if !openssh_available("a_large_download_reads_over_two_sessions_by_default") {
+fn a_large_download_reads_over_two_sessions_from_sshd_and_one_from_serve() {
+    if !openssh_available("a_large_download_reads_over_two_sessions_from_sshd_and_one_from_serve") {
         return;
     }
     let client = Client::new();
     let data = pattern(9 * 1024 * 1024 + 12_345);
 
-    // Against sshd: the file arrives intact, read by two sftp-server processes.
-    let sshd = sshd_with("/usr/lib/openssh/sftp-server", &client);
+    // Against sshd: the file arrives intact, read by two sftp-server processes, each started
+    // by a wrapper that notes it in `started`.
     let area = tempfile::tempdir().unwrap();
+    let started = area.path().join("started");
+    let wrapper = area.path().join("sftp-server.sh");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho session >> '{}'\nexec /usr/lib/openssh/sftp-server\n",
+            started.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let sshd = sshd_with(&wrapper.display().to_string(), &client);
     std::fs::write(area.path().join("big.bin"), &data).unwrap();
     let local = client.dir.path().join("from-sshd.bin");
     let remote = area.path().join("big.bin");
@@ -378,12 +394,20 @@ fn a_large_download_reads_over_two_sessions_by_default() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(std::fs::read(&local).unwrap() == data, "from sshd: differs");
+    // Each server process wrote its line before it answered INIT.
+    let sessions = std::fs::read_to_string(&started).unwrap();
+    assert_eq!(
+        sessions.lines().count(),
+        2,
+        "sftp-server started: {sessions:?}"
+    );
 
     // Against sshwire serve, whose audit log shows which sessions read how much: by default
-    // two handles each carry part of the file; with `-X streams=1` one does.
+    // one handle carries the whole file (the server answers one session's requests
+    // concurrently); with `-X streams=2` two handles each carry part of it.
     let serve = serve_for(&client);
     std::fs::write(serve.dir.path().join("root/big.bin"), &data).unwrap();
-    for (extra, handles) in [(&[][..], 2), (&["-X", "streams=1"][..], 1)] {
+    for (extra, handles) in [(&[][..], 1), (&["-X", "streams=2"][..], 2)] {
         let before = serve.log().lines().count();
         let local = client.dir.path().join(format!("from-serve-{handles}.bin"));
         let get = format!("get big.bin {}\n", local.display());

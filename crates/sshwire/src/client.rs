@@ -114,6 +114,9 @@ pub struct Client {
     session: Session,
     task: tokio::task::JoinHandle<Result<(), Error>>,
     logged_in: LoggedIn,
+    /// The server identified itself as sshwire's, which answers one SFTP session's requests
+    /// concurrently (see [`crate::sftp_streams`]).
+    peer_is_sshwire: bool,
 }
 
 impl Client {
@@ -189,6 +192,7 @@ impl Client {
             session,
             task,
             logged_in,
+            peer_is_sshwire,
         })
     }
 
@@ -248,6 +252,7 @@ impl Client {
             name,
             in_flight,
             trace,
+            self.peer_is_sshwire,
         ));
         Ok(sftp)
     }

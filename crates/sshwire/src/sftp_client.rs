@@ -303,6 +303,15 @@ impl SftpClient {
         self.streams = Some(Arc::new(streams));
     }
 
+    /// Sessions a large download reads over when [`Transfer::streams`] leaves it to us: 2
+    /// against a server that answers one request at a time, 1 against sshwire's (see
+    /// [`crate::sftp_streams`]), and 1 over a plain stream, where no further session opens.
+    ///
+    /// [`Transfer::streams`]: crate::sftp_transfer::Transfer::streams
+    pub(crate) fn automatic_streams(&self) -> usize {
+        self.streams.as_ref().map_or(1, |s| s.automatic())
+    }
+
     /// Up to `n` further sessions for a download to read over (none for a session over a
     /// plain stream).
     pub(crate) async fn further_streams(&self, n: usize) -> Vec<SftpClient> {

@@ -5,8 +5,16 @@
 //! over one session waits on that one process and that one pipe; reading over two sessions
 //! keeps two of each busy. On this project's 2-core machine, three 1 GiB downloads from
 //! `sshd` in one `sshwire sftp` batch moved 600–630 MiB/s over two sessions against 445–485
-//! over one; against `sshwire serve` two sessions cost nothing (see `docs/performance.md`).
-//! Two is the default (`Transfer::streams`, `sshwire sftp -X streams=N`).
+//! over one (1 GiB alone, alternating: 660–741 against 580–658).
+//!
+//! `sshwire serve` answers up to 64 requests of one session at once, so a second session
+//! gives it nothing to do in parallel that it did not have; it only adds a second request
+//! pump, its wake-ups and its share of the window. Alternating 1 GiB downloads measured
+//! 1384–1825 MiB/s over one session against 1301–1491 over two (aes128-gcm), 794–893 against
+//! 743–847 (chacha20-poly1305). So the default (`Transfer::streams` 0, `sshwire sftp`
+//! without `-X streams=N`) reads over two sessions, except from a server that identified
+//! itself as sshwire's (`SSH-2.0-sshwire_…`, the same test that picks the large windows),
+//! which gets one.
 //!
 //! Several channels of one connection writing at once are what once made such downloads
 //! stall (1 in 35 with three clients at once): the connection task held their replies back
@@ -38,6 +46,9 @@ pub(crate) struct Streams {
     subsystem: String,
     in_flight: usize,
     trace: Option<TraceSink>,
+    /// The server answers one session's requests concurrently (it identified itself as
+    /// sshwire's): further sessions only add work.
+    concurrent_server: bool,
     state: Mutex<State>,
 }
 
@@ -50,20 +61,29 @@ struct State {
 
 impl Streams {
     /// Further sessions can be opened on `session`, each starting `subsystem` with
-    /// `in_flight` requests at most and traced to `trace`, like the first.
+    /// `in_flight` requests at most and traced to `trace`, like the first;
+    /// `concurrent_server` says the server answers one session's requests concurrently.
     pub(crate) fn new(
         session: Session,
         subsystem: &str,
         in_flight: usize,
         trace: Option<TraceSink>,
+        concurrent_server: bool,
     ) -> Self {
         Streams {
             session,
             subsystem: subsystem.to_owned(),
             in_flight,
             trace,
+            concurrent_server,
             state: Mutex::new(State::default()),
         }
+    }
+
+    /// Sessions a large download reads over unless told otherwise: one against a server
+    /// that answers a session's requests concurrently, two against others.
+    pub(crate) fn automatic(&self) -> usize {
+        if self.concurrent_server { 1 } else { 2 }
     }
 
     /// Up to `n` further sessions, opening those not yet open; fewer when the server refuses

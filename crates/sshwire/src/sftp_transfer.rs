@@ -40,7 +40,9 @@ pub struct Transfer {
     /// Requests in flight at most (over all the sessions a download reads over).
     pub in_flight: usize,
     /// Sessions a download of at least [`STREAMED_MIN`] bytes reads over, each block going
-    /// to the least busy (default 2).
+    /// to the least busy; 0 (the default) chooses by server: 2 against one that answers a
+    /// session's requests one at a time (OpenSSH's `sftp-server`), 1 against `sshwire
+    /// serve`, which answers them concurrently (see [`crate::sftp_streams`]).
     ///
     /// Only a client from [`Client::sftp`](crate::client::Client::sftp) (or
     /// [`Client::sftp_with`](crate::client::Client::sftp_with)) can open the further
@@ -65,7 +67,7 @@ impl Default for Transfer {
             preserve: false,
             block: 0,
             in_flight: 64,
-            streams: 2,
+            streams: 0,
         }
     }
 }
@@ -315,6 +317,10 @@ impl SftpClient {
         wanted: usize,
     ) -> Vec<(SftpClient, Vec<u8>)> {
         let mut streams = vec![(self.clone(), handle.to_vec())];
+        let wanted = match wanted {
+            0 => self.automatic_streams(),
+            n => n,
+        };
         let left = total.map_or(0, |t| t.saturating_sub(start));
         if wanted < 2 || left < STREAMED_MIN {
             return streams;

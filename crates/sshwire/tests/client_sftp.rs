@@ -204,6 +204,36 @@ async fn client_sftp_download_reads_over_two_sessions() {
     client.disconnect().await;
 }
 
+/// By default a download from sshwire's server, which answers a session's requests
+/// concurrently, reads over the one session: a second would only add work.
+#[tokio::test]
+async fn a_download_from_sshwire_reads_over_one_session_by_default() {
+    use sshwire::sftp_transfer::{STREAMED_MIN, Transfer};
+    let fs = MemoryFs::new();
+    let size = usize::try_from(STREAMED_MIN).unwrap() + 255 * 1024 + 3;
+    let data: Vec<u8> = (0..size).map(|i| (i * 11 + i / 4093) as u8).collect();
+    fs.write_file(b"/big.bin", &data).unwrap();
+    let sessions = Arc::new(AtomicUsize::new(0));
+    let client = login_counting("alice", &fs, sessions.clone()).await;
+    let sftp = client.sftp().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("big.bin");
+    assert_eq!(
+        get_big(&sftp, &local, Transfer::default()).await,
+        size as u64
+    );
+    assert!(
+        std::fs::read(&local).unwrap() == data,
+        "the file arrived intact"
+    );
+    assert_eq!(
+        sessions.load(Ordering::SeqCst),
+        1,
+        "no further session opened"
+    );
+    client.disconnect().await;
+}
+
 #[tokio::test]
 async fn a_further_session_that_sees_another_file_is_not_read() {
     use sshwire::sftp_transfer::Transfer;

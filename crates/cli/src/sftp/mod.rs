@@ -73,7 +73,8 @@ pub struct Args {
     #[arg(short = 'B')]
     buffer: Option<String>,
     /// SFTP option: `buffer=SIZE` (as -B, with an optional K or M), `nrequests=N` (as -R),
-    /// `streams=N` (sessions a large download reads over, default 2).
+    /// `streams=N` (sessions a large download reads over; default 2, or 1 against sshwire
+    /// serve).
     #[arg(short = 'X')]
     sftp_options: Vec<String>,
     /// Recurse into directories on get and put.

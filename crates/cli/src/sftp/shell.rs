@@ -33,7 +33,7 @@ pub struct Defaults {
     pub block: u32,
     /// `-R`: requests in flight.
     pub in_flight: usize,
-    /// `-X streams=`: sessions a large download reads over.
+    /// `-X streams=`: sessions a large download reads over (0: chosen by server).
     pub streams: usize,
     /// `-q` or batch mode: no informational messages.
     pub quiet: bool,
@@ -242,7 +242,7 @@ impl Shell {
             preserve: f.preserve || self.defaults.flags.preserve,
             block: self.defaults.block,
             in_flight: self.defaults.in_flight.max(1),
-            streams: self.defaults.streams.max(1),
+            streams: self.defaults.streams,
         }
     }
 
