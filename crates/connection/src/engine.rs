@@ -12,8 +12,8 @@ use crate::error::Error;
 use crate::event::Event;
 use crate::messages::{
     self, ChannelData, ChannelOpen, ChannelRequest, ChannelRequestType, ChannelSignal, ChannelType,
-    EXTENDED_DATA_STDERR, ExtendedData, GlobalRequest, Message, OpenConfirmation, OpenFailure,
-    OpenFailureReason, RequestFailure, RequestSuccess, WindowAdjust,
+    DATA_HEADER_LEN, EXTENDED_DATA_STDERR, ExtendedData, GlobalRequest, Message, OpenConfirmation,
+    OpenFailure, OpenFailureReason, RequestFailure, RequestSuccess, WindowAdjust,
 };
 use crate::recv_buffer::{MAX_SPARE, RecvBuffer};
 use crate::window::{RecvError, RecvWindow, SendWindow};
@@ -269,11 +269,16 @@ impl Connection {
     /// Takes back a payload from [`Connection::poll_transmit`] once the transport has sent
     /// it, so that later data packets reuse its memory instead of allocating (and faulting
     /// in) fresh pages for every packet.
-    pub fn recycle(&mut self, mut payload: Vec<u8>) {
+    ///
+    /// Gives it back when the engine keeps enough already (or it is too large to keep), for
+    /// the caller to reuse elsewhere or free.
+    pub fn recycle(&mut self, mut payload: Vec<u8>) -> Option<Vec<u8>> {
         if self.spare.len() < MAX_SPARE_BUFFERS && payload.capacity() <= 2 * 1024 * 1024 {
             payload.clear();
             self.spare.push(payload);
+            return None;
         }
+        Some(payload)
     }
 
     /// Payloads waiting in [`Connection::poll_transmit`]'s queue.
@@ -587,6 +592,52 @@ impl Connection {
         self.send_stream(id, None, parts)
     }
 
+    /// Bytes of room in front of the data of a [`Connection::send_data_owned`] packet: the
+    /// send headroom ([`Connection::set_send_headroom`]) and the `CHANNEL_DATA` header.
+    pub fn owned_data_room(&self) -> usize {
+        self.headroom + DATA_HEADER_LEN
+    }
+
+    /// As [`Connection::send_data`], for the data at `packet[owned_data_room()..]`, sent in
+    /// `packet` itself: the `CHANNEL_DATA` header goes into the room in front and the buffer
+    /// is queued as the payload, so the data is not copied.
+    ///
+    /// Only when the window and the peer's packet size take all of the data at once; else
+    /// nothing is sent and the packet comes back (`Ok(Some(packet))`, as it does for a packet
+    /// with no data), for the caller to send the data as [`Connection::send_data`] does,
+    /// cut to what the peer takes. Spare capacity behind the data lets the transport seal
+    /// the packet where it lies.
+    pub fn send_data_owned(
+        &mut self,
+        id: ChannelId,
+        mut packet: Vec<u8>,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        self.check()?;
+        let (headroom, room) = (self.headroom, self.owned_data_room());
+        let c = self.sendable(id)?;
+        if c.eof_sent {
+            return Err(Error::ChannelClosed(id));
+        }
+        let len = packet.len().saturating_sub(room);
+        // RFC 4254 §5.2: the data may not exceed the window nor the peer's maximum packet.
+        if len == 0 || c.send.packet_len(len) < len {
+            return Ok(Some(packet));
+        }
+        let Ok(len32) = u32::try_from(len) else {
+            return Ok(Some(packet));
+        };
+        let Some(header) = packet.get_mut(headroom..room) else {
+            return Ok(Some(packet));
+        };
+        header.copy_from_slice(&ChannelData::header(c.remote_id, len32));
+        c.send.spend(len);
+        if c.send.available() == 0 {
+            c.write_blocked = true;
+        }
+        self.transmit.push_back(packet);
+        Ok(None)
+    }
+
     /// As [`Connection::send_data`], for extended data of type `data_type`
     /// ([`messages::EXTENDED_DATA_STDERR`] for stderr).
     pub fn send_extended_data(
@@ -691,6 +742,29 @@ impl Connection {
         self.collect_spares(id, stream);
         self.after_consume(id);
         Ok(())
+    }
+
+    /// Takes the first run of bytes waiting on `stream` in the buffer it lies in, without
+    /// copying it: `Some((buf, start))` with the bytes at `buf[start..]`, consumed (the
+    /// window re-opens as for [`Connection::consume`]); `None` when nothing waits.
+    ///
+    /// A data message handed over whole ([`Connection::handle_message_owned`]) comes out as
+    /// the buffer the transport opened it in, so a reader that wants its data in a buffer
+    /// of its own (a large SFTP `WRITE`) need not copy it. The buffer is the caller's.
+    pub fn take_recv_chunk(
+        &mut self,
+        id: ChannelId,
+        stream: Stream,
+    ) -> Result<Option<(Vec<u8>, usize)>, Error> {
+        self.check()?;
+        let c = self.channel_mut(id)?;
+        let Some((buf, start)) = c.buffer_mut(stream).take_front() else {
+            return Ok(None);
+        };
+        let n = buf.len().saturating_sub(start);
+        c.recv.consume(u32::try_from(n).unwrap_or(u32::MAX));
+        self.after_consume(id);
+        Ok(Some((buf, start)))
     }
 
     /// Copies what is waiting on `stream` into `buf`, consumes it, and returns how much.

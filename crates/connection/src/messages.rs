@@ -655,9 +655,15 @@ impl<'a> ChannelData<'a> {
     /// This is how the engine writes data without copying it twice: header, then the
     /// caller's bytes straight into the same buffer.
     pub fn encode_header(recipient: u32, len: u32, out: &mut Vec<u8>) {
-        out.push(CHANNEL_DATA.0);
-        out.extend_from_slice(&recipient.to_be_bytes());
-        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(&Self::header(recipient, len));
+    }
+
+    /// The header [`ChannelData::encode_header`] appends, for a sender that writes it into
+    /// room left in front of the data.
+    pub fn header(recipient: u32, len: u32) -> [u8; DATA_HEADER_LEN] {
+        let [r0, r1, r2, r3] = recipient.to_be_bytes();
+        let [l0, l1, l2, l3] = len.to_be_bytes();
+        [CHANNEL_DATA.0, r0, r1, r2, r3, l0, l1, l2, l3]
     }
 
     /// Appends the whole message.

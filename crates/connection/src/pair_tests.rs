@@ -634,6 +634,57 @@ fn stream_64_mib_through_small_windows_with_the_fast_path() {
     );
 }
 
+/// A packet of data with room in front goes out as the payload itself, header written into
+/// the room, when the peer takes it whole; data the window or packet size would cut comes
+/// back untouched, with nothing sent and no window spent.
+#[test]
+fn owned_data_goes_out_in_its_own_buffer_or_comes_back() {
+    let peer = Config {
+        initial_window: 10_000,
+        max_packet: 3_000,
+        ..Config::default()
+    };
+    let mut p = Pair::new(Config::default(), peer);
+    let (c, s) = p.open_session();
+    p.client.set_send_headroom(5);
+    let room = p.client.owned_data_room();
+    assert_eq!(room, 5 + messages::DATA_HEADER_LEN);
+    let packet = |n: usize| {
+        let mut b = Vec::with_capacity(room + n + 100);
+        b.resize(room, 0xAA);
+        b.extend_from_slice(&pattern(3, n));
+        b
+    };
+
+    let whole = packet(3_000);
+    let at = whole.as_ptr();
+    assert_eq!(p.client.send_data_owned(c, whole).unwrap(), None);
+    let sent = p.client.poll_transmit().unwrap();
+    assert_eq!(sent.as_ptr(), at, "the buffer itself is the payload");
+    assert_eq!(&sent[..5], &[0xAA; 5], "the transport's room is left alone");
+    p.server.handle_message(&sent[5..]).unwrap();
+    assert_eq!(read_all(&mut p.server, s, Stream::Data), pattern(3, 3_000));
+    assert_eq!(p.client.send_capacity(c).unwrap(), 7_000);
+
+    // Over the packet size, then over the window: back as it was, nothing spent.
+    for n in [3_001, 7_001] {
+        let big = packet(n);
+        let copy = big.clone();
+        assert_eq!(p.client.send_data_owned(c, big).unwrap(), Some(copy));
+        assert!(p.client.poll_transmit().is_none());
+    }
+    let short = vec![0; room];
+    assert_eq!(
+        p.client.send_data_owned(c, short.clone()).unwrap(),
+        Some(short)
+    );
+    assert_eq!(p.client.send_capacity(c).unwrap(), 7_000);
+
+    // After our EOF, data is an error, as for send_data.
+    p.client.send_eof(c).unwrap();
+    assert!(p.client.send_data_owned(c, packet(10)).is_err());
+}
+
 #[test]
 fn send_data_splits_by_window_and_packet_size() {
     let peer = Config {
@@ -1371,6 +1422,41 @@ fn pieces_are_packed_as_one_slice_and_owned_messages_arrive_unchanged() {
     p.server.handle_message_owned(&mut eof).unwrap();
     assert_eq!(eof, before);
     assert!(p.server_events().contains(&Event::Eof { channel: s }));
+}
+
+/// Data handed over whole comes out whole: the buffer it arrived in, from the first unread
+/// byte, counted as read so the window re-opens; a partly read chunk comes out from where
+/// the reads stopped.
+#[test]
+fn received_chunks_come_out_in_the_buffers_they_arrived_in() {
+    let peer = Config {
+        initial_window: 100_000,
+        max_packet: 30_000,
+        ..Config::default()
+    };
+    let mut p = Pair::new(Config::default(), peer);
+    let (c, s) = p.open_session();
+    let payload = pattern(5, 60_000);
+    assert_eq!(p.client.send_data(c, &payload).unwrap(), 60_000);
+    let mut at = Vec::new();
+    for x in std::iter::from_fn(|| p.client.poll_transmit()).collect::<Vec<_>>() {
+        let mut owned = x;
+        at.push(owned.as_ptr());
+        p.server.handle_message_owned(&mut owned).unwrap();
+    }
+    let mut first = [0; 100];
+    assert_eq!(p.server.read(s, Stream::Data, &mut first).unwrap(), 100);
+    let (buf, start) = p.server.take_recv_chunk(s, Stream::Data).unwrap().unwrap();
+    assert_eq!(buf.as_ptr(), at[0], "the first message's own buffer");
+    assert_eq!(&buf[start..], &payload[100..30_000]);
+    let (buf, start) = p.server.take_recv_chunk(s, Stream::Data).unwrap().unwrap();
+    assert_eq!(buf.as_ptr(), at[1]);
+    assert_eq!(&buf[start..], &payload[30_000..]);
+    assert_eq!(p.server.take_recv_chunk(s, Stream::Data).unwrap(), None);
+    assert_eq!(p.server.recv_len(s, Stream::Data).unwrap(), 0);
+    // All 60,000 bytes count as read: the peer gets its window back.
+    p.shuttle();
+    assert_eq!(p.client.send_capacity(c).unwrap(), 100_000);
 }
 
 /// With a send headroom, every payload follows that many bytes of room and is otherwise the

@@ -119,6 +119,14 @@ impl RecvBuffer {
         n
     }
 
+    /// Takes the first chunk whole: its buffer and where its unread bytes start in it (they
+    /// run to the buffer's end). The bytes count as consumed.
+    pub(crate) fn take_front(&mut self) -> Option<(Vec<u8>, usize)> {
+        let chunk = self.chunks.pop_front()?;
+        self.len -= chunk.unread().len();
+        Some((chunk.buf, chunk.start))
+    }
+
     /// A buffer whose bytes have all been read, for the caller to fill again.
     pub(crate) fn take_spare(&mut self) -> Option<Vec<u8>> {
         self.spare.pop()

@@ -35,18 +35,32 @@ pub fn take(capacity: usize) -> Vec<u8> {
     Vec::with_capacity(capacity)
 }
 
-/// Keeps `buf` for a later [`take`] of its capacity, if it is of a size worth keeping and
-/// there is room; otherwise frees it.
+/// A kept buffer of at least `min_capacity` bytes, if there is one: for a reader that fills
+/// buffers of its own sizes (the SSH transport, with packets a server's `WRITE`s took).
+pub fn take_at_least(min_capacity: usize) -> Option<Vec<u8>> {
+    let mut spare = SPARE.lock().ok()?;
+    let i = spare.iter().rposition(|b| b.capacity() >= min_capacity)?;
+    Some(spare.swap_remove(i))
+}
+
+/// Keeps `buf` for a later [`take`] of its capacity, if it is of a size worth keeping;
+/// otherwise frees it. When [`MAX_SPARE`] are kept already, the oldest goes, so that buffers
+/// of a size nobody asks for any more do not hold the places.
 pub fn give(mut buf: Vec<u8>) {
     if !(MIN_KEPT..=MAX_KEPT).contains(&buf.capacity()) {
         return;
     }
-    if let Ok(mut spare) = SPARE.lock()
-        && spare.len() < MAX_SPARE
-    {
-        buf.clear();
-        spare.push(buf);
-    }
+    buf.clear();
+    let evicted = match SPARE.lock() {
+        Ok(mut spare) => {
+            let oldest = (spare.len() >= MAX_SPARE).then(|| spare.remove(0));
+            spare.push(buf);
+            oldest
+        }
+        Err(_) => None,
+    };
+    // Freed outside the lock.
+    drop(evicted);
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use crate::block::Block;
 use crate::extensions::{ExtendedRequest, LimitsReply};
 use crate::fields::ExtensionPair;
 use crate::packet::{Frame, MAX_PACKET, decode_frame};
@@ -206,7 +207,7 @@ impl ClientEngine {
     pub fn send_taking_data(
         &mut self,
         make: impl FnOnce(u32) -> Request,
-    ) -> Result<(u32, Option<Vec<u8>>), ClientError> {
+    ) -> Result<(u32, Option<Block>), ClientError> {
         if self.server.is_none() {
             return self.send(make).map(|id| (id, None));
         }
@@ -274,6 +275,45 @@ impl ClientEngine {
         self.check()?;
         self.input.extend_from_slice(data);
         self.process_input()
+    }
+
+    /// Takes bytes that arrived from the server in a buffer of their own, at `buf[start..]`
+    /// (an SSH channel packet's data, in the buffer the packet was opened in).
+    ///
+    /// A large `DATA` reply that lies whole at their front, arriving while no partial reply
+    /// waits, keeps its data in `buf`: the reply's [`Block`] is that buffer, so the data is
+    /// never copied between the packet and the file. `Ok(None)` then; otherwise the bytes
+    /// are taken as by [`ClientEngine::handle_input`] and `buf` comes back for reuse.
+    pub fn handle_chunk(
+        &mut self,
+        mut buf: Vec<u8>,
+        start: usize,
+    ) -> Result<Option<Vec<u8>>, ClientError> {
+        self.check()?;
+        let bytes = buf.get(start..).unwrap_or_default();
+        if self.body.is_none()
+            && self.input.is_empty()
+            && let Some((id, len)) = self.body_header(bytes)
+            && let Some(end) = DATA_HEADER_LEN
+                .checked_add(len)
+                .filter(|&end| end <= bytes.len())
+        {
+            // What follows the reply in the same chunk is the next replies.
+            self.input
+                .extend_from_slice(bytes.get(end..).unwrap_or_default());
+            buf.truncate(start + end);
+            let data = Block::from_parts(buf, start + DATA_HEADER_LEN);
+            self.streaming = true;
+            let r = self
+                .accept(Response::Data { id, data })
+                .and_then(|()| self.drain_input());
+            if let Err(e) = &r {
+                self.error = Some(e.clone());
+            }
+            return r.map(|()| None);
+        }
+        self.input.extend_from_slice(bytes);
+        self.process_input().map(|()| Some(buf))
     }
 
     /// Lends the buffer the next bytes from the server go into, and how many to read at most.
@@ -358,7 +398,10 @@ impl ClientEngine {
             return Ok(());
         };
         self.streaming = true;
-        self.accept(Response::Data { id, data })
+        self.accept(Response::Data {
+            id,
+            data: data.into(),
+        })
     }
 
     fn drain_input(&mut self) -> Result<(), ClientError> {
@@ -394,18 +437,22 @@ impl ClientEngine {
     /// least that much. So the buffer allocated is never larger than what we asked for;
     /// anything else is left to [`decode_frame`] and [`Response::decode`], which report it.
     fn start_body(&self, rest: &[u8]) -> Option<Body> {
+        let (id, len) = self.body_header(rest)?;
+        let present = rest.get(DATA_HEADER_LEN..)?;
+        let mut data = crate::buffers::take(len);
+        data.extend_from_slice(present.get(..len.min(present.len()))?);
+        Some(Body { id, data, len })
+    }
+
+    /// The id and data length of the large `DATA` reply whose header `rest` begins with, if
+    /// it may have a buffer of its own (see [`ClientEngine::start_body`]).
+    fn body_header(&self, rest: &[u8]) -> Option<(u32, usize)> {
         let DataHeader { id, data_len: len } = DataHeader::decode(rest, self.config.max_packet)?;
         let asked = match self.in_flight.get(&id) {
             Some(Expect::Data { max }) => usize::try_from(*max).ok()?,
             _ => return None,
         };
-        if len < BODY_MIN || len > asked {
-            return None;
-        }
-        let present = rest.get(DATA_HEADER_LEN..)?;
-        let mut data = crate::buffers::take(len);
-        data.extend_from_slice(present.get(..len.min(present.len()))?);
-        Some(Body { id, data, len })
+        (BODY_MIN..=asked).contains(&len).then_some((id, len))
     }
 
     fn accept(&mut self, reply: Response) -> Result<(), ClientError> {
@@ -616,7 +663,7 @@ mod tests {
             id,
             handle: b"h1".to_vec(),
             offset: 1 << 40,
-            data: vec![7; 1000],
+            data: vec![7; 1000].into(),
         };
         let mut whole = Vec::new();
         let mut a = ready();
@@ -835,7 +882,7 @@ mod tests {
                 .unwrap();
             let data = Response::Data {
                 id,
-                data: vec![7; len],
+                data: vec![7; len].into(),
             };
             let r = c.handle_input(&frames(&[data]));
             assert_eq!(r.is_ok(), ok, "{len}");
@@ -858,7 +905,7 @@ mod tests {
         };
         let data = |id| Response::Data {
             id,
-            data: b"x".to_vec(),
+            data: b"x".to_vec().into(),
         };
         let name = |id| Response::Name {
             id,
@@ -878,7 +925,7 @@ mod tests {
             id,
             handle: vec![],
             offset: 0,
-            data: vec![1],
+            data: vec![1].into(),
         };
         let fsync: Make = |id| Request::Extended {
             id,
@@ -956,23 +1003,23 @@ mod tests {
         replies
     }
 
-    /// Large DATA replies read into their own buffers come out exactly as the ordinary path
-    /// decodes them, whatever the pieces the stream delivers, with small replies between.
-    #[test]
-    fn large_data_read_into_its_own_buffer_is_the_same_reply() {
-        let mut c = ready();
-        let ids = reads(&mut c, &[200_000, 100_000, 40_000, 200_000]);
+    /// The READs [`mixed_replies`] answers.
+    const MIXED_READS: [u32; 4] = [200_000, 100_000, 40_000, 200_000];
+
+    /// Replies to [`MIXED_READS`] with ids `ids`: large DATA, a short one, an EOF and another
+    /// large one, out of order.
+    fn mixed_replies(ids: &[u32]) -> Vec<Response> {
         let block = |seed: u8, len: usize| (0..len).map(|i| (i as u8) ^ seed).collect::<Vec<_>>();
-        let replies = vec![
+        vec![
             Response::Data {
                 id: ids[0],
-                data: block(1, 200_000),
+                data: block(1, 200_000).into(),
             },
             // Shorter than asked (the end of the file), and below the size for a buffer of
             // its own.
             Response::Data {
                 id: ids[2],
-                data: block(2, 1000),
+                data: block(2, 1000).into(),
             },
             Response::Status {
                 id: ids[3],
@@ -982,25 +1029,83 @@ mod tests {
             },
             Response::Data {
                 id: ids[1],
-                data: block(3, 100_000),
+                data: block(3, 100_000).into(),
             },
-        ];
+        ]
+    }
+
+    /// Large DATA replies read into their own buffers come out exactly as the ordinary path
+    /// decodes them, whatever the pieces the stream delivers, with small replies between.
+    #[test]
+    fn large_data_read_into_its_own_buffer_is_the_same_reply() {
+        let mut c = ready();
+        let ids = reads(&mut c, &MIXED_READS);
+        let replies = mixed_replies(&ids);
         let wire = frames(&replies);
         for step in [1, 13, 4096, 65_536, usize::MAX] {
             let mut c2 = ready();
-            assert_eq!(reads(&mut c2, &[200_000, 100_000, 40_000, 200_000]), ids);
+            assert_eq!(reads(&mut c2, &MIXED_READS), ids);
             assert_eq!(feed_lent(&mut c2, &wire, step), replies, "step {step}");
             assert_eq!(c2.in_flight(), 0);
         }
         // handle_input in pieces, while a large reply is part-way into its own buffer.
         for cut in [20, 70_000, 199_999, 200_013, 200_020] {
             let mut c3 = ready();
-            reads(&mut c3, &[200_000, 100_000, 40_000, 200_000]);
+            reads(&mut c3, &MIXED_READS);
             let (head, tail) = wire.split_at(cut);
             let mut got = feed_lent(&mut c3, head, 4096);
             c3.handle_input(tail).unwrap();
             got.extend(std::iter::from_fn(|| c3.poll_reply()));
             assert_eq!(got, replies, "cut {cut}");
+        }
+    }
+
+    /// Replies handed over in chunks are the same replies whatever the cuts; a large DATA
+    /// whole at the front of a chunk, after a reply boundary, keeps the chunk's buffer as
+    /// its data (no copy), and the chunk comes back whenever it was copied instead.
+    #[test]
+    fn large_data_whole_in_a_chunk_keeps_the_chunks_buffer() {
+        let mut c = ready();
+        let ids = reads(&mut c, &MIXED_READS);
+        let replies = mixed_replies(&ids);
+        let wire = frames(&replies);
+        let first = frames(&replies[..1]).len();
+        // One chunk holding everything after 9 bytes of room: the first DATA is taken in
+        // place, the rest is copied as input.
+        let mut chunk = vec![0xAB; 9];
+        chunk.extend_from_slice(&wire);
+        let at = chunk.as_ptr() as usize;
+        assert_eq!(c.handle_chunk(chunk, 9).unwrap(), None);
+        let got: Vec<Response> = std::iter::from_fn(|| c.poll_reply()).collect();
+        assert_eq!(got, replies);
+        let Some(Response::Data { data, .. }) = got.into_iter().next() else {
+            panic!("not data")
+        };
+        let (buf, start) = data.into_parts();
+        assert_eq!((buf.as_ptr() as usize, start), (at, 9 + DATA_HEADER_LEN));
+        // Cut anywhere into two chunks: the same replies; a chunk that was copied comes back.
+        for cut in [1, 13, 100, first - 1, first, first + 5, wire.len() - 1] {
+            let mut c2 = ready();
+            reads(&mut c2, &MIXED_READS);
+            let mut got = Vec::new();
+            for piece in [&wire[..cut], &wire[cut..]] {
+                if let Some(back) = c2.handle_chunk(piece.to_vec(), 0).unwrap() {
+                    assert_eq!(back, piece, "cut {cut}");
+                }
+                got.extend(std::iter::from_fn(|| c2.poll_reply()));
+            }
+            assert_eq!(got, replies, "cut {cut}");
+            assert_eq!(c2.in_flight(), 0);
+        }
+        // Longer than its READ, or answering none: refused, as by the ordinary path.
+        for (sent, other_id) in [(100_001, false), (50_000, true)] {
+            let mut c3 = ready();
+            let id = reads(&mut c3, &[100_000])[0];
+            let wire = frames(&[Response::Data {
+                id: if other_id { id + 7 } else { id },
+                data: vec![9; sent].into(),
+            }]);
+            assert!(c3.handle_chunk(wire, 0).is_err(), "{sent} {other_id}");
         }
     }
 
@@ -1013,7 +1118,7 @@ mod tests {
             let id = reads(&mut c, &[asked])[0];
             let reply = Response::Data {
                 id: if to_other_id { id + 7 } else { id },
-                data: vec![9; sent],
+                data: vec![9; sent].into(),
             };
             let wire = frames(&[reply]);
             let (head, tail) = wire.split_at(4096);

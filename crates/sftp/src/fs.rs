@@ -26,6 +26,7 @@ use core::future::Future;
 use core::pin::Pin;
 
 use crate::attrs::Attrs;
+use crate::block::{Block, Room};
 use crate::extensions::StatvfsReply;
 use crate::types::{OpenFlags, StatusCode};
 
@@ -227,9 +228,30 @@ pub trait File: Send + Sync {
     /// it (the server then answers EOF).
     fn read_at(&self, offset: u64, len: u32) -> FsFuture<'_, Vec<u8>>;
 
+    /// As [`File::read_at`], into a [`Block`] that keeps `room` around the data if it can, so
+    /// that the server can send the buffer as the packet (see [`crate::block`]).
+    ///
+    /// The default reads with `read_at` and keeps no room; the bytes are then copied on
+    /// their way out, as they always were. A backend that reads into memory of its own
+    /// (`pread`) overrides it to read into [`Block::with_room`]'s buffer.
+    fn read_block(&self, offset: u64, len: u32, room: Room) -> FsFuture<'_, Block> {
+        let _ = room;
+        let read = self.read_at(offset, len);
+        Box::pin(async move { read.await.map(Block::from) })
+    }
+
     /// Writes all of `data` at `offset` (ignored for a file opened with APPEND, whose writes
     /// go to its end).
     fn write_at(&self, offset: u64, data: Vec<u8>) -> FsFuture<'_, ()>;
+
+    /// As [`File::write_at`], for data that may sit after room in its buffer (a `WRITE`
+    /// taken whole from the packet it arrived in).
+    ///
+    /// The default hands `write_at` the data as a vector of its own, which copies it when
+    /// there is room in front; a backend that writes from a slice (`pwrite`) overrides it.
+    fn write_block(&self, offset: u64, data: Block) -> FsFuture<'_, ()> {
+        self.write_at(offset, data.into_vec())
+    }
 
     /// The file's attributes (`SSH_FXP_FSTAT`).
     fn stat(&self) -> FsFuture<'_, Attrs>;

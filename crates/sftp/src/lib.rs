@@ -53,6 +53,7 @@
 #![warn(missing_docs)]
 
 mod attrs;
+pub mod block;
 pub mod buffers;
 pub mod client;
 mod extensions;
@@ -71,6 +72,7 @@ mod types;
 mod strategies;
 
 pub use attrs::{AttrFlags, Attrs, Owner, Times};
+pub use block::{Block, Room};
 pub use extensions::{
     ExtendedRequest, LimitsReply, OPENSSH_EXTENSIONS, StatvfsReply, UsersGroupsReply,
 };

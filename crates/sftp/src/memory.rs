@@ -30,6 +30,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::attrs::{Attrs, Owner, Times};
+use crate::block::{Block, Room};
 use crate::extensions::StatvfsReply;
 use crate::fs::{Dir, DirEntry, File, Filesystem, FsError, FsFuture, ready};
 use crate::types::{OpenFlags, StatusCode};
@@ -525,6 +526,17 @@ impl Tree {
 
     /// Reads up to `len` bytes at `offset`.
     fn read(&mut self, ino: Ino, offset: u64, len: u32) -> Result<Vec<u8>, FsError> {
+        self.read_with(ino, offset, len, <[u8]>::to_vec)
+    }
+
+    /// Up to `len` bytes of `ino` from `offset`, handed to `f`.
+    fn read_with<T>(
+        &mut self,
+        ino: Ino,
+        offset: u64,
+        len: u32,
+        f: impl FnOnce(&[u8]) -> T,
+    ) -> Result<T, FsError> {
         let now = self.now();
         let node = self.node_mut(ino)?;
         let Kind::File(data) = &node.kind else {
@@ -536,7 +548,7 @@ impl Tree {
         let end = start
             .saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
             .min(data.len());
-        let out = data.get(start..end).unwrap_or_default().to_vec();
+        let out = f(data.get(start..end).unwrap_or_default());
         node.atime = now;
         Ok(out)
     }
@@ -1047,6 +1059,19 @@ impl File for MemFile {
             return ready(Err(errno::bad_handle()));
         }
         ready(self.lock().read(self.ino, offset, len))
+    }
+
+    /// Copies the bytes into a block with the room asked for, so that servers over a
+    /// `MemoryFs` (the in-memory tests) send their `DATA` as a file on disk would.
+    fn read_block(&self, offset: u64, len: u32, room: Room) -> FsFuture<'_, Block> {
+        if !self.read {
+            return ready(Err(errno::bad_handle()));
+        }
+        ready(self.lock().read_with(self.ino, offset, len, |data| {
+            let mut block = Block::with_room(room, data.len()).unwrap_or_default();
+            block.extend_from_slice(data);
+            block
+        }))
     }
 
     fn write_at(&self, offset: u64, data: Vec<u8>) -> FsFuture<'_, ()> {

@@ -10,7 +10,7 @@ use sshwire_wire::{Error, Reader, Writer};
 use crate::extensions::ExtendedRequest;
 use crate::fields::{decode_handle, extension_pairs};
 use crate::packet::{framed, id_field, len32};
-use crate::{Attrs, ExtensionPair, OpenFlags, PacketType};
+use crate::{Attrs, Block, ExtensionPair, OpenFlags, PacketType};
 
 /// The order of the two paths of `SSH_FXP_SYMLINK` on the wire.
 ///
@@ -75,8 +75,8 @@ pub enum Request {
         handle: Vec<u8>,
         /// `uint64 offset`.
         offset: u64,
-        /// `string data`.
-        data: Vec<u8>,
+        /// `string data`, perhaps with room in front (see [`Block`]).
+        data: Block,
     },
     /// `SSH_FXP_LSTAT` (filexfer-02 §6.8): attributes, not following a final symbolic link.
     Lstat {
@@ -278,6 +278,13 @@ impl Request {
         framed(out, |w| self.encode_payload(order, w));
     }
 
+    /// Bytes [`Request::encode_write_header`] appends for a handle of `handle_len` bytes:
+    /// `uint32` length, type, `uint32 id`, `string handle`, `uint64 offset`, `uint32` data
+    /// length.
+    pub const fn write_header_len(handle_len: usize) -> usize {
+        (4 + 1 + 4 + 4 + 8 + 4usize).saturating_add(handle_len)
+    }
+
     /// Appends the header of a `WRITE` packet whose `data_len` bytes of data the caller
     /// appends next, so that file data is copied once, straight into the output.
     ///
@@ -290,7 +297,7 @@ impl Request {
         out: &mut Vec<u8>,
     ) {
         // length, type, id, handle, offset, data length.
-        let fields = 1 + 4 + 4 + handle.len() + 8 + 4;
+        let fields = Self::write_header_len(handle.len()) - 4;
         let mut w = Writer::from_vec(core::mem::take(out));
         w.u32(len32(fields.saturating_add(data_len)))
             .u8(PacketType::WRITE.0)
@@ -434,7 +441,7 @@ impl Request {
                 id: r.u32()?,
                 handle: decode_handle(&mut r)?,
                 offset: r.u64()?,
-                data: bytes(r.string()?),
+                data: bytes(r.string()?).into(),
             },
             // filexfer-02 §6.8: uint32 id, string path.
             PacketType::LSTAT => Request::Lstat {
@@ -583,12 +590,12 @@ impl WriteHeader {
     }
 
     /// The request, with its data.
-    pub fn into_request(self, data: Vec<u8>) -> Request {
+    pub fn into_request(self, data: impl Into<Block>) -> Request {
         Request::Write {
             id: self.id,
             handle: self.handle,
             offset: self.offset,
-            data,
+            data: data.into(),
         }
     }
 }

@@ -6,7 +6,7 @@ use sshwire_wire::{Error, Reader, Writer};
 
 use crate::fields::{decode_handle, extension_pairs};
 use crate::packet::{framed, id_field, len32};
-use crate::{Attrs, ExtensionPair, PacketType, StatusCode};
+use crate::{Attrs, Block, ExtensionPair, PacketType, StatusCode};
 
 /// One entry of an `SSH_FXP_NAME` response (filexfer-02 §7).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -54,8 +54,8 @@ pub enum Response {
     Data {
         /// `uint32 id`.
         id: u32,
-        /// `string data`.
-        data: Vec<u8>,
+        /// `string data`, perhaps with room in front (see [`Block`]).
+        data: Block,
     },
     /// `SSH_FXP_NAME` (filexfer-02 §7): directory entries, or the one name of `REALPATH`
     /// and `READLINK`.
@@ -191,12 +191,32 @@ impl Response {
     ///
     /// The result is the same as [`Response::encode`] of a `Data` with that data.
     pub fn encode_data_header(id: u32, data_len: usize, out: &mut Vec<u8>) {
-        let mut w = Writer::from_vec(core::mem::take(out));
-        w.u32(len32((DATA_HEADER_LEN - 4).saturating_add(data_len)))
-            .u8(PacketType::DATA.0)
-            .u32(id)
-            .u32(len32(data_len));
-        *out = w.into_vec();
+        out.extend_from_slice(&Response::data_header(id, data_len));
+    }
+
+    /// The header of a `DATA` packet with `data_len` bytes of data, as
+    /// [`Response::encode_data_header`] appends it: for a sender that writes it into the room
+    /// in front of a [`Block`].
+    pub fn data_header(id: u32, data_len: usize) -> [u8; DATA_HEADER_LEN] {
+        // uint32 length, byte type, uint32 id, uint32 data length.
+        let [l0, l1, l2, l3] = len32((DATA_HEADER_LEN - 4).saturating_add(data_len)).to_be_bytes();
+        let [i0, i1, i2, i3] = id.to_be_bytes();
+        let [d0, d1, d2, d3] = len32(data_len).to_be_bytes();
+        [
+            l0,
+            l1,
+            l2,
+            l3,
+            PacketType::DATA.0,
+            i0,
+            i1,
+            i2,
+            i3,
+            d0,
+            d1,
+            d2,
+            d3,
+        ]
     }
 
     /// Appends the payload: the type byte and the fields.
@@ -223,8 +243,11 @@ impl Response {
                     .string(message.as_bytes())
                     .string(language.as_bytes());
             }
-            Response::Handle { id, handle: bytes } | Response::Data { id, data: bytes } => {
-                w.u32(*id).string(bytes);
+            Response::Handle { id, handle } => {
+                w.u32(*id).string(handle);
+            }
+            Response::Data { id, data } => {
+                w.u32(*id).string(data);
             }
             Response::Name { id, entries } => {
                 w.u32(*id).u32(len32(entries.len()));
@@ -277,7 +300,7 @@ impl Response {
             // filexfer-02 §7: uint32 id, string data.
             PacketType::DATA => Response::Data {
                 id: r.u32()?,
-                data: r.string()?.to_vec(),
+                data: r.string()?.into(),
             },
             // filexfer-02 §7: uint32 id, uint32 count, then count times string filename,
             // string longname, ATTRS attrs.

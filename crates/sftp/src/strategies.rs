@@ -130,7 +130,7 @@ pub fn request() -> impl Strategy<Value = Request> {
                 id,
                 handle,
                 offset,
-                data,
+                data: data.into(),
             }
         }),
         (id(), path()).prop_map(|(id, path)| R::Lstat { id, path }),
@@ -191,7 +191,10 @@ pub fn response() -> impl Strategy<Value = Response> {
             }
         ),
         (id(), handle()).prop_map(|(id, handle)| R::Handle { id, handle }),
-        (id(), blob(64)).prop_map(|(id, data)| R::Data { id, data }),
+        (id(), blob(64)).prop_map(|(id, data)| R::Data {
+            id,
+            data: data.into()
+        }),
         (id(), proptest::collection::vec(name_entry(), 0..4))
             .prop_map(|(id, entries)| R::Name { id, entries }),
         (id(), attrs()).prop_map(|(id, attrs)| R::Attrs { id, attrs }),

@@ -393,7 +393,7 @@ mod tests {
             id: 9,
             handle: vec![0xde, 0xad],
             offset: 65536,
-            data: b"secret contents".to_vec(),
+            data: b"secret contents".to_vec().into(),
         });
         assert_eq!(w, "SSH_FXP_WRITE id=9 handle=dead offset=65536 (15 bytes)");
         let r = t.request(&Request::Read {
@@ -405,7 +405,7 @@ mod tests {
         assert_eq!(r, "SSH_FXP_READ id=10 handle=01 offset=0 len=32768");
         let d = t.response(&Response::Data {
             id: 10,
-            data: b"secret contents".to_vec(),
+            data: b"secret contents".to_vec().into(),
         });
         assert_eq!(d, "SSH_FXP_DATA id=10 (15 bytes)");
     }

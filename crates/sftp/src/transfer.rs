@@ -12,6 +12,7 @@
 //! back, up to the configured maximum (a slow start, so that a small file costs few requests
 //! and a slow server is not flooded before it has answered once).
 
+use crate::Block;
 use std::collections::{BTreeMap, VecDeque};
 
 /// Plans the READ requests of one download and hands back the data in order.
@@ -27,7 +28,7 @@ pub struct Download {
     /// Requests in flight: offset to length.
     in_flight: BTreeMap<u64, u32>,
     /// Data that arrived ahead of `written`: offset to bytes.
-    early: BTreeMap<u64, Vec<u8>>,
+    early: BTreeMap<u64, Block>,
     /// Everything below this offset has been handed out by `poll_write`.
     written: u64,
     /// Where the file ends, once a READ has answered EOF.
@@ -85,7 +86,8 @@ impl Download {
     ///
     /// Fewer bytes than asked for is a short read: the rest is asked again. More is the
     /// server's error.
-    pub fn on_data(&mut self, offset: u64, data: Vec<u8>) -> Result<(), UnexpectedReply> {
+    pub fn on_data(&mut self, offset: u64, data: impl Into<Block>) -> Result<(), UnexpectedReply> {
+        let data = data.into();
         let asked = self
             .in_flight
             .remove(&offset)
@@ -128,7 +130,7 @@ impl Download {
     }
 
     /// The next data to write to the local file, always at [`Download::written`].
-    pub fn poll_write(&mut self) -> Option<(u64, Vec<u8>)> {
+    pub fn poll_write(&mut self) -> Option<(u64, Block)> {
         let data = self.early.remove(&self.written)?;
         let offset = self.written;
         self.written = self.written.saturating_add(data.len() as u64);

@@ -244,7 +244,7 @@ impl Client {
     pub async fn sftp_with(&self, name: &str, in_flight: usize) -> Result<SftpClient, Error> {
         let channel = self.subsystem(name).await?;
         let trace = channel.trace_sink();
-        let mut sftp = SftpClient::with_trace(channel, in_flight, trace.clone())
+        let mut sftp = SftpClient::over_channel(channel, in_flight, trace.clone())
             .await
             .map_err(Error::Sftp)?;
         sftp.set_streams(crate::sftp_streams::Streams::new(

@@ -6,8 +6,10 @@
 //! the system calls use, and a block read from the disk is never initialised first.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::sync::Arc;
+
+use sshwire_sftp::{Block, Room};
 
 use tokio::task::JoinHandle;
 
@@ -34,12 +36,12 @@ impl OrderedWriter {
     }
 
     /// Starts writing `data` after everything written before.
-    pub(crate) async fn write(&mut self, data: Vec<u8>) -> io::Result<()> {
+    pub(crate) async fn write(&mut self, data: impl Into<Block>) -> io::Result<()> {
         self.finish().await?;
-        let file = self.file.clone();
+        let (file, data) = (self.file.clone(), data.into());
         self.pending = Some(tokio::task::spawn_blocking(move || {
             let written = (&*file).write_all(&data);
-            sshwire_sftp::buffers::give(data);
+            sshwire_sftp::buffers::give(data.into_parts().0);
             written
         }));
         Ok(())
@@ -58,15 +60,18 @@ impl OrderedWriter {
 pub(crate) struct ReadAhead {
     file: Arc<File>,
     block: usize,
-    next: Option<JoinHandle<io::Result<Vec<u8>>>>,
+    room: Room,
+    next: Option<JoinHandle<io::Result<Block>>>,
 }
 
 impl ReadAhead {
-    /// Starts reading `file` in blocks of `block` bytes.
-    pub(crate) fn new(file: File, block: usize) -> Self {
+    /// Starts reading `file` in blocks of `block` bytes, each with `room` around it (see
+    /// [`SftpClient::write_room`](crate::sftp_client::SftpClient::write_room)).
+    pub(crate) fn new(file: File, block: usize, room: Room) -> Self {
         let mut r = ReadAhead {
             file: Arc::new(file),
             block: block.max(1),
+            room,
             next: None,
         };
         r.next = Some(r.start());
@@ -74,9 +79,9 @@ impl ReadAhead {
     }
 
     /// The next block: full length but at the end of the file, empty once the file is done.
-    pub(crate) async fn next(&mut self) -> io::Result<Vec<u8>> {
+    pub(crate) async fn next(&mut self) -> io::Result<Block> {
         let Some(h) = self.next.take() else {
-            return Ok(Vec::new());
+            return Ok(Block::new());
         };
         let data = joined(h.await)?;
         if data.len() == self.block {
@@ -85,26 +90,23 @@ impl ReadAhead {
         Ok(data)
     }
 
-    fn start(&self) -> JoinHandle<io::Result<Vec<u8>>> {
-        let (file, block) = (self.file.clone(), self.block);
-        tokio::task::spawn_blocking(move || read_block(&file, block))
+    fn start(&self) -> JoinHandle<io::Result<Block>> {
+        let (file, block, room) = (self.file.clone(), self.block, self.room);
+        tokio::task::spawn_blocking(move || read_block(&file, block, room))
     }
 }
 
-/// Reads `block` bytes, fewer only at the end of the file.
-fn read_block(file: &File, block: usize) -> io::Result<Vec<u8>> {
-    // `Vec::with_capacity` gives exactly the capacity asked for, so the reads into the spare
-    // capacity never take more than `block` bytes from the file.
-    let mut buf = sshwire_sftp::buffers::take(block);
-    while buf.len() < buf.capacity() {
-        match rustix::io::read(file, rustix::buffer::spare_capacity(&mut buf)) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(buf)
+/// Reads `block` bytes after `room.front` bytes of room, fewer only at the end of the file.
+fn read_block(mut file: &File, block: usize, room: Room) -> io::Result<Block> {
+    let mut data = Block::with_room(room, block)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "block too large"))?;
+    // Into the spare capacity, uninitialised; `take` stops the reads at `block` bytes (the
+    // capacity reaches `room.back` further), so the file's position moves by the block only.
+    let limit = u64::try_from(block).unwrap_or(u64::MAX);
+    io::Read::by_ref(&mut file)
+        .take(limit)
+        .read_to_end(data.buffer_mut())?;
+    Ok(data)
 }
 
 #[cfg(test)]
@@ -122,7 +124,7 @@ mod tests {
         let path = dir.path().join("f");
         let data = pattern(10 * 1000 + 17);
         std::fs::write(&path, &data).unwrap();
-        let mut r = ReadAhead::new(File::open(&path).unwrap(), 1000);
+        let mut r = ReadAhead::new(File::open(&path).unwrap(), 1000, Room::default());
         let mut got = Vec::new();
         let mut lens = Vec::new();
         loop {
@@ -141,12 +143,39 @@ mod tests {
         assert!(r.next().await.unwrap().is_empty());
     }
 
+    /// Blocks read with room keep it in front and the capacity behind, and the reads stop
+    /// at each block's end although the capacity goes further.
+    #[tokio::test]
+    async fn blocks_read_with_room_hold_just_their_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let data = pattern(4 * 1000 + 5);
+        std::fs::write(&path, &data).unwrap();
+        let room = Room {
+            front: 30,
+            back: 83,
+        };
+        let mut r = ReadAhead::new(File::open(&path).unwrap(), 1000, room);
+        let mut got = Vec::new();
+        loop {
+            let mut b = r.next().await.unwrap();
+            if b.is_empty() {
+                break;
+            }
+            assert_eq!(b.front(), 30);
+            assert!(b.len() == 1000 || b.len() == 5, "{}", b.len());
+            assert!(b.buffer_mut().capacity() >= 30 + 1000 + 83);
+            got.extend_from_slice(&b);
+        }
+        assert_eq!(got, data);
+    }
+
     #[tokio::test]
     async fn a_file_of_whole_blocks_ends_with_an_empty_block() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         std::fs::write(&path, pattern(3000)).unwrap();
-        let mut r = ReadAhead::new(File::open(&path).unwrap(), 1000);
+        let mut r = ReadAhead::new(File::open(&path).unwrap(), 1000, Room::default());
         for _ in 0..3 {
             assert_eq!(r.next().await.unwrap().len(), 1000);
         }

@@ -19,15 +19,16 @@ use std::task::{Context, Poll};
 
 use sshwire_sftp::client::{ClientConfig, ClientEngine, ClientError, ServerInfo, TransferLimits};
 use sshwire_sftp::{
-    Attrs, ExtendedRequest, LimitsReply, NameEntry, OpenFlags, Request, Response, StatusCode,
-    StatvfsReply, UsersGroupsReply,
+    Attrs, Block, ExtendedRequest, LimitsReply, NameEntry, OpenFlags, Request, Response, Room,
+    StatusCode, StatvfsReply, UsersGroupsReply,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
+use crate::session::{ChunkReader, OwnedSender};
 use crate::sftp_streams::Streams;
 use crate::trace::{SftpTracer, TraceSink};
-use crate::write_both::write_both;
+use crate::write_both::send_block;
 use sshwire_transport::trace::Direction;
 
 /// Why an SFTP call failed.
@@ -98,7 +99,7 @@ type Waiter = (
 
 /// What the writer task sends: encoded requests, then the data of a WRITE whose header ends
 /// them (kept apart so that a block of file data is never copied into the engine).
-type Outgoing = (Vec<u8>, Option<Vec<u8>>);
+type Outgoing = (Vec<u8>, Option<Block>);
 
 /// What the calls and the reader task share.
 struct Shared {
@@ -126,6 +127,9 @@ pub struct SftpClient {
     /// The connection this session came from, when further sessions may be opened on it
     /// for downloads (see [`crate::sftp_streams`]).
     streams: Option<Arc<Streams>>,
+    /// The session runs on an SSH channel whose writer sends a WRITE in the buffer its block
+    /// was read into (see [`SftpClient::write_room`]).
+    owned: bool,
 }
 
 /// A place among the requests in flight (see [`SftpClient::slot`]).
@@ -183,6 +187,33 @@ impl SftpClient {
     where
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
+        Self::begin(stream, in_flight, trace, None, None).await
+    }
+
+    /// As [`SftpClient::with_trace`], on an SSH channel: a WRITE whose block was read after
+    /// room for the request's and the packet's headers goes out in that buffer (see
+    /// [`OwnedSender`]), so the block is not copied on its way to the cipher.
+    pub(crate) async fn over_channel(
+        channel: crate::Channel,
+        in_flight: usize,
+        trace: Option<TraceSink>,
+    ) -> Result<SftpClient, SftpError> {
+        let sender = channel.owned_sender();
+        let chunks = channel.chunk_reader();
+        Self::begin(channel, in_flight, trace, Some(sender), Some(chunks)).await
+    }
+
+    async fn begin<S>(
+        stream: S,
+        in_flight: usize,
+        trace: Option<TraceSink>,
+        owned: Option<OwnedSender>,
+        chunks: Option<ChunkReader>,
+    ) -> Result<SftpClient, SftpError>
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let has_owned = owned.is_some();
         let (mut reader, mut writer) = tokio::io::split(stream);
         let mut engine = ClientEngine::new(ClientConfig::default());
         let mut trace = trace.map(|sink| SftpTracer::new("client", sink));
@@ -236,14 +267,13 @@ impl SftpClient {
             let _done = writer_done;
             while let Some((bytes, data)) = out_rx.recv().await {
                 let data = data.unwrap_or_default();
-                if let Err(e) = write_both(&mut writer, &bytes, &data).await {
+                if let Err(e) = send_block(&mut writer, owned.as_ref(), &bytes, data).await {
                     end(
                         &writer_shared,
                         SftpError::Protocol(format!("write failed: {e}")),
                     );
                     return;
                 }
-                sshwire_sftp::buffers::give(data);
             }
             let _ = writer.shutdown().await;
         });
@@ -252,25 +282,51 @@ impl SftpClient {
             // Replies are read straight into the engine's buffer, lent out while the read
             // waits (the lock is never held across a read): the input buffer, or while a
             // large DATA arrives, that reply's own data buffer, so file data is read once.
+            //
+            // On an SSH channel the channel's data is taken in the buffers its packets were
+            // opened in instead (see `ClientEngine::handle_chunk`): a large DATA whole in one
+            // packet keeps its data there, and is not copied at all.
             let why = loop {
-                let (mut buf, max) = lock(&reader_shared).engine.take_read_buffer();
-                let mut limited = (&mut reader).take(u64::try_from(max).unwrap_or(u64::MAX));
-                let read = tokio::select! {
-                    read = limited.read_buf(&mut buf) => read,
-                    _ = &mut writer_gone => break closed(),
+                let mut s = if let Some(chunks) = &chunks {
+                    let chunk = tokio::select! {
+                        chunk = chunks.next() => chunk,
+                        _ = &mut writer_gone => break closed(),
+                    };
+                    let (buf, start) = match chunk {
+                        Ok(Some(chunk)) => chunk,
+                        Ok(None) => break server_closed(),
+                        Err(e) => break SftpError::Protocol(format!("read failed: {e}")),
+                    };
+                    let mut s = lock(&reader_shared);
+                    match s.engine.handle_chunk(buf, start) {
+                        Ok(Some(spent)) => sshwire_sftp::buffers::give(spent),
+                        Ok(None) => {}
+                        Err(e) => {
+                            drop(s);
+                            break protocol(e);
+                        }
+                    }
+                    s
+                } else {
+                    let (mut buf, max) = lock(&reader_shared).engine.take_read_buffer();
+                    let mut limited = (&mut reader).take(u64::try_from(max).unwrap_or(u64::MAX));
+                    let read = tokio::select! {
+                        read = limited.read_buf(&mut buf) => read,
+                        _ = &mut writer_gone => break closed(),
+                    };
+                    let mut s = lock(&reader_shared);
+                    s.engine.restore_read_buffer(buf);
+                    match read {
+                        Ok(0) => break server_closed(),
+                        Ok(_) => {}
+                        Err(e) => break SftpError::Protocol(format!("read failed: {e}")),
+                    }
+                    if let Err(e) = s.engine.process_input() {
+                        drop(s);
+                        break protocol(e);
+                    }
+                    s
                 };
-                let mut s = lock(&reader_shared);
-                s.engine.restore_read_buffer(buf);
-                match read {
-                    Ok(0) => break SftpError::Protocol("the server closed the session".into()),
-                    Ok(_) => {}
-                    Err(e) => break SftpError::Protocol(format!("read failed: {e}")),
-                }
-                let r = s.engine.process_input();
-                if let Err(e) = r {
-                    drop(s);
-                    break protocol(e);
-                }
                 while let Some(reply) = s.engine.poll_reply() {
                     if let Some(t) = &mut s.trace {
                         t.response(Direction::Received, &reply);
@@ -290,6 +346,7 @@ impl SftpClient {
             limits: TransferLimits::CONSERVATIVE,
             cwd: None,
             streams: None,
+            owned: has_owned,
         };
         if client.info.supports(ExtendedRequest::LIMITS, "1") {
             let reply = client.limits().await?;
@@ -524,6 +581,20 @@ impl SftpClient {
         offset: u64,
         len: u32,
     ) -> Result<Option<Vec<u8>>, SftpError> {
+        Ok(self
+            .read_block(handle, offset, len)
+            .await?
+            .map(Block::into_vec))
+    }
+
+    /// As [`SftpClient::read`], with the data where it arrived: perhaps in the buffer of the
+    /// channel packet that carried it, after that packet's headers (see [`Block`]).
+    pub async fn read_block(
+        &self,
+        handle: &[u8],
+        offset: u64,
+        len: u32,
+    ) -> Result<Option<Block>, SftpError> {
         let handle = handle.to_vec();
         match self
             .call(|id| Request::Read {
@@ -541,8 +612,16 @@ impl SftpClient {
     }
 
     /// Writes `data` at `offset`.
-    pub async fn write(&self, handle: &[u8], offset: u64, data: Vec<u8>) -> Result<(), SftpError> {
+    ///
+    /// A [`Block`] read after [`SftpClient::write_room`]'s room goes out in its own buffer.
+    pub async fn write(
+        &self,
+        handle: &[u8],
+        offset: u64,
+        data: impl Into<Block>,
+    ) -> Result<(), SftpError> {
         let handle = handle.to_vec();
+        let data = data.into();
         self.status(|id| Request::Write {
             id,
             handle,
@@ -550,6 +629,19 @@ impl SftpClient {
             data,
         })
         .await
+    }
+
+    /// Room to read a block into for a WRITE on `handle` that goes out in the block's own
+    /// buffer: the request's header and the channel packet's in front, the packet's padding
+    /// and MAC behind. No room on a session over a plain stream, where it would not help.
+    pub fn write_room(&self, handle: &[u8]) -> Room {
+        if !self.owned {
+            return Room::default();
+        }
+        Room {
+            front: OwnedSender::ROOM + Request::write_header_len(handle.len()),
+            back: OwnedSender::TAILROOM,
+        }
     }
 
     /// The next entries of an open directory; `None` at its end.
@@ -815,6 +907,10 @@ fn end(shared: &Mutex<Shared>, why: SftpError) {
 
 fn closed() -> SftpError {
     SftpError::Protocol("the session is closed".into())
+}
+
+fn server_closed() -> SftpError {
+    SftpError::Protocol("the server closed the session".into())
 }
 
 fn io_failed(e: io::Error) -> SftpError {

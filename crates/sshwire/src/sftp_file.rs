@@ -23,7 +23,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use sshwire_sftp::transfer::Download;
-use sshwire_sftp::{Attrs, OpenFlags, Request, Response, StatusCode};
+use sshwire_sftp::{Attrs, Block, OpenFlags, Request, Response, StatusCode};
 use tokio::io::{AsyncRead, AsyncSeek, AsyncWrite, ReadBuf};
 
 use crate::sftp_client::{Pending, SftpClient, SftpError, expect_attrs, expect_ok, unexpected};
@@ -117,7 +117,7 @@ struct ReadAhead {
     plan: Download,
     reads: Vec<(u64, Pending)>,
     /// The block being handed out, and how much of it is.
-    chunk: Vec<u8>,
+    chunk: Block,
     at: usize,
 }
 
@@ -126,7 +126,7 @@ impl ReadAhead {
         ReadAhead {
             plan: Download::new(offset, block, PIPELINE),
             reads: Vec::new(),
-            chunk: Vec::new(),
+            chunk: Block::new(),
             at: 0,
         }
     }
@@ -410,7 +410,7 @@ impl File {
                 id,
                 handle,
                 offset,
-                data,
+                data: data.into(),
             })?);
             at = at.saturating_add(chunk.len() as u64);
         }
@@ -504,7 +504,7 @@ impl File {
             id,
             handle,
             offset,
-            data,
+            data: data.into(),
         })?;
         self.writes.push_back(pending);
         Ok(true)
@@ -716,7 +716,7 @@ impl Drop for File {
                 id,
                 handle,
                 offset,
-                data,
+                data: data.into(),
             });
         }
         let handle = std::mem::take(&mut self.handle);

@@ -88,7 +88,7 @@ use rustix::fs::{AtFlags, Gid, OFlags, StatVfs, StatVfsMountFlags, Timespec, Tim
 use rustix::io::Errno;
 use sshwire_sftp::fs::{self as sftp_fs, DirEntry, FsError, FsFuture};
 use sshwire_sftp::server::IdNames;
-use sshwire_sftp::{Attrs, OpenFlags, Owner, StatusCode, StatvfsReply, Times};
+use sshwire_sftp::{Attrs, Block, OpenFlags, Owner, Room, StatusCode, StatvfsReply, Times};
 
 /// Symbolic links one path resolution may follow before it fails (Linux's `MAXSYMLINKS`).
 pub const MAX_SYMLINK_HOPS: usize = 40;
@@ -909,12 +909,43 @@ fn read_fully_at(file: &std::fs::File, offset: u64, len: u32) -> io::Result<Vec<
     Ok(buf)
 }
 
+/// As [`read_fully_at`], into a block with `room` around the data (see
+/// [`sftp_fs::File::read_block`]).
+fn read_block_at(file: &std::fs::File, offset: u64, len: u32, room: Room) -> io::Result<Block> {
+    let want = usize::try_from(len).unwrap_or(usize::MAX);
+    // The server caps a READ at 255 KiB: the whole block is reserved at once.
+    let Some(mut block) = Block::with_room(room, want) else {
+        return read_fully_at(file, offset, len).map(Block::from);
+    };
+    while block.len() < want {
+        let at = offset.saturating_add(block.len() as u64);
+        // Into the spare capacity, which reaches past `want` by `room.back`: a positional
+        // read takes nothing from a file position, and what lies past `want` is cut below.
+        match rustix::io::pread(file, rustix::buffer::spare_capacity(block.buffer_mut()), at) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    block.truncate(want);
+    Ok(block)
+}
+
 impl sftp_fs::File for LocalFile {
     fn read_at(&self, offset: u64, len: u32) -> FsFuture<'_, Vec<u8>> {
         self.run(move |file| read_fully_at(file, offset, len))
     }
 
+    fn read_block(&self, offset: u64, len: u32, room: Room) -> FsFuture<'_, Block> {
+        self.run(move |file| read_block_at(file, offset, len, room))
+    }
+
     fn write_at(&self, offset: u64, data: Vec<u8>) -> FsFuture<'_, ()> {
+        self.write_block(offset, data.into())
+    }
+
+    fn write_block(&self, offset: u64, data: Block) -> FsFuture<'_, ()> {
         let append = self.append;
         self.run(move |mut file| {
             let written = if append {
@@ -924,7 +955,8 @@ impl sftp_fs::File for LocalFile {
             } else {
                 file.write_all_at(&data, offset)
             };
-            sshwire_sftp::buffers::give(data);
+            // The buffer (perhaps the packet it arrived in) serves a later block.
+            sshwire_sftp::buffers::give(data.into_parts().0);
             written
         })
     }

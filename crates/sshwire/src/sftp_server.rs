@@ -38,11 +38,14 @@ use std::task::Poll;
 
 use sshwire_sftp::fs::Filesystem;
 use sshwire_sftp::server::{AuditSink, ProtocolError, ServerConfig, Session};
-use sshwire_sftp::{Frame, MAX_PACKET, Request, Response, StatusCode, WriteHeader, decode_frame};
+use sshwire_sftp::{
+    Block, Frame, MAX_PACKET, Request, Response, Room, StatusCode, WriteHeader, decode_frame,
+};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::task::{Id, JoinError, JoinSet};
 
 use crate::server::Handler;
+use crate::session::{ChunkReader, OwnedSender};
 use crate::trace::{SftpTracer, TraceSink};
 use crate::{Authenticated, Channel};
 use sshwire_transport::trace::Direction;
@@ -87,6 +90,39 @@ pub async fn serve_traced<S>(
 where
     S: AsyncRead + AsyncWrite + Send,
 {
+    serve_with(stream, session, trace, None, None).await
+}
+
+/// As [`serve_traced`], on an SSH channel, without copying file data in user space:
+///
+/// - file data read for `DATA` replies leaves room for the reply's and the channel packet's
+///   headers and goes out in its own buffer (see [`OwnedSender`]);
+/// - a large `WRITE` that arrives whole in one channel packet keeps its data in the buffer
+///   the packet was opened in (see [`ChunkReader`] and [`Input::take_chunk`]).
+async fn serve_channel(
+    channel: &mut Channel,
+    session: Session,
+    trace: Option<TraceSink>,
+) -> io::Result<()> {
+    let sender = channel.owned_sender();
+    let chunks = channel.chunk_reader();
+    session.set_reply_room(Room {
+        front: OwnedSender::ROOM,
+        back: OwnedSender::TAILROOM,
+    });
+    serve_with(channel, session, trace, Some(sender), Some(chunks)).await
+}
+
+async fn serve_with<S>(
+    stream: S,
+    session: Session,
+    trace: Option<TraceSink>,
+    owned: Option<OwnedSender>,
+    chunks: Option<ChunkReader>,
+) -> io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Send,
+{
     let (mut reader, mut writer) = tokio::io::split(stream);
     let mut running = Running {
         tasks: JoinSet::new(),
@@ -94,8 +130,16 @@ where
         reads: HashMap::new(),
         held: 0,
         trace: trace.map(|sink| SftpTracer::new("server", sink)),
+        owned,
     };
-    let result = pump(&mut reader, &mut writer, &session, &mut running).await;
+    let result = pump(
+        &mut reader,
+        chunks.as_ref(),
+        &mut writer,
+        &session,
+        &mut running,
+    )
+    .await;
     // Requests still running when the stream failed have nobody to answer.
     running.tasks.shutdown().await;
     session.close_all().await;
@@ -115,6 +159,8 @@ struct Running {
     held: usize,
     /// Traces every request and reply, when the session is traced.
     trace: Option<SftpTracer>,
+    /// Sends `DATA` in its own buffer, on an SSH channel.
+    owned: Option<OwnedSender>,
 }
 
 #[derive(Default)]
@@ -190,7 +236,7 @@ struct Input {
 /// the input).
 struct WriteBody {
     header: WriteHeader,
-    data: Vec<u8>,
+    data: Block,
 }
 
 impl Input {
@@ -212,7 +258,10 @@ impl Input {
         data.extend_from_slice(present);
         let taken = unread.len();
         self.consume(taken);
-        self.body = Some(WriteBody { header, data });
+        self.body = Some(WriteBody {
+            header,
+            data: data.into(),
+        });
     }
 
     /// The `WRITE` whose data has all arrived, taken out of the input.
@@ -235,9 +284,64 @@ impl Input {
             Some(body) => {
                 let missing = body.header.data_len.saturating_sub(body.data.len());
                 let limit = u64::try_from(missing).unwrap_or(u64::MAX);
-                reader.take(limit).read_buf(&mut body.data).await
+                reader.take(limit).read_buf(body.data.buffer_mut()).await
             }
             None => reader.read_buf(self.make_room()).await,
+        }
+    }
+
+    /// As [`Input::read_from`], from an SSH channel's data in the buffers its packets arrived
+    /// in (see [`Input::take_chunk`]). Cancel-safe: a chunk taken is stored before this
+    /// returns, with no wait between.
+    async fn read_chunk_from(&mut self, chunks: &ChunkReader) -> io::Result<usize> {
+        let Some((buf, start)) = chunks.next().await? else {
+            return Ok(0);
+        };
+        let n = buf.len().saturating_sub(start);
+        self.take_chunk(buf, start);
+        Ok(n)
+    }
+
+    /// Takes the bytes at `buf[start..]`: when nothing is unread and they begin with a whole
+    /// large `WRITE` (one packet of sshwire's client carries one), the request's data stays
+    /// in `buf`, uncopied, as the body read; anything else is copied as a read would have.
+    fn take_chunk(&mut self, mut buf: Vec<u8>, start: usize) {
+        let bytes = buf.get(start..).unwrap_or_default();
+        if let Some(body) = &mut self.body {
+            let missing = body.header.data_len.saturating_sub(body.data.len());
+            let (into_body, rest) = bytes.split_at(missing.min(bytes.len()));
+            body.data.extend_from_slice(into_body);
+            self.append(rest);
+            sshwire_sftp::buffers::give(buf);
+            return;
+        }
+        if self.unread().is_empty()
+            && let Some(header) = WriteHeader::decode(bytes, MAX_PACKET)
+            && header.data_len >= BODY_MIN
+            && let Some(end) = header
+                .header_len
+                .checked_add(header.data_len)
+                .filter(|&end| end <= bytes.len())
+        {
+            // What follows the WRITE in the same chunk is the next requests.
+            let rest = bytes.get(end..).unwrap_or_default();
+            self.append(rest);
+            let data_start = start + header.header_len;
+            buf.truncate(start + end);
+            self.body = Some(WriteBody {
+                header,
+                data: Block::from_parts(buf, data_start),
+            });
+            return;
+        }
+        self.append(bytes);
+        sshwire_sftp::buffers::give(buf);
+    }
+
+    /// Copies `bytes` after what is unread.
+    fn append(&mut self, bytes: &[u8]) {
+        if !bytes.is_empty() {
+            self.make_room().extend_from_slice(bytes);
         }
     }
 
@@ -270,6 +374,18 @@ impl Input {
     }
 }
 
+/// Reads more input: from the channel's chunks when there are, else from `reader`.
+async fn read_input<R: AsyncRead + Unpin>(
+    input: &mut Input,
+    reader: &mut R,
+    chunks: Option<&ChunkReader>,
+) -> io::Result<usize> {
+    match chunks {
+        Some(chunks) => input.read_chunk_from(chunks).await,
+        None => input.read_from(reader).await,
+    }
+}
+
 fn protocol_error(e: impl std::fmt::Display) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e.to_string())
 }
@@ -277,6 +393,7 @@ fn protocol_error(e: impl std::fmt::Display) -> io::Error {
 /// Reads requests, starts them, writes replies, until the input ends or the session breaks.
 async fn pump<R, W>(
     reader: &mut R,
+    chunks: Option<&ChunkReader>,
     writer: &mut W,
     session: &Session,
     running: &mut Running,
@@ -338,7 +455,7 @@ where
         }
         let read_more = !eof && broken.is_none() && running.load() < MAX_IN_FLIGHT;
         tokio::select! {
-            read = input.read_from(reader), if read_more => match read {
+            read = read_input(&mut input, reader, chunks), if read_more => match read {
                 Ok(0) => eof = true,
                 Ok(_) => {}
                 Err(e) => broken = Some(e),
@@ -424,13 +541,17 @@ async fn answer<W: AsyncWrite + Unpin>(
     };
     let Some((id, Some(handle))) = request else {
         return match response {
-            Some(r) => write_response(writer, out, r, &mut running.trace).await,
+            Some(r) => {
+                write_response(writer, out, r, &mut running.trace, running.owned.as_ref()).await
+            }
             None => Ok(()),
         };
     };
     let Some(reads) = running.reads.get_mut(&handle) else {
         return match response {
-            Some(r) => write_response(writer, out, r, &mut running.trace).await,
+            Some(r) => {
+                write_response(writer, out, r, &mut running.trace, running.owned.as_ref()).await
+            }
             None => Ok(()),
         };
     };
@@ -448,7 +569,7 @@ async fn answer<W: AsyncWrite + Unpin>(
         };
         reads.order.pop_front();
         running.held = running.held.saturating_sub(1);
-        write_response(writer, out, r, &mut running.trace).await?;
+        write_response(writer, out, r, &mut running.trace, running.owned.as_ref()).await?;
     }
     if reads.order.is_empty() {
         running.held = running.held.saturating_sub(reads.done.len());
@@ -463,23 +584,20 @@ async fn write_response<W: AsyncWrite + Unpin>(
     out: &mut Vec<u8>,
     response: Response,
     trace: &mut Option<SftpTracer>,
+    owned: Option<&OwnedSender>,
 ) -> io::Result<()> {
     if let Some(t) = trace {
         t.response(Direction::Sent, &response);
     }
     out.clear();
-    if let Response::Data { id, data } = response {
-        // File data goes out as it is, without another copy, in one write with its header:
-        // over an SSH channel, one packet for the whole reply. Its buffer then serves a
-        // later READ.
-        Response::encode_data_header(id, data.len(), out);
-        let written = crate::write_both::write_both(writer, out, &data).await;
-        sshwire_sftp::buffers::give(data);
-        written
-    } else {
+    let Response::Data { id, data } = response else {
         response.encode(out);
-        writer.write_all(out).await
-    }
+        return writer.write_all(out).await;
+    };
+    // File data is copied neither into the reply nor, on an SSH channel, into the packet
+    // (see `send_block`); its buffer then serves a later READ.
+    let header = Response::data_header(id, data.len());
+    crate::write_both::send_block(writer, owned, &header, data).await
 }
 
 /// What the `sftp` subsystem serves to a user: their filesystem and policy, or `None` to
@@ -554,7 +672,7 @@ impl<F: SftpSetup> Handler for SftpSubsystem<F> {
         tokio::spawn(async move {
             let mut channel = channel;
             let session = Session::new(fs, config, audit);
-            let result = serve_traced(&mut channel, session, trace).await;
+            let result = serve_channel(&mut channel, session, trace).await;
             if let (Err(e), Some(log)) = (&result, &log) {
                 log(&format!("sftp session of {who} ended: {e}"));
             }
@@ -600,6 +718,92 @@ mod tests {
 
     /// Large WRITEs, whose data is read into buffers of their own, land in the file exactly,
     /// however the stream splits them, between small requests that take the ordinary path.
+    /// The frames of `requests`, one after another.
+    fn frames(requests: &[Request]) -> Vec<u8> {
+        let mut wire = Vec::new();
+        for r in requests {
+            r.encode(&mut wire);
+        }
+        wire
+    }
+
+    fn write(id: u32, len: usize) -> Request {
+        Request::Write {
+            id,
+            handle: b"h".to_vec(),
+            offset: u64::from(id) * 1000,
+            data: (0..len)
+                .map(|i| (i * 31 + usize::try_from(id).unwrap()) as u8)
+                .collect::<Vec<_>>()
+                .into(),
+        }
+    }
+
+    /// Every request the input holds, in order.
+    fn requests(input: &mut Input) -> Vec<Request> {
+        let mut out = Vec::new();
+        loop {
+            if let Some(r) = input.finished_body() {
+                out.push(r);
+                continue;
+            }
+            match decode_frame(input.unread(), MAX_PACKET).unwrap() {
+                Frame::Complete { payload, consumed } => {
+                    out.push(Request::decode(payload).unwrap());
+                    input.consume(consumed);
+                }
+                Frame::Incomplete { .. } => {
+                    input.start_body();
+                    return out;
+                }
+            }
+        }
+    }
+
+    /// A chunk that starts with a whole large WRITE gives the request its data where it lies
+    /// in the chunk; what follows in the chunk comes next, and other chunks are copied.
+    #[test]
+    fn a_whole_write_in_a_chunk_keeps_its_buffer() {
+        let (big, small) = (write(1, BODY_MIN + 5), write(2, 10));
+        let mut chunk = vec![0xEE; 7];
+        chunk.extend_from_slice(&frames(&[big.clone(), small.clone()]));
+        let at = chunk.as_ptr() as usize;
+        let mut input = Input::default();
+        input.take_chunk(chunk, 7);
+        let mut got = requests(&mut input).into_iter();
+        let first = got.next().unwrap();
+        assert_eq!(first, big);
+        assert_eq!(got.next().as_ref(), Some(&small));
+        assert_eq!(got.next(), None);
+        let Request::Write { data, .. } = first else {
+            panic!("not a write")
+        };
+        let (buf, start) = data.into_parts();
+        assert_eq!(
+            (buf.as_ptr() as usize, start),
+            (at, 7 + Request::write_header_len(1)),
+            "the data stays where it arrived"
+        );
+
+        // After unread bytes, or as a WRITE's start only, it is copied; the requests are the
+        // same either way.
+        let wire = frames(&[small.clone(), big.clone(), small.clone()]);
+        for cut in [1, 20, 40, 100, wire.len() - 3] {
+            let mut input = Input::default();
+            let mut got = Vec::new();
+            for piece in [&wire[..cut], &wire[cut..]] {
+                input.take_chunk(piece.to_vec(), 0);
+                got.extend(requests(&mut input));
+            }
+            assert_eq!(
+                got,
+                [small.clone(), big.clone(), small.clone()],
+                "cut at {cut}"
+            );
+            assert!(input.unread().is_empty() && input.body.is_none());
+        }
+    }
+
     #[tokio::test]
     async fn large_writes_split_anywhere_land_exactly() {
         for piece in [1000, 4093, 70_000] {
@@ -642,7 +846,7 @@ mod tests {
                     id,
                     handle: handle.clone(),
                     offset: *offset,
-                    data: data.clone(),
+                    data: data.clone().into(),
                 })
                 .collect();
             send(&mut client, &writes, piece).await;

@@ -103,7 +103,7 @@ impl Streams {
     async fn open_one(&self) -> Option<SftpClient> {
         let channel = self.session.open_session().await.ok()?;
         channel.subsystem(&self.subsystem).await.ok()?;
-        SftpClient::with_trace(channel, self.in_flight, self.trace.clone())
+        SftpClient::over_channel(channel, self.in_flight, self.trace.clone())
             .await
             .ok()
     }

@@ -42,7 +42,8 @@ pub struct Transfer {
     /// Sessions a download of at least [`STREAMED_MIN`] bytes reads over, each block going
     /// to the least busy; 0 (the default) chooses by server: 2 against one that answers a
     /// session's requests one at a time (OpenSSH's `sftp-server`), 1 against `sshwire
-    /// serve`, which answers them concurrently (see [`crate::sftp_streams`]).
+    /// serve` (known by its identification string), which answers them concurrently: there
+    /// a second session only adds work.
     ///
     /// Only a client from [`Client::sftp`](crate::client::Client::sftp) (or
     /// [`Client::sftp_with`](crate::client::Client::sftp_with)) can open the further
@@ -257,7 +258,9 @@ impl SftpClient {
                         }
                         None => (usize::MAX, self.clone(), handle.clone()),
                     };
-                    reads.spawn(async move { (i, offset, sftp.read(&handle, offset, len).await) });
+                    reads.spawn(
+                        async move { (i, offset, sftp.read_block(&handle, offset, len).await) },
+                    );
                 }
                 let Some(joined) = reads.join_next().await else {
                     break;
@@ -387,7 +390,8 @@ impl SftpClient {
         let mut file = tokio::fs::File::open(local).await?;
         file.seek(io::SeekFrom::Start(start)).await?;
         let block = self.block_for(how.block, false) as usize;
-        let mut file = ReadAhead::new(file.into_std().await, block);
+        let room = self.write_room(&handle);
+        let mut file = ReadAhead::new(file.into_std().await, block, room);
         let mut plan = Upload::new(start);
         let mut writes = JoinSet::new();
         let outcome: Result<(), TransferError> = async {

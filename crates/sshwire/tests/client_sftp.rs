@@ -12,6 +12,7 @@ use sshwire::sftp::fs::Filesystem;
 use sshwire::sftp::memory::MemoryFs;
 use sshwire::sftp::server::ServerConfig;
 use sshwire::sftp_server::SftpSubsystem;
+use sshwire::sftp_transfer::{STREAMED_MIN, Transfer};
 use sshwire::{Authenticated, Authenticator, Error, system_rng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -54,8 +55,22 @@ async fn login_serving(
     user: &str,
     pick: impl Fn(usize) -> MemoryFs + Send + Sync + 'static,
 ) -> Client {
+    login_serving_with(user, &ClientConfig::default(), None, pick).await
+}
+
+/// As [`login_serving`], with the client's `config` and the server's connection settings.
+async fn login_serving_with(
+    user: &str,
+    config: &ClientConfig,
+    server_connection: Option<sshwire::connection::Config>,
+    pick: impl Fn(usize) -> MemoryFs + Send + Sync + 'static,
+) -> Client {
     let client_key = key();
-    let server = Server::with_settings(ServerSettings::new(vec![key()]));
+    let mut settings = ServerSettings::new(vec![key()]);
+    if let Some(c) = server_connection {
+        settings.session.connection = c;
+    }
+    let server = Server::with_settings(settings);
     let auth: Arc<dyn Authenticator> = Arc::new(OneKey(client_key.public_key()));
     let started = AtomicUsize::new(0);
     let handler = SftpSubsystem::new(move |who: &Authenticated| {
@@ -75,16 +90,9 @@ async fn login_serving(
     options.use_agent = false;
     options.identities = vec![Identity::Key(client_key, "test".into())];
     let mut trust = |_: &PublicKey| true;
-    Client::over(
-        a,
-        "test",
-        &ClientConfig::default(),
-        &mut trust,
-        &options,
-        &mut NoPrompts,
-    )
-    .await
-    .unwrap()
+    Client::over(a, "test", config, &mut trust, &options, &mut NoPrompts)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -141,12 +149,24 @@ async fn get_big(
         .unwrap()
 }
 
+/// Downloads the server's `/big.bin` with the default [`Transfer`] and checks that it is
+/// `data`, byte for byte.
+async fn get_big_intact(sftp: &sshwire::sftp_client::SftpClient, data: &[u8]) {
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("big.bin");
+    let how = Transfer::default();
+    assert_eq!(get_big(sftp, &local, how).await, data.len() as u64);
+    assert!(
+        std::fs::read(&local).unwrap() == data,
+        "the file arrived intact"
+    );
+}
+
 /// A download read over two sessions: a second `sftp` session opens on the connection, the
 /// file arrives byte for byte, a resume over two sessions continues a prefix exactly, and
 /// a later download reuses the session instead of opening a third.
 #[tokio::test]
 async fn client_sftp_download_reads_over_two_sessions() {
-    use sshwire::sftp_transfer::{STREAMED_MIN, Transfer};
     let fs = MemoryFs::new();
     let size = usize::try_from(STREAMED_MIN).unwrap() + 3 * 255 * 1024 + 17;
     let data: Vec<u8> = (0..size).map(|i| (i * 7 + i / 4099) as u8).collect();
@@ -204,11 +224,77 @@ async fn client_sftp_download_reads_over_two_sessions() {
     client.disconnect().await;
 }
 
+/// The server sends each `DATA` in the buffer its block was read into when the client's
+/// window takes it whole, and copies it into packets cut to the window when not: with a
+/// window of little more than one block the two alternate, and every byte still arrives in
+/// its place.
+#[tokio::test]
+async fn downloads_arrive_whole_whether_the_window_takes_a_block_or_not() {
+    let size = 3 * 1024 * 1024 + 4321;
+    let data: Vec<u8> = (0..size).map(|i| (i * 17 + i / 7919) as u8).collect();
+    let fs = MemoryFs::new();
+    fs.write_file(b"/big.bin", &data).unwrap();
+    let mut config = ClientConfig {
+        keep_windows: true,
+        ..ClientConfig::default()
+    };
+    config.session.connection = sshwire::connection::Config {
+        initial_window: 300 * 1024,
+        ..sshwire::connection::Config::sshwire()
+    };
+    let client = login_serving_with("alice", &config, None, move |_| fs.clone()).await;
+    let sftp = client.sftp().await.unwrap();
+    get_big_intact(&sftp, &data).await;
+    let mut file = sftp.open_read(b"/big.bin").await.unwrap();
+    let mut read = Vec::new();
+    file.read_to_end(&mut read).await.unwrap();
+    assert!(read == data, "read through a File, intact");
+    client.disconnect().await;
+}
+
+/// The client sends each `WRITE` of an upload in the buffer its block was read into when the
+/// server's window takes it whole (sshwire's 16 MiB), and copies it into packets cut to the
+/// window when not (a window smaller than a block); either way the server's file is the
+/// local one, byte for byte.
+#[tokio::test]
+async fn uploads_arrive_whole_whether_the_window_takes_a_block_or_not() {
+    let size = 3 * 1024 * 1024 + 4321;
+    let data: Vec<u8> = (0..size).map(|i| (i * 23 + i / 7907) as u8).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("up.bin");
+    std::fs::write(&local, &data).unwrap();
+    let narrow = sshwire::connection::Config {
+        initial_window: 200 * 1024,
+        ..sshwire::connection::Config::sshwire()
+    };
+    for server_connection in [None, Some(narrow)] {
+        let fs = MemoryFs::new();
+        let served = fs.clone();
+        let client = login_serving_with(
+            "alice",
+            &ClientConfig::default(),
+            server_connection.clone(),
+            move |_| served.clone(),
+        )
+        .await;
+        let sftp = client.sftp().await.unwrap();
+        let sent = sftp
+            .upload(&local, b"/up.bin", Transfer::default(), &mut |_, _| {})
+            .await
+            .unwrap();
+        assert_eq!(sent, size as u64);
+        assert!(
+            fs.read_file(b"/up.bin").unwrap() == data,
+            "{server_connection:?}: the upload differs"
+        );
+        client.disconnect().await;
+    }
+}
+
 /// By default a download from sshwire's server, which answers a session's requests
 /// concurrently, reads over the one session: a second would only add work.
 #[tokio::test]
 async fn a_download_from_sshwire_reads_over_one_session_by_default() {
-    use sshwire::sftp_transfer::{STREAMED_MIN, Transfer};
     let fs = MemoryFs::new();
     let size = usize::try_from(STREAMED_MIN).unwrap() + 255 * 1024 + 3;
     let data: Vec<u8> = (0..size).map(|i| (i * 11 + i / 4093) as u8).collect();
@@ -216,16 +302,7 @@ async fn a_download_from_sshwire_reads_over_one_session_by_default() {
     let sessions = Arc::new(AtomicUsize::new(0));
     let client = login_counting("alice", &fs, sessions.clone()).await;
     let sftp = client.sftp().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let local = dir.path().join("big.bin");
-    assert_eq!(
-        get_big(&sftp, &local, Transfer::default()).await,
-        size as u64
-    );
-    assert!(
-        std::fs::read(&local).unwrap() == data,
-        "the file arrived intact"
-    );
+    get_big_intact(&sftp, &data).await;
     assert_eq!(
         sessions.load(Ordering::SeqCst),
         1,
@@ -236,7 +313,6 @@ async fn a_download_from_sshwire_reads_over_one_session_by_default() {
 
 #[tokio::test]
 async fn a_further_session_that_sees_another_file_is_not_read() {
-    use sshwire::sftp_transfer::Transfer;
     // The first session serves the file; later ones a file of the same name that was
     // replaced in between (another size): mixing the two would corrupt the download.
     let size = 9 * 1024 * 1024 + 5;

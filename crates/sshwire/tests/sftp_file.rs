@@ -724,7 +724,7 @@ async fn a_file_reads_ahead_and_asks_again_after_short_reads() {
                 } else {
                     Response::Data {
                         id,
-                        data: served[start..start + n].to_vec(),
+                        data: served[start..start + n].to_vec().into(),
                     }
                 }
             }

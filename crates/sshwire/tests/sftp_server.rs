@@ -386,7 +386,7 @@ async fn open_write_read_close_over_a_stream() {
             id: 2,
             handle: h.clone(),
             offset: 0,
-            data: big.clone()
+            data: big.clone().into()
         })
         .await,
         ok(2)
@@ -399,7 +399,10 @@ async fn open_write_read_close_over_a_stream() {
             len: u32::MAX
         })
         .await,
-        Response::Data { id: 3, data: big }
+        Response::Data {
+            id: 3,
+            data: big.into()
+        }
     );
     assert_eq!(
         peer.call(Request::Read {
@@ -477,7 +480,7 @@ async fn replies_come_in_completion_order() {
         peer.recv().await,
         Some(Response::Data {
             id: 11,
-            data: b"fast data".to_vec()
+            data: b"fast data".to_vec().into()
         })
     );
     files.gate.open.send_replace(true);
@@ -485,7 +488,7 @@ async fn replies_come_in_completion_order() {
         peer.recv().await,
         Some(Response::Data {
             id: 10,
-            data: b"slow data".to_vec()
+            data: b"slow data".to_vec().into()
         })
     );
     assert!(peer.finish().await.is_empty());
@@ -520,7 +523,7 @@ async fn reads_on_one_handle_are_answered_in_their_order() {
         peer.recv().await,
         Some(Response::Data {
             id: 12,
-            data: b"other".to_vec()
+            data: b"other".to_vec().into()
         })
     );
     // The second read of the first handle has finished too; its reply waits for the first.
@@ -532,7 +535,7 @@ async fn reads_on_one_handle_are_answered_in_their_order() {
             peer.recv().await,
             Some(Response::Data {
                 id,
-                data: part.to_vec()
+                data: part.to_vec().into()
             })
         );
     }
@@ -613,7 +616,7 @@ async fn packet_length_limits() {
         id: 2,
         handle: h.clone(),
         offset: 0,
-        data,
+        data: data.into(),
     }
     .encode(&mut packet);
     assert_eq!(packet.len(), MAX_PACKET as usize + 4);
@@ -672,7 +675,7 @@ async fn malformed_packets_end_the_session_after_running_requests() {
         peer.recv().await,
         Some(Response::Data {
             id: 2,
-            data: b"abc".to_vec()
+            data: b"abc".to_vec().into()
         })
     );
     assert!(peer.finish().await.is_empty());
@@ -783,7 +786,7 @@ mod over_ssh {
             .await,
             Response::Data {
                 id: 2,
-                data: b"hello over ssh".to_vec()
+                data: b"hello over ssh".to_vec().into()
             }
         );
         let Peer { r, mut w, .. } = peer;

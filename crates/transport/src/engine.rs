@@ -35,6 +35,11 @@ pub const IN_PLACE_MIN: usize = 64 * 1024;
 /// length and padding length go there.
 pub const SEND_HEADROOM: usize = crate::cipher::HEADROOM;
 
+/// Spare capacity after the payload that [`Transport::send_owned`] fills with padding and
+/// the MAC without moving the packet; a sender that leaves less has its packet reallocated
+/// (and copied) as it is sealed.
+pub const SEND_TAILROOM: usize = crate::cipher::TAILROOM;
+
 /// Bytes [`Transport::input_buffer`] offers at a time, at most: a whole packet of the size
 /// sshwire peers use (256 KiB of payload), so that one read usually completes one.
 const MAX_READ: usize = 256 * 1024 + 64;
@@ -387,6 +392,11 @@ impl Transport {
         if !self.tx.is_empty() {
             out.push_back(core::mem::take(&mut self.tx));
         }
+    }
+
+    /// Buffers kept for later messages (see [`Transport::recycle`]).
+    pub fn spare_buffers(&self) -> usize {
+        self.spare.len()
     }
 
     /// Takes back the buffer of an [`Event::Message`] the caller is done with, so that later

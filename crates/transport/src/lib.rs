@@ -76,7 +76,7 @@ pub mod msg;
 pub mod trace;
 
 pub use config::Config;
-pub use engine::{IN_PLACE_MIN, SEND_HEADROOM, Transport};
+pub use engine::{IN_PLACE_MIN, SEND_HEADROOM, SEND_TAILROOM, Transport};
 pub use error::Error;
 pub use event::{DirectionAlgorithms, Event, Negotiated};
 pub use ident::IdentLimits;

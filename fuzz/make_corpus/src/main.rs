@@ -541,7 +541,7 @@ fn sftp_packet(c: &mut Corpus) {
         },
         Response::Data {
             id: 3,
-            data: b"file contents".to_vec(),
+            data: b"file contents".to_vec().into(),
         },
         Response::Name {
             id: 4,

@@ -332,9 +332,10 @@ proptest! {
     ) {
         let mut fast = vec![0x55];
         Request::encode_write_header(id, &handle, offset, data.len(), &mut fast);
+        prop_assert_eq!(fast.len(), 1 + Request::write_header_len(handle.len()));
         fast.extend_from_slice(&data);
         let mut full = vec![0x55];
-        Request::Write { id, handle, offset, data }.encode(&mut full);
+        Request::Write { id, handle, offset, data: data.into() }.encode(&mut full);
         prop_assert_eq!(fast, full);
     }
 
@@ -402,7 +403,7 @@ fn a_write_header_decodes_from_any_prefix_that_holds_it() {
         id: 9,
         handle: b"handle-7".to_vec(),
         offset: 1 << 33,
-        data: data.clone(),
+        data: data.clone().into(),
     };
     let frame = encoded(&write);
     let header_len = 4 + 1 + 4 + (4 + 8) + 8 + 4;

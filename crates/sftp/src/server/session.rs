@@ -15,11 +15,12 @@ use super::lock;
 use super::longname::longname;
 use super::order::{Access, Order, Ticket};
 use crate::attrs::Attrs;
+use crate::block::{Block, Room};
 use crate::extensions::{ExtendedRequest, LimitsReply, OPENSSH_EXTENSIONS, UsersGroupsReply};
 use crate::fs::{DirEntry, Filesystem, FsError};
 use crate::packet::{MAX_DATA, MAX_PACKET};
 use crate::request::Request;
-use crate::response::{NameEntry, Response};
+use crate::response::{DATA_HEADER_LEN, NameEntry, Response};
 use crate::types::{OpenFlags, PacketType, StatusCode, VERSION};
 
 /// Entries in one `READDIR` reply at most (OpenSSH sends up to 100).
@@ -102,6 +103,9 @@ struct Inner {
     phase: Mutex<Phase>,
     table: Mutex<Table>,
     order: Arc<Order>,
+    /// Room the writer of the replies wants around a `DATA`'s packet (see
+    /// [`Session::set_reply_room`]).
+    reply_room: Mutex<Room>,
 }
 
 enum Phase {
@@ -132,8 +136,16 @@ impl Session {
                 phase: Mutex::new(Phase::AwaitInit),
                 table: Mutex::new(table),
                 order: Arc::new(Order::default()),
+                reply_room: Mutex::new(Room::default()),
             }),
         }
+    }
+
+    /// Reads the data of each `READ` with `room` free around its whole `DATA` packet (the
+    /// packet's own header comes on top of `room.front`), for a writer that puts its headers
+    /// there and sends the buffer as it is (see [`crate::block`]). The default is no room.
+    pub fn set_reply_room(&self, room: Room) {
+        *lock(&self.inner.reply_room) = room;
     }
 
     /// The session's policy.
@@ -888,10 +900,15 @@ impl Inner {
         if len == 0 {
             return Ok(Response::Data {
                 id,
-                data: Vec::new(),
+                data: Block::new(),
             });
         }
-        let mut data = open.file.read_at(offset, len).await?;
+        let room = *lock(&self.reply_room);
+        let room = Room {
+            front: room.front.saturating_add(DATA_HEADER_LEN),
+            back: room.back,
+        };
+        let mut data = open.file.read_block(offset, len, room).await?;
         // filexfer-02 §6.4: "If an error occurs or EOF is encountered before reading any
         // data, the server will respond with SSH_FXP_STATUS."
         if data.is_empty() {
@@ -907,7 +924,7 @@ impl Inner {
         id: u32,
         handle: &[u8],
         offset: u64,
-        data: Vec<u8>,
+        data: Block,
     ) -> Result<Response, FsError> {
         let open = self.file(handle)?;
         if !open.flags.contains(OpenFlags::WRITE) {
@@ -917,7 +934,7 @@ impl Inner {
             ));
         }
         let n = data.len() as u64;
-        open.file.write_at(offset, data).await?;
+        open.file.write_block(offset, data).await?;
         open.written.fetch_add(n, Ordering::Relaxed);
         Ok(ok(id))
     }

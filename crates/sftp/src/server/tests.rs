@@ -623,7 +623,7 @@ impl Client {
             id,
             handle: handle.to_vec(),
             offset,
-            data: data.to_vec(),
+            data: data.to_vec().into(),
         })
     }
 
@@ -980,7 +980,7 @@ fn files_open_write_read_stat_close() {
         c.read(&h, 0, 100),
         Response::Data {
             id: c.next_id - 1,
-            data: b"hello, there".to_vec()
+            data: b"hello, there".to_vec().into()
         }
     );
     match c.call(|id| Request::Fstat {
@@ -1515,7 +1515,7 @@ fn stale_forged_and_reused_handles_fail() {
                 id,
                 handle: forged.clone(),
                 offset: 0,
-                data: b"x".to_vec()
+                data: b"x".to_vec().into()
             }),
             invalid
         );
@@ -1725,7 +1725,7 @@ fn writes(c: &mut Client, h: &[u8]) -> Vec<(String, StatusCode)> {
             id: 1,
             handle: h.to_vec(),
             offset: 0,
-            data: b"x".to_vec(),
+            data: b"x".to_vec().into(),
         },
     );
     run(
@@ -2084,7 +2084,7 @@ fn requests_on_one_file_keep_their_order() {
             id: 1,
             handle: h.clone(),
             offset,
-            data: data.to_vec(),
+            data: data.to_vec().into(),
         }))
     };
     let mut w1 = write(0, b"abc");

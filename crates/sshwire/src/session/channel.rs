@@ -4,8 +4,8 @@
 use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, MutexGuard};
 use std::task::{Context, Poll};
 
 use sshwire_connection::messages::{ChannelRequestType, EXTENDED_DATA_STDERR};
@@ -22,6 +22,10 @@ const MAX_PARTS: usize = 8;
 /// Most data packets one write may queue: with the session-wide queue bound this keeps what
 /// waits for the socket to a few packets, whatever window the peer grants.
 const PACKETS_PER_WRITE: usize = 4;
+
+/// A run of received data in the buffer it arrived in: the buffer, and where the data starts
+/// in it (it runs to the end).
+pub(crate) type Chunk = (Vec<u8>, usize);
 
 /// How a remote command ended (RFC 4254 §6.10).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,6 +167,43 @@ impl Core {
         Poll::Pending
     }
 
+    /// The next run of the channel's data in the buffer it arrived in (see
+    /// [`Connection::take_recv_chunk`]); `None` at the end of the data.
+    ///
+    /// [`Connection::take_recv_chunk`]: sshwire_connection::Connection::take_recv_chunk
+    fn poll_read_chunk(&self, cx: &mut Context<'_>) -> Poll<io::Result<Option<Chunk>>> {
+        let mut inner = self.shared.lock();
+        let serial = self.serial;
+        let Some(slot) = inner.slot(self.id, serial) else {
+            return Poll::Ready(Ok(None));
+        };
+        let (eof, closed) = (slot.eof, slot.closed);
+        match inner.conn.take_recv_chunk(self.id, Stream::Data) {
+            Ok(Some(chunk)) => {
+                let adjust = inner.conn.wants_transmit();
+                drop(inner);
+                if adjust {
+                    self.shared.wake_task.notify_one();
+                }
+                return Poll::Ready(Ok(Some(chunk)));
+            }
+            Ok(None) => {}
+            // The engine released the number after the last byte was read: end of stream.
+            Err(sshwire_connection::Error::UnknownChannel(_)) => return Poll::Ready(Ok(None)),
+            Err(e) => return Poll::Ready(Err(Error::from(e).into())),
+        }
+        if eof || closed {
+            return Poll::Ready(Ok(None));
+        }
+        if let Some(e) = inner.end.clone() {
+            return Poll::Ready(Err(e.into()));
+        }
+        if let Some(slot) = inner.slot(self.id, serial) {
+            slot.read = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
     fn poll_write(
         &self,
         cx: &mut Context<'_>,
@@ -170,6 +211,32 @@ impl Core {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         self.poll_write_parts(cx, data_type, &[buf])
+    }
+
+    /// The session, locked for a write on the channel: `Err(Some(e))` when the connection or
+    /// the channel is gone, `Err(None)` while the session's queue is full (the task is then
+    /// woken once it drains).
+    fn lock_for_write(
+        &self,
+        cx: &mut Context<'_>,
+    ) -> Result<MutexGuard<'_, Inner>, Option<io::Error>> {
+        let mut inner = self.shared.lock();
+        if let Some(e) = inner.end.clone() {
+            return Err(Some(e.into()));
+        }
+        if inner.slot(self.id, self.serial).is_none_or(|s| s.closed) {
+            return Err(Some(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the channel is closed",
+            )));
+        }
+        if inner.queue_full() {
+            inner.queue_waiters.push(cx.waker().clone());
+            drop(inner);
+            self.shared.wake_task.notify_one();
+            return Err(None);
+        }
+        Ok(inner)
     }
 
     /// Queues as much of `parts`, one after another, as the channel takes now.
@@ -182,22 +249,11 @@ impl Core {
         if parts.iter().all(|p| p.is_empty()) {
             return Poll::Ready(Ok(0));
         }
-        let mut inner = self.shared.lock();
-        if let Some(e) = inner.end.clone() {
-            return Poll::Ready(Err(e.into()));
-        }
-        if inner.slot(self.id, self.serial).is_none_or(|s| s.closed) {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "the channel is closed",
-            )));
-        }
-        if inner.queue_full() {
-            inner.queue_waiters.push(cx.waker().clone());
-            drop(inner);
-            self.shared.wake_task.notify_one();
-            return Poll::Pending;
-        }
+        let mut inner = match self.lock_for_write(cx) {
+            Ok(inner) => inner,
+            Err(Some(e)) => return Poll::Ready(Err(e)),
+            Err(None) => return Poll::Pending,
+        };
         let max = inner
             .conn
             .max_send_packet(self.id)
@@ -230,6 +286,34 @@ impl Core {
                 self.shared.wake_task.notify_one();
                 Poll::Ready(Ok(n))
             }
+            Err(e) => Poll::Ready(Err(Error::from(e).into())),
+        }
+    }
+
+    /// Queues `packet` as a data packet of its own ([`Connection::send_data_owned`]), once the
+    /// session-wide queue has room; gives it back when the peer would not take it whole.
+    ///
+    /// [`Connection::send_data_owned`]: sshwire_connection::Connection::send_data_owned
+    fn poll_send_owned(
+        &self,
+        cx: &mut Context<'_>,
+        packet: &mut Option<Vec<u8>>,
+    ) -> Poll<io::Result<Option<Vec<u8>>>> {
+        let mut inner = match self.lock_for_write(cx) {
+            Ok(inner) => inner,
+            Err(Some(e)) => return Poll::Ready(Err(e)),
+            Err(None) => return Poll::Pending,
+        };
+        let Some(p) = packet.take() else {
+            return Poll::Ready(Ok(None));
+        };
+        match inner.conn.send_data_owned(self.id, p) {
+            Ok(None) => {
+                drop(inner);
+                self.shared.wake_task.notify_one();
+                Poll::Ready(Ok(None))
+            }
+            Ok(Some(back)) => Poll::Ready(Ok(Some(back))),
             Err(e) => Poll::Ready(Err(Error::from(e).into())),
         }
     }
@@ -295,6 +379,21 @@ impl Channel {
     /// The channel's number on our side.
     pub fn id(&self) -> ChannelId {
         self.core.id
+    }
+
+    /// A handle that sends buffers as data packets of their own (see [`OwnedSender`]).
+    pub(crate) fn owned_sender(&self) -> OwnedSender {
+        OwnedSender {
+            core: self.core.clone(),
+        }
+    }
+
+    /// A handle that reads the channel's data in the buffers it arrived in (see
+    /// [`ChunkReader`]).
+    pub(crate) fn chunk_reader(&self) -> ChunkReader {
+        ChunkReader {
+            core: self.core.clone(),
+        }
     }
 
     /// Asks the server to run `command` (RFC 4254 §6.5 `exec`) and waits for its consent.
@@ -446,6 +545,51 @@ impl AsyncWrite for Channel {
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         Poll::Ready(this.send_eof().map_err(io::Error::from))
+    }
+}
+
+/// Sends buffers that hold room for the packet's headers as the packets themselves, so that
+/// their data is never copied on its way to the cipher: the SFTP server's `DATA` replies.
+///
+/// A buffer is `[room][data][spare capacity]`, with [`OwnedSender::ROOM`] bytes of room and
+/// [`OwnedSender::TAILROOM`] of spare capacity behind the data. Writes through it and
+/// through the channel's `AsyncWrite` go out in the order they are made.
+pub(crate) struct OwnedSender {
+    core: Arc<Core>,
+}
+
+impl OwnedSender {
+    /// Room in front of the data: the packet's length and padding length
+    /// ([`SEND_HEADROOM`](sshwire_transport::SEND_HEADROOM), which the session's connection
+    /// engine leaves in front of every payload) and the `CHANNEL_DATA` header.
+    pub(crate) const ROOM: usize =
+        sshwire_transport::SEND_HEADROOM + sshwire_connection::messages::DATA_HEADER_LEN;
+
+    /// Spare capacity behind the data that lets the transport seal the packet in place.
+    pub(crate) const TAILROOM: usize = sshwire_transport::SEND_TAILROOM;
+
+    /// Sends `packet[ROOM..]` as one data packet in `packet` itself, waiting while the
+    /// session's queue is full. Gives the packet back, unsent, when the peer's window or
+    /// packet size would cut the data: the caller then writes it as any other data.
+    pub(crate) async fn send(&self, packet: Vec<u8>) -> io::Result<Option<Vec<u8>>> {
+        let mut packet = Some(packet);
+        poll_fn(|cx| self.core.poll_send_owned(cx, &mut packet)).await
+    }
+}
+
+/// Reads a channel's data in the buffers its packets arrived in, without copying it out: for
+/// a reader that keeps a large `WRITE`'s data in the buffer it came in.
+///
+/// Reads through it and through the channel's `AsyncRead` take the data in turn, in order.
+pub(crate) struct ChunkReader {
+    core: Arc<Core>,
+}
+
+impl ChunkReader {
+    /// The next run of data, at `buf[start..]` of the `(buf, start)` returned, waiting for
+    /// one; `None` at the end of the channel's data.
+    pub(crate) async fn next(&self) -> io::Result<Option<Chunk>> {
+        poll_fn(|cx| self.core.poll_read_chunk(cx)).await
     }
 }
 

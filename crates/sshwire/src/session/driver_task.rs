@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use sshwire_connection::messages::{ChannelRequestType, ChannelType, OpenFailureReason};
 use sshwire_connection::{ChannelId, Event as ConnEvent, GlobalRequest, RequestId};
-use sshwire_transport::{DisconnectReason, Event};
+use sshwire_transport::{DisconnectReason, Event, IN_PLACE_MIN};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
@@ -21,6 +21,10 @@ use crate::{Authenticated, Driver, Error};
 
 /// `SSH_MSG_USERAUTH_REQUEST` (RFC 4252 §6), which a server ignores once the user is in.
 const USERAUTH_REQUEST: u8 = 50;
+
+/// Spare buffers for large packets the transport is topped up to from the process-wide
+/// pool (see `Task::recycle`).
+const MIN_TRANSPORT_SPARES: usize = 4;
 
 /// A server's channel handler and the user it serves.
 pub(crate) struct ServerSide {
@@ -141,9 +145,13 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Task<S> {
                 self.driver.engine().send_owned(next)?;
             }
         }
-        // Packets written give their buffers back for later packets.
+        // Packets written give their buffers back for later packets; those the engine does
+        // not keep (the SFTP server's DATA blocks, sent in their own buffers, once the engine
+        // has its fill) go to the process-wide pool the next blocks are read into.
         while let Some(spent) = self.driver.take_spent() {
-            inner.conn.recycle(spent);
+            if let Some(unkept) = inner.conn.recycle(spent) {
+                sshwire_sftp::buffers::give(unkept);
+            }
         }
         if inner.conn.queued_transmits() < MAX_QUEUED_PAYLOADS {
             for w in inner.queue_waiters.drain(..) {
@@ -178,6 +186,14 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Task<S> {
     fn recycle(&mut self, m: Vec<u8>) {
         if m.capacity() > 0 {
             self.driver.engine().recycle(m);
+        } else if self.driver.engine().spare_buffers() < MIN_TRANSPORT_SPARES
+            && let Some(b) = sshwire_sftp::buffers::take_at_least(IN_PLACE_MIN)
+        {
+            // The connection kept the buffer (channel data). A reader that takes such
+            // buffers for good (the SFTP server's large WRITEs) leaves them in the
+            // process-wide pool when done: one comes back from there, so that large packets
+            // do not each fault in fresh memory.
+            self.driver.engine().recycle(b);
         }
         let mut inner = self.shared.lock();
         while let Some(spare) = inner.conn.take_spare() {

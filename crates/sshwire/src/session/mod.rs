@@ -29,6 +29,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Notify, oneshot};
 
 pub use channel::{Channel, ChannelReader, ChannelStderr, ChannelWriter, ExitStatus};
+pub(crate) use channel::{ChunkReader, OwnedSender};
 
 use crate::{Driver, Error};
 

@@ -51,7 +51,7 @@ use zeroize::Zeroizing;
 
 pub use error::{CryptoError, PacketError};
 pub use open::{Opened, PacketOpener};
-pub use seal::{HEADROOM, PacketSealer};
+pub use seal::{HEADROOM, PacketSealer, TAILROOM};
 
 /// SSH disconnect reason `SSH_DISCONNECT_PROTOCOL_ERROR` (RFC 4253 §11.1).
 pub const DISCONNECT_PROTOCOL_ERROR: u32 = 2;

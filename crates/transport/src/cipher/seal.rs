@@ -12,6 +12,12 @@ use super::{CipherAlg, CryptoError, DirectionKeys, LEN_FIELD, Layout, MacAlg};
 /// `uint32 packet_length` and `byte padding_length` (RFC 4253 §6).
 pub const HEADROOM: usize = LEN_FIELD + 1;
 
+/// Spare capacity after the payload that [`PacketSealer::seal_in_place`] fills without
+/// moving the packet: the padding (RFC 4253 §6: at least 4 bytes, up to the next multiple of
+/// the cipher's block of at most 16, so 19 at most as we pad) and the MAC or tag (at most
+/// the 64 bytes of hmac-sha2-512).
+pub const TAILROOM: usize = 16 + 3 + 64;
+
 /// The protection applied to outgoing packets.
 enum Protect {
     /// Before the first `SSH_MSG_NEWKEYS`: nothing.

@@ -128,6 +128,32 @@ fn one_byte_at_a_time() {
     }
 }
 
+/// A packet with [`TAILROOM`](super::super::seal::TAILROOM) bytes of spare capacity is sealed
+/// where it lies, for every cipher and MAC and every size: a sender that sizes its buffer so
+/// (the SFTP server's `DATA`) never has its block moved.
+#[test]
+fn tailroom_is_enough_for_every_cipher() {
+    use super::super::HEADROOM;
+    use super::super::seal::TAILROOM;
+    for (cipher, mac) in combos() {
+        let (mut sealer, _) = pair(cipher, mac);
+        for (size, seq) in SIZES.into_iter().zip(SEQS) {
+            let mut packet = Vec::with_capacity(HEADROOM + size + TAILROOM);
+            packet.resize(HEADROOM, 0);
+            packet.extend_from_slice(&pattern(size as u8, size));
+            let (at, capacity) = (packet.as_ptr(), packet.capacity());
+            sealer
+                .seal_in_place(seq, &mut packet, &mut CountingRng(3))
+                .unwrap();
+            assert_eq!(
+                (packet.as_ptr(), packet.capacity()),
+                (at, capacity),
+                "{cipher}/{mac:?} size {size}"
+            );
+        }
+    }
+}
+
 /// Sealing in place, in a buffer with room in front of the payload, gives the same bytes as
 /// sealing a copy, for every cipher and MAC and every size.
 #[test]
