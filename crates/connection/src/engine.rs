@@ -745,8 +745,10 @@ impl Connection {
     }
 
     /// Takes the first run of bytes waiting on `stream` in the buffer it lies in, without
-    /// copying it: `Some((buf, start))` with the bytes at `buf[start..]`, consumed (the
-    /// window re-opens as for [`Connection::consume`]); `None` when nothing waits.
+    /// copying it, if it holds at least `min_len` bytes: `Some((buf, start))` with the bytes
+    /// at `buf[start..]`, consumed (the window re-opens as for [`Connection::consume`]);
+    /// `None` when nothing waits or the first run is shorter (read that with
+    /// [`Connection::recv_buf`] or [`Connection::read`]).
     ///
     /// A data message handed over whole ([`Connection::handle_message_owned`]) comes out as
     /// the buffer the transport opened it in, so a reader that wants its data in a buffer
@@ -755,10 +757,11 @@ impl Connection {
         &mut self,
         id: ChannelId,
         stream: Stream,
+        min_len: usize,
     ) -> Result<Option<(Vec<u8>, usize)>, Error> {
         self.check()?;
         let c = self.channel_mut(id)?;
-        let Some((buf, start)) = c.buffer_mut(stream).take_front() else {
+        let Some((buf, start)) = c.buffer_mut(stream).take_front(min_len) else {
             return Ok(None);
         };
         let n = buf.len().saturating_sub(start);

@@ -1446,13 +1446,27 @@ fn received_chunks_come_out_in_the_buffers_they_arrived_in() {
     }
     let mut first = [0; 100];
     assert_eq!(p.server.read(s, Stream::Data, &mut first).unwrap(), 100);
-    let (buf, start) = p.server.take_recv_chunk(s, Stream::Data).unwrap().unwrap();
+    // A first run shorter than asked for stays where it is.
+    assert_eq!(
+        p.server.take_recv_chunk(s, Stream::Data, 30_000).unwrap(),
+        None
+    );
+    assert_eq!(p.server.recv_len(s, Stream::Data).unwrap(), 59_900);
+    let (buf, start) = p
+        .server
+        .take_recv_chunk(s, Stream::Data, 1)
+        .unwrap()
+        .unwrap();
     assert_eq!(buf.as_ptr(), at[0], "the first message's own buffer");
     assert_eq!(&buf[start..], &payload[100..30_000]);
-    let (buf, start) = p.server.take_recv_chunk(s, Stream::Data).unwrap().unwrap();
+    let (buf, start) = p
+        .server
+        .take_recv_chunk(s, Stream::Data, 1)
+        .unwrap()
+        .unwrap();
     assert_eq!(buf.as_ptr(), at[1]);
     assert_eq!(&buf[start..], &payload[30_000..]);
-    assert_eq!(p.server.take_recv_chunk(s, Stream::Data).unwrap(), None);
+    assert_eq!(p.server.take_recv_chunk(s, Stream::Data, 1).unwrap(), None);
     assert_eq!(p.server.recv_len(s, Stream::Data).unwrap(), 0);
     // All 60,000 bytes count as read: the peer gets its window back.
     p.shuttle();

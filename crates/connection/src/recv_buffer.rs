@@ -119,11 +119,16 @@ impl RecvBuffer {
         n
     }
 
-    /// Takes the first chunk whole: its buffer and where its unread bytes start in it (they
-    /// run to the buffer's end). The bytes count as consumed.
-    pub(crate) fn take_front(&mut self) -> Option<(Vec<u8>, usize)> {
+    /// Takes the first chunk whole, if at least `min_len` of its bytes are unread: its buffer
+    /// and where its unread bytes start in it (they run to the buffer's end). The bytes
+    /// count as consumed.
+    pub(crate) fn take_front(&mut self, min_len: usize) -> Option<(Vec<u8>, usize)> {
+        let unread = self.chunks.front()?.unread().len();
+        if unread < min_len.max(1) {
+            return None;
+        }
         let chunk = self.chunks.pop_front()?;
-        self.len -= chunk.unread().len();
+        self.len -= unread;
         Some((chunk.buf, chunk.start))
     }
 

@@ -25,7 +25,7 @@ use sshwire_sftp::{
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
-use crate::session::{ChunkReader, OwnedSender};
+use crate::session::{ChunkReader, OwnedSender, Received};
 use crate::sftp_streams::Streams;
 use crate::trace::{SftpTracer, TraceSink};
 use crate::write_both::send_block;
@@ -283,49 +283,57 @@ impl SftpClient {
             // waits (the lock is never held across a read): the input buffer, or while a
             // large DATA arrives, that reply's own data buffer, so file data is read once.
             //
-            // On an SSH channel the channel's data is taken in the buffers its packets were
-            // opened in instead (see `ClientEngine::handle_chunk`): a large DATA whole in one
-            // packet keeps its data there, and is not copied at all.
+            // On an SSH channel the data of large packets (sshwire's server sends one per
+            // DATA) is taken in the buffers the packets were opened in instead (see
+            // `ClientEngine::handle_chunk`): a large DATA whole in one packet keeps its data
+            // there, and is not copied at all. Smaller packets (OpenSSH's 32 KiB) are read
+            // as from any stream.
             let why = loop {
-                let mut s = if let Some(chunks) = &chunks {
-                    let chunk = tokio::select! {
-                        chunk = chunks.next() => chunk,
+                let received = match &chunks {
+                    Some(chunks) => tokio::select! {
+                        r = chunks.next() => r,
                         _ = &mut writer_gone => break closed(),
-                    };
-                    let (buf, start) = match chunk {
-                        Ok(Some(chunk)) => chunk,
-                        Ok(None) => break server_closed(),
-                        Err(e) => break SftpError::Protocol(format!("read failed: {e}")),
-                    };
-                    let mut s = lock(&reader_shared);
-                    match s.engine.handle_chunk(buf, start) {
-                        Ok(Some(spent)) => sshwire_sftp::buffers::give(spent),
-                        Ok(None) => {}
-                        Err(e) => {
+                    },
+                    None => Ok(Received::Short),
+                };
+                let mut s = match received {
+                    Ok(Received::Chunk((buf, start))) => {
+                        let mut s = lock(&reader_shared);
+                        match s.engine.handle_chunk(buf, start) {
+                            Ok(Some(spent)) => sshwire_sftp::buffers::give(spent),
+                            Ok(None) => {}
+                            Err(e) => {
+                                drop(s);
+                                break protocol(e);
+                            }
+                        }
+                        s
+                    }
+                    Ok(Received::End) => break server_closed(),
+                    Err(e) => break SftpError::Protocol(format!("read failed: {e}")),
+                    // Read through the stream: a plain one, or a short run of the channel's
+                    // (which the read copies, as it lies in a buffer the engine reuses).
+                    Ok(Received::Short) => {
+                        let (mut buf, max) = lock(&reader_shared).engine.take_read_buffer();
+                        let mut limited =
+                            (&mut reader).take(u64::try_from(max).unwrap_or(u64::MAX));
+                        let read = tokio::select! {
+                            read = limited.read_buf(&mut buf) => read,
+                            _ = &mut writer_gone => break closed(),
+                        };
+                        let mut s = lock(&reader_shared);
+                        s.engine.restore_read_buffer(buf);
+                        match read {
+                            Ok(0) => break server_closed(),
+                            Ok(_) => {}
+                            Err(e) => break SftpError::Protocol(format!("read failed: {e}")),
+                        }
+                        if let Err(e) = s.engine.process_input() {
                             drop(s);
                             break protocol(e);
                         }
+                        s
                     }
-                    s
-                } else {
-                    let (mut buf, max) = lock(&reader_shared).engine.take_read_buffer();
-                    let mut limited = (&mut reader).take(u64::try_from(max).unwrap_or(u64::MAX));
-                    let read = tokio::select! {
-                        read = limited.read_buf(&mut buf) => read,
-                        _ = &mut writer_gone => break closed(),
-                    };
-                    let mut s = lock(&reader_shared);
-                    s.engine.restore_read_buffer(buf);
-                    match read {
-                        Ok(0) => break server_closed(),
-                        Ok(_) => {}
-                        Err(e) => break SftpError::Protocol(format!("read failed: {e}")),
-                    }
-                    if let Err(e) = s.engine.process_input() {
-                        drop(s);
-                        break protocol(e);
-                    }
-                    s
                 };
                 while let Some(reply) = s.engine.poll_reply() {
                     if let Some(t) = &mut s.trace {

@@ -45,7 +45,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::task::{Id, JoinError, JoinSet};
 
 use crate::server::Handler;
-use crate::session::{ChunkReader, OwnedSender};
+use crate::session::{ChunkReader, OwnedSender, Received};
 use crate::trace::{SftpTracer, TraceSink};
 use crate::{Authenticated, Channel};
 use sshwire_transport::trace::Direction;
@@ -290,18 +290,6 @@ impl Input {
         }
     }
 
-    /// As [`Input::read_from`], from an SSH channel's data in the buffers its packets arrived
-    /// in (see [`Input::take_chunk`]). Cancel-safe: a chunk taken is stored before this
-    /// returns, with no wait between.
-    async fn read_chunk_from(&mut self, chunks: &ChunkReader) -> io::Result<usize> {
-        let Some((buf, start)) = chunks.next().await? else {
-            return Ok(0);
-        };
-        let n = buf.len().saturating_sub(start);
-        self.take_chunk(buf, start);
-        Ok(n)
-    }
-
     /// Takes the bytes at `buf[start..]`: when nothing is unread and they begin with a whole
     /// large `WRITE` (one packet of sshwire's client carries one), the request's data stays
     /// in `buf`, uncopied, as the body read; anything else is copied as a read would have.
@@ -374,15 +362,25 @@ impl Input {
     }
 }
 
-/// Reads more input: from the channel's chunks when there are, else from `reader`.
+/// Reads more input: on an SSH channel, a large packet's data in the buffer it arrived in
+/// (see [`Input::take_chunk`]), else from `reader`. Cancel-safe: a chunk taken is stored
+/// before this returns, with no wait between.
 async fn read_input<R: AsyncRead + Unpin>(
     input: &mut Input,
     reader: &mut R,
     chunks: Option<&ChunkReader>,
 ) -> io::Result<usize> {
-    match chunks {
-        Some(chunks) => input.read_chunk_from(chunks).await,
-        None => input.read_from(reader).await,
+    let Some(chunks) = chunks else {
+        return input.read_from(reader).await;
+    };
+    match chunks.next().await? {
+        Received::Chunk((buf, start)) => {
+            let n = buf.len().saturating_sub(start);
+            input.take_chunk(buf, start);
+            Ok(n)
+        }
+        Received::Short => input.read_from(reader).await,
+        Received::End => Ok(0),
     }
 }
 

@@ -167,33 +167,42 @@ impl Core {
         Poll::Pending
     }
 
-    /// The next run of the channel's data in the buffer it arrived in (see
-    /// [`Connection::take_recv_chunk`]); `None` at the end of the data.
+    /// The next run of the channel's data in the buffer it arrived in, if it holds at least
+    /// `min_len` bytes (see [`Connection::take_recv_chunk`]).
     ///
     /// [`Connection::take_recv_chunk`]: sshwire_connection::Connection::take_recv_chunk
-    fn poll_read_chunk(&self, cx: &mut Context<'_>) -> Poll<io::Result<Option<Chunk>>> {
+    fn poll_read_chunk(&self, cx: &mut Context<'_>, min_len: usize) -> Poll<io::Result<Received>> {
         let mut inner = self.shared.lock();
         let serial = self.serial;
         let Some(slot) = inner.slot(self.id, serial) else {
-            return Poll::Ready(Ok(None));
+            return Poll::Ready(Ok(Received::End));
         };
         let (eof, closed) = (slot.eof, slot.closed);
-        match inner.conn.take_recv_chunk(self.id, Stream::Data) {
+        match inner.conn.take_recv_chunk(self.id, Stream::Data, min_len) {
             Ok(Some(chunk)) => {
                 let adjust = inner.conn.wants_transmit();
                 drop(inner);
                 if adjust {
                     self.shared.wake_task.notify_one();
                 }
-                return Poll::Ready(Ok(Some(chunk)));
+                return Poll::Ready(Ok(Received::Chunk(chunk)));
             }
             Ok(None) => {}
             // The engine released the number after the last byte was read: end of stream.
-            Err(sshwire_connection::Error::UnknownChannel(_)) => return Poll::Ready(Ok(None)),
+            Err(sshwire_connection::Error::UnknownChannel(_)) => {
+                return Poll::Ready(Ok(Received::End));
+            }
             Err(e) => return Poll::Ready(Err(Error::from(e).into())),
         }
+        if inner
+            .conn
+            .recv_len(self.id, Stream::Data)
+            .is_ok_and(|n| n > 0)
+        {
+            return Poll::Ready(Ok(Received::Short));
+        }
         if eof || closed {
-            return Poll::Ready(Ok(None));
+            return Poll::Ready(Ok(Received::End));
         }
         if let Some(e) = inner.end.clone() {
             return Poll::Ready(Err(e.into()));
@@ -585,11 +594,28 @@ pub(crate) struct ChunkReader {
     core: Arc<Core>,
 }
 
+/// What [`ChunkReader::next`] found.
+pub(crate) enum Received {
+    /// A run of data, at `buf[start..]` of the `(buf, start)`.
+    Chunk(Chunk),
+    /// Data waits, but its first run is shorter than asked for: read it through the
+    /// channel's `AsyncRead`, which copies it (it lies in a buffer the engine reuses).
+    Short,
+    /// The end of the channel's data.
+    End,
+}
+
 impl ChunkReader {
-    /// The next run of data, at `buf[start..]` of the `(buf, start)` returned, waiting for
-    /// one; `None` at the end of the channel's data.
-    pub(crate) async fn next(&self) -> io::Result<Option<Chunk>> {
-        poll_fn(|cx| self.core.poll_read_chunk(cx)).await
+    /// Only runs of this many bytes are taken whole: those of packets the transport opened
+    /// in buffers of their own ([`IN_PLACE_MIN`](sshwire_transport::IN_PLACE_MIN)), which
+    /// sshwire's peers send. Smaller ones are copied out as by a read, and their buffers
+    /// stay with the engine.
+    pub(crate) const MIN_CHUNK: usize = sshwire_transport::IN_PLACE_MIN;
+
+    /// Waits for data: the next run of at least [`ChunkReader::MIN_CHUNK`] bytes, taken
+    /// whole; or word that a shorter one waits; or the end of the channel's data.
+    pub(crate) async fn next(&self) -> io::Result<Received> {
+        poll_fn(|cx| self.core.poll_read_chunk(cx, Self::MIN_CHUNK)).await
     }
 }
 

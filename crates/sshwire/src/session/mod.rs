@@ -29,7 +29,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Notify, oneshot};
 
 pub use channel::{Channel, ChannelReader, ChannelStderr, ChannelWriter, ExitStatus};
-pub(crate) use channel::{ChunkReader, OwnedSender};
+pub(crate) use channel::{ChunkReader, OwnedSender, Received};
 
 use crate::{Driver, Error};
 
