@@ -44,6 +44,10 @@ pub const SEND_TAILROOM: usize = crate::cipher::TAILROOM;
 /// sshwire peers use (256 KiB of payload), so that one read usually completes one.
 const MAX_READ: usize = 256 * 1024 + 64;
 
+/// Bytes [`Transport::input_buffer`] offers into the receive buffer right after a large
+/// packet: enough for a few small packets, little to copy when a large one follows.
+pub(crate) const AFTER_BIG_READ: usize = 4096;
+
 /// Which end of the connection an engine is.
 enum Role {
     Client {
@@ -109,6 +113,9 @@ pub struct Transport {
     in_place: bool,
     /// The large packet arriving into a buffer of its own, and its whole size.
     big: Option<(Vec<u8>, usize)>,
+    /// A large packet was just opened in a buffer of its own: the next read into the
+    /// receive buffer is kept short (see [`Transport::input_buffer`]).
+    after_big: bool,
     /// The sequence number of the last [`Event::Message`] handed out, for
     /// [`Transport::reject_message`].
     handed_out_seq: Option<u32>,
@@ -181,6 +188,7 @@ impl Transport {
             upper: None,
             in_place: false,
             big: None,
+            after_big: false,
             handed_out_seq: None,
             spare: Vec::new(),
             kex: None,
@@ -278,7 +286,14 @@ impl Transport {
             }
             None => {
                 self.compact_rx();
-                let room = self.rx_limit().saturating_sub(self.rx.len()).min(MAX_READ);
+                let mut room = self.rx_limit().saturating_sub(self.rx.len()).min(MAX_READ);
+                // After a large packet, another is likely (a bulk transfer): read only its
+                // start into the receive buffer, so that little of it is copied into its own
+                // buffer and the rest is read there directly. One more read per large packet
+                // instead of a copy of most of it.
+                if core::mem::take(&mut self.after_big) {
+                    room = room.min(AFTER_BIG_READ);
+                }
                 self.rx.reserve(room);
                 (&mut self.rx, room)
             }
@@ -357,6 +372,7 @@ impl Transport {
             }
             None => self.recycle(big),
         }
+        self.after_big = true;
         Ok(true)
     }
 

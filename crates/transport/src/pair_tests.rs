@@ -9,6 +9,7 @@ use sshwire_wire::Writer;
 
 use crate::cipher::{CipherAlg, MacAlg};
 use crate::compress::Compression;
+use crate::engine::AFTER_BIG_READ;
 use crate::kex::KexAlg;
 use crate::msg::{DisconnectReason, MessageNumber};
 use crate::{Config, Error, Event, IN_PLACE_MIN, Transport};
@@ -1093,6 +1094,52 @@ fn payloads_sealed_in_their_own_buffers_arrive_intact_and_in_order() {
     let mut p = Pair::new(Config::default(), Config::default());
     p.run();
     assert!(p.client.send_owned(with_room(&[2])).is_err());
+}
+
+/// Right after a large packet the receive buffer is offered for a short read only, so that a
+/// large packet following it is read almost wholly into its own buffer rather than copied
+/// there; the offers after that are large again.
+#[test]
+fn after_a_large_packet_the_next_read_is_short() {
+    let mut p = Pair::new(Config::default(), Config::default());
+    p.server.set_messages_in_place(true);
+    p.run();
+    assert!(p.established());
+    let message = |seed: u8| {
+        let mut m = vec![94u8];
+        m.extend((0..200_000).map(|j| (j as u8) ^ seed));
+        m
+    };
+    for seed in [1, 2, 3] {
+        p.client.send(&message(seed)).unwrap();
+    }
+    p.client.poll_transmit(&mut p.to_server);
+    let mut offers = Vec::new();
+    while !p.to_server.is_empty() {
+        let (buf, room) = p.server.input_buffer();
+        let n = room.min(p.to_server.len());
+        assert!(n > 0);
+        buf.extend_from_slice(&p.to_server[..n]);
+        p.to_server.drain(..n);
+        offers.push(room);
+        p.server.process_input(p.now).unwrap();
+    }
+    let mut events: Vec<Event> = std::iter::from_fn(|| p.server.poll_event()).collect();
+    let in_place = events
+        .iter()
+        .filter(|e| matches!(e, Event::MessageAt { .. }))
+        .count();
+    assert!(Pair::take_messages(&mut events) == [message(1), message(2), message(3)]);
+    assert_eq!(
+        in_place, 2,
+        "the two after the first arrive in their own buffers"
+    );
+    // The first read takes the first packet whole and the second's start (copied into its
+    // own buffer, where the rest is read); after the second, the offer is short, so the
+    // third is read into its own buffer too instead of arriving whole in the receive buffer.
+    let short = offers.iter().filter(|&&r| r <= AFTER_BIG_READ).count();
+    assert_eq!(short, 1, "{offers:?}");
+    assert!(offers[0] > AFTER_BIG_READ, "{offers:?}");
 }
 
 /// Large packets read into buffers of their own arrive as the same messages, handed over in
