@@ -1,14 +1,16 @@
 //! Fuzzes the SFTP client side: the `ClientEngine` fed arbitrary server bytes (in arbitrary
-//! pieces) after a few requests, and a `Download` fed arbitrary replies to its READs.
+//! pieces, alternately as read from a stream and as channel packets' buffers with room in
+//! front) after a few requests, READs among them, and a `Download` fed arbitrary replies to
+//! its READs.
 //!
 //! Nothing may panic; whatever the server says, a download hands out data strictly in order
 //! (each piece at the offset `written` said) and never more than it asked for.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use sshwire_sftp::Request;
 use sshwire_sftp::client::{ClientConfig, ClientEngine};
 use sshwire_sftp::transfer::Download;
-use sshwire_sftp::Request;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
@@ -21,11 +23,33 @@ fuzz_target!(|data: &[u8]| {
                 id,
                 path: vec![b'/', i],
             });
+            let _ = engine.send(|id| Request::Read {
+                id,
+                handle: vec![i],
+                offset: 0,
+                len: 20_000 * u32::from(i + 1),
+            });
         }
         let mut out = Vec::new();
         engine.poll_transmit(&mut out);
-        for piece in rest.chunks(usize::from(mode % 64) + 1) {
-            if engine.handle_input(piece).is_err() {
+        // Pieces of 1 to 64 bytes, or one piece holding everything (mode's top bit); the
+        // first as a chunk or not (the next bit), then alternately.
+        let size = if mode & 0x80 != 0 {
+            rest.len().max(1)
+        } else {
+            usize::from(mode % 64) + 1
+        };
+        let chunk_first = mode & 0x40 != 0;
+        for (n, piece) in rest.chunks(size).enumerate() {
+            let taken = if (n % 2 == 0) != chunk_first {
+                engine.handle_input(piece)
+            } else {
+                let room = n % 7;
+                let mut buf = vec![0; room];
+                buf.extend_from_slice(piece);
+                engine.handle_chunk(buf, room).map(|_| ())
+            };
+            if taken.is_err() {
                 break;
             }
             while let Some(reply) = engine.poll_reply() {

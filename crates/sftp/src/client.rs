@@ -1147,5 +1147,35 @@ mod tests {
                 while c.poll_reply().is_some() {}
             }
         }
+
+        /// Bytes handed over as a chunk (after room) give what they give as input: the same
+        /// replies, or an error for both; here a large DATA to a READ in flight, cut at any
+        /// point, with arbitrary bytes after it.
+        #[test]
+        fn a_chunk_is_taken_as_input_would_be(
+            cut in 0usize..20_100,
+            room in 0usize..16,
+            tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        ) {
+            let mut wire = Vec::new();
+            let (mut a, mut b) = (ready(), ready());
+            let id = reads(&mut a, &[20_000])[0];
+            reads(&mut b, &[20_000]);
+            Response::Data { id, data: vec![7; 20_000].into() }.encode(&mut wire);
+            wire.extend_from_slice(&tail);
+            let cut = cut.min(wire.len());
+            let mut got = (Vec::new(), Vec::new());
+            let (mut failed_a, mut failed_b) = (false, false);
+            for piece in [&wire[..cut], &wire[cut..]] {
+                failed_a |= a.handle_input(piece).is_err();
+                got.0.extend(std::iter::from_fn(|| a.poll_reply()));
+                let mut buf = vec![0; room];
+                buf.extend_from_slice(piece);
+                failed_b |= b.handle_chunk(buf, room).is_err();
+                got.1.extend(std::iter::from_fn(|| b.poll_reply()));
+            }
+            proptest::prop_assert_eq!(failed_a, failed_b);
+            proptest::prop_assert_eq!(got.0, got.1);
+        }
     }
 }

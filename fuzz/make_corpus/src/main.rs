@@ -925,7 +925,10 @@ fn transport(c: &mut Corpus) {
         #[cfg(fuzzing)]
         if name == "default" {
             let clear = c2s.windows(12).any(|w| w == b"ssh-userauth");
-            assert!(clear, "default: the packets after NEWKEYS are not in the clear");
+            assert!(
+                clear,
+                "default: the packets after NEWKEYS are not in the clear"
+            );
         }
 
         // The same, read into the engine's own buffers (flag bit 1), must replay as well.
