@@ -782,23 +782,40 @@ mod tests {
             (at, 7 + Request::write_header_len(1)),
             "the data stays where it arrived"
         );
+    }
 
-        // After unread bytes, or as a WRITE's start only, it is copied; the requests are the
-        // same either way.
-        let wire = frames(&[small.clone(), big.clone(), small.clone()]);
-        for cut in [1, 20, 40, 100, wire.len() - 3] {
+    proptest::proptest! {
+        /// Cut anywhere into chunks with room in front, a stream of requests gives the same
+        /// requests: a large WRITE whole in a chunk after a boundary is kept in place, any
+        /// other bytes are copied as a read would copy them.
+        #[test]
+        fn chunks_cut_anywhere_give_the_same_requests(
+            cuts in proptest::collection::vec((proptest::bool::ANY, 0usize..40_000), 0..4),
+            room in 0usize..32,
+        ) {
+            let wanted = [write(2, 10), write(1, BODY_MIN + 5), write(3, 10), write(4, BODY_MIN)];
+            let wire = frames(&wanted);
+            // Cuts anywhere, or (half of them) between two requests, where a whole WRITE
+            // can start a chunk.
+            let bounds: Vec<usize> = (0..=wanted.len())
+                .map(|n| frames(&wanted[..n]).len())
+                .collect();
+            let mut cuts: Vec<usize> = cuts
+                .into_iter()
+                .map(|(at_bound, c)| if at_bound { bounds[c % bounds.len()] } else { c.min(wire.len()) })
+                .collect();
+            cuts.extend([0, wire.len()]);
+            cuts.sort_unstable();
             let mut input = Input::default();
             let mut got = Vec::new();
-            for piece in [&wire[..cut], &wire[cut..]] {
-                input.take_chunk(piece.to_vec(), 0);
+            for pair in cuts.windows(2) {
+                let mut chunk = vec![0xEE; room];
+                chunk.extend_from_slice(&wire[pair[0]..pair[1]]);
+                input.take_chunk(chunk, room);
                 got.extend(requests(&mut input));
             }
-            assert_eq!(
-                got,
-                [small.clone(), big.clone(), small.clone()],
-                "cut at {cut}"
-            );
-            assert!(input.unread().is_empty() && input.body.is_none());
+            proptest::prop_assert_eq!(got, wanted.to_vec());
+            proptest::prop_assert!(input.unread().is_empty() && input.body.is_none());
         }
     }
 
