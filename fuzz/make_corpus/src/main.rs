@@ -381,7 +381,7 @@ fn sftp_packet(c: &mut Corpus) {
             id: 4,
             handle: handle.clone(),
             offset: 4096,
-            data: b"some file data".to_vec(),
+            data: b"some file data".to_vec().into(),
         },
         Request::Lstat {
             id: 5,
@@ -649,7 +649,7 @@ fn sftp_server(c: &mut Corpus) {
         id,
         handle: w.clone(),
         offset: 0,
-        data: p("hello, fuzz"),
+        data: p("hello, fuzz").into(),
     });
     send(&|id| Request::Fstat {
         id,
