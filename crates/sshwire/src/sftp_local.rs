@@ -888,24 +888,8 @@ impl LocalFile {
 /// Reads up to `len` bytes at `offset`, fewer only at the end of the file.
 fn read_fully_at(file: &std::fs::File, offset: u64, len: u32) -> io::Result<Vec<u8>> {
     let len = usize::try_from(len).unwrap_or(usize::MAX);
-    // The file's bytes go straight into spare capacity, never zeroed first; the buffer grows
-    // with what the file gives, so a huge READ of a short file allocates little.
     let mut buf = sshwire_sftp::buffers::take(len.min(READ_CHUNK));
-    while buf.len() < len {
-        if buf.len() == buf.capacity() {
-            let more = buf.len().max(READ_CHUNK).min(len - buf.len());
-            buf.reserve_exact(more);
-        }
-        let at = offset.saturating_add(buf.len() as u64);
-        match rustix::io::pread(file, rustix::buffer::spare_capacity(&mut buf), at) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    // The spare capacity may have been larger than asked for.
-    buf.truncate(len);
+    pread_into(file, offset, &mut buf, 0, len)?;
     Ok(buf)
 }
 
@@ -913,23 +897,48 @@ fn read_fully_at(file: &std::fs::File, offset: u64, len: u32) -> io::Result<Vec<
 /// [`sftp_fs::File::read_block`]).
 fn read_block_at(file: &std::fs::File, offset: u64, len: u32, room: Room) -> io::Result<Block> {
     let want = usize::try_from(len).unwrap_or(usize::MAX);
-    // The server caps a READ at 255 KiB: the whole block is reserved at once.
-    let Some(mut block) = Block::with_room(room, want) else {
+    // A block of up to READ_CHUNK (every READ the server lets through: 255 KiB at most)
+    // fits whole, with `room.back` behind it; a larger one grows as `read_fully_at`'s does.
+    let Some(mut block) = Block::with_room(room, want.min(READ_CHUNK)) else {
         return read_fully_at(file, offset, len).map(Block::from);
     };
-    while block.len() < want {
-        let at = offset.saturating_add(block.len() as u64);
-        // Into the spare capacity, which reaches past `want` by `room.back`: a positional
-        // read takes nothing from a file position, and what lies past `want` is cut below.
-        match rustix::io::pread(file, rustix::buffer::spare_capacity(block.buffer_mut()), at) {
+    let front = block.front();
+    pread_into(file, offset, block.buffer_mut(), front, want)?;
+    Ok(block)
+}
+
+/// Reads from `offset` into `buf` after its first `base` bytes until `want` bytes are there
+/// or the file ends.
+///
+/// The file's bytes go straight into spare capacity, never zeroed first; the buffer grows
+/// with what the file gives, so a huge request on a short file allocates little. A read
+/// may fill spare capacity past `want` (positional, it moves no file position): that is
+/// cut off at the end.
+fn pread_into(
+    file: &std::fs::File,
+    offset: u64,
+    buf: &mut Vec<u8>,
+    base: usize,
+    want: usize,
+) -> io::Result<()> {
+    loop {
+        let have = buf.len().saturating_sub(base);
+        if have >= want {
+            break;
+        }
+        if buf.len() == buf.capacity() {
+            buf.reserve_exact(have.max(READ_CHUNK).min(want - have));
+        }
+        let at = offset.saturating_add(have as u64);
+        match rustix::io::pread(file, rustix::buffer::spare_capacity(buf), at) {
             Ok(0) => break,
             Ok(_) => {}
             Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(e.into()),
         }
     }
-    block.truncate(want);
-    Ok(block)
+    buf.truncate(base.saturating_add(want));
+    Ok(())
 }
 
 impl sftp_fs::File for LocalFile {
@@ -1136,6 +1145,38 @@ impl sftp_fs::Dir for LocalDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Blocks read with room keep it in front and the tail room behind when they fit a
+    /// server's READ; a READ of any length of a short file takes only the file's bytes and
+    /// sets aside little memory; reads across the growth steps land where they belong.
+    #[test]
+    fn blocks_are_read_after_their_room_and_never_sized_by_the_request_alone() {
+        #![allow(clippy::unwrap_used)]
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let data: Vec<u8> = (0..700_000).map(|i| (i * 13 + i / 509) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let room = Room {
+            front: 27,
+            back: 83,
+        };
+
+        let mut b = read_block_at(&file, 1000, 255 * 1024, room).unwrap();
+        assert_eq!(b.front(), 27);
+        assert!(b.buffer_mut().capacity() >= 27 + 255 * 1024 + 83);
+        assert!(*b == data[1000..1000 + 255 * 1024]);
+
+        let tail = read_block_at(&file, 699_990, u32::MAX, room).unwrap();
+        assert!(*tail == data[699_990..]);
+        let (buf, _) = tail.into_parts();
+        assert!(buf.capacity() < 1024 * 1024, "{}", buf.capacity());
+
+        let whole = read_block_at(&file, 0, u32::MAX, room).unwrap();
+        assert!(*whole == data[..]);
+        assert!(read_fully_at(&file, 5, 600_000).unwrap() == data[5..600_005]);
+        assert!(read_block_at(&file, 800_000, 10, room).unwrap().is_empty());
+    }
 
     #[test]
     fn file_system_calls_in_place_leave_one_worker_free() {

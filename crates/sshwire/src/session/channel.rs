@@ -151,13 +151,25 @@ impl Core {
             }
             return Poll::Ready(Ok(()));
         }
-        if eof || closed {
+        self.park_reader(&mut inner, cx, stream, eof || closed)
+    }
+
+    /// With nothing to read on `stream`: `Ready(Ok)` at its end (`ended`: the peer's EOF or
+    /// CLOSE), the connection's error once it is gone, else `Pending` with the waker kept.
+    fn park_reader(
+        &self,
+        inner: &mut Inner,
+        cx: &mut Context<'_>,
+        stream: Stream,
+        ended: bool,
+    ) -> Poll<io::Result<()>> {
+        if ended {
             return Poll::Ready(Ok(()));
         }
         if let Some(e) = inner.end.clone() {
             return Poll::Ready(Err(e.into()));
         }
-        if let Some(slot) = inner.slot(self.id, serial) {
+        if let Some(slot) = inner.slot(self.id, self.serial) {
             let waker = match stream {
                 Stream::Data => &mut slot.read,
                 Stream::Stderr => &mut slot.stderr,
@@ -201,16 +213,8 @@ impl Core {
         {
             return Poll::Ready(Ok(Received::Short));
         }
-        if eof || closed {
-            return Poll::Ready(Ok(Received::End));
-        }
-        if let Some(e) = inner.end.clone() {
-            return Poll::Ready(Err(e.into()));
-        }
-        if let Some(slot) = inner.slot(self.id, serial) {
-            slot.read = Some(cx.waker().clone());
-        }
-        Poll::Pending
+        self.park_reader(&mut inner, cx, Stream::Data, eof || closed)
+            .map_ok(|()| Received::End)
     }
 
     fn poll_write(
