@@ -914,7 +914,7 @@ fn read_block_at(file: &std::fs::File, offset: u64, len: u32, room: Room) -> io:
 /// with what the file gives, so a huge request on a short file allocates little. A read
 /// may fill spare capacity past `want` (positional, it moves no file position): that is
 /// cut off at the end.
-fn pread_into(
+pub(crate) fn pread_into(
     file: &std::fs::File,
     offset: u64,
     buf: &mut Vec<u8>,

@@ -19,6 +19,7 @@ use sshwire_sftp::transfer::{Download, Upload};
 use sshwire_sftp::{Attrs, OpenFlags, Times};
 use tokio::io::AsyncSeekExt;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 use crate::local_io::{OrderedWriter, ReadAhead};
 use crate::sftp_client::{SftpClient, SftpError};
@@ -27,8 +28,9 @@ use crate::sftp_client::{SftpClient, SftpError};
 /// known.
 pub type Progress<'a> = &'a mut (dyn FnMut(u64, Option<u64>) + Send);
 
-/// How to transfer one file.
-#[derive(Debug, Clone, Copy)]
+/// How to transfer one file; the default is a fresh copy, its block size, depth and sessions
+/// chosen for the server.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Transfer {
     /// Continue from what the destination already has (`reget`/`reput`).
     pub resume: bool,
@@ -37,7 +39,8 @@ pub struct Transfer {
     /// Block size; 0 takes the server's `limits@openssh.com` (255 KiB against OpenSSH, 32 KiB
     /// when unknown).
     pub block: u32,
-    /// Requests in flight at most (over all the sessions a download reads over).
+    /// Requests in flight at most (over all the sessions a download reads over); 0 (the
+    /// default) sizes them by block and round trip: see [`automatic_in_flight`].
     pub in_flight: usize,
     /// Sessions a download of at least [`STREAMED_MIN`] bytes reads over, each block going
     /// to the least busy; 0 (the default) chooses by server: 2 against one that answers a
@@ -61,15 +64,49 @@ pub struct Transfer {
 /// that take several milliseconds to move gain from a second one.
 pub const STREAMED_MIN: u64 = 8 << 20;
 
-impl Default for Transfer {
-    fn default() -> Self {
-        Transfer {
-            resume: false,
-            preserve: false,
-            block: 0,
-            in_flight: 64,
-            streams: 0,
-        }
+/// Bytes a transfer keeps in flight when the round trip is short (loopback, a LAN).
+///
+/// Deeper is slower there: between sshwire peers on loopback, 1 GiB put at 1120 MiB/s with
+/// 64 blocks of 256 KiB (16 MiB) in flight and at 1400 MiB/s with 12 to 16 (3 to 4 MiB),
+/// and got at 1740 against 2190 (docs/performance.md, session 11). The processor time of
+/// the whole transfer fell by a fifth, all of it in copies: with less in flight, each
+/// block is still in the processor's caches when it is next copied (into the socket, out
+/// of it, into the file).
+pub const IN_FLIGHT_BYTES: u64 = 4 << 20;
+
+/// The rate the automatic depth keeps up with over a longer round trip: each millisecond
+/// of it adds a mebibyte in flight, until [`MAX_AUTOMATIC_IN_FLIGHT`] requests.
+const COVERED_BYTES_PER_SEC: u128 = 1 << 30;
+
+/// Requests in flight at most when chosen automatically (OpenSSH's sftp keeps 64).
+pub const MAX_AUTOMATIC_IN_FLIGHT: usize = 64;
+
+/// Requests in flight at least when chosen automatically, so that large blocks still
+/// overlap.
+const MIN_AUTOMATIC_IN_FLIGHT: usize = 4;
+
+/// Requests of `block` bytes a transfer keeps in flight when a request took `rtt` to be
+/// answered: [`IN_FLIGHT_BYTES`], plus what 1 GiB/s moves in one round trip, in whole
+/// blocks, between 4 and [`MAX_AUTOMATIC_IN_FLIGHT`].
+///
+/// The round trip is that of the transfer's `OPEN`: on loopback a fraction of a
+/// millisecond, so 16 blocks of 255 KiB, or 64 of 32 KiB (OpenSSH's depth); over 10 ms,
+/// 57 blocks of 255 KiB.
+pub fn automatic_in_flight(block: u32, rtt: Duration) -> usize {
+    let covered = COVERED_BYTES_PER_SEC.saturating_mul(rtt.as_micros()) / 1_000_000;
+    let bytes = u128::from(IN_FLIGHT_BYTES).saturating_add(covered);
+    let blocks = bytes / u128::from(block.max(1));
+    usize::try_from(blocks)
+        .unwrap_or(usize::MAX)
+        .clamp(MIN_AUTOMATIC_IN_FLIGHT, MAX_AUTOMATIC_IN_FLIGHT)
+}
+
+/// The requests in flight `how` asks for, or if it leaves them to us, the automatic number
+/// for `block` after an `OPEN` that took `rtt`.
+fn in_flight_for(how: &Transfer, block: u32, rtt: Duration) -> usize {
+    match how.in_flight {
+        0 => automatic_in_flight(block, rtt),
+        n => n,
     }
 }
 
@@ -221,7 +258,9 @@ impl SftpClient {
             start,
             mode,
         } = sink;
+        let opening = Instant::now();
         let handle = self.open(remote, OpenFlags::READ, Attrs::default()).await?;
+        let rtt = opening.elapsed();
         let streams = self
             .read_streams(remote, &handle, total, start, how.streams)
             .await;
@@ -237,7 +276,7 @@ impl SftpClient {
         }
         let mut file = OrderedWriter::new(file.into_std().await);
         let block = self.block_for(how.block, true);
-        let mut plan = Download::new(start, block, how.in_flight);
+        let mut plan = Download::new(start, block, in_flight_for(&how, block, rtt));
         let mut reads = JoinSet::new();
         // Each session with its handle and its reads in flight; each read goes to the least
         // busy (this session, the first, of equals).
@@ -386,19 +425,21 @@ impl SftpClient {
             permissions: Some(std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777),
             ..Attrs::default()
         };
+        let opening = Instant::now();
         let handle = self.open(remote, flags, mode.clone()).await?;
-        let mut file = tokio::fs::File::open(local).await?;
-        file.seek(io::SeekFrom::Start(start)).await?;
-        let block = self.block_for(how.block, false) as usize;
+        let rtt = opening.elapsed();
+        let file = tokio::fs::File::open(local).await?;
+        let block = self.block_for(how.block, false);
+        let in_flight = in_flight_for(&how, block, rtt);
         let room = self.write_room(&handle);
-        let mut file = ReadAhead::new(file.into_std().await, block, room);
+        let mut file = ReadAhead::new(file.into_std().await, start, block as usize, room);
         let mut plan = Upload::new(start);
         let mut writes = JoinSet::new();
         let outcome: Result<(), TransferError> = async {
             progress(start, Some(total));
             let mut eof = false;
             loop {
-                while !eof && writes.len() < how.in_flight.max(1) {
+                while !eof && writes.len() < in_flight {
                     let buf = file.next().await?;
                     let n = buf.len();
                     if n == 0 {

@@ -65,7 +65,8 @@ pub struct Args {
     /// Compression (as `-o Compression=yes`).
     #[arg(short = 'C')]
     compression: bool,
-    /// Requests in flight at once (default 64).
+    /// Requests in flight at once (default: 4 MiB of blocks, more over a long round trip,
+    /// 4 to 64 requests).
     #[arg(short = 'R')]
     requests: Option<String>,
     /// Bytes per read or write request (default: the server's limit, 255 KiB against
@@ -246,9 +247,7 @@ fn plan(args: Args) -> Result<Plan, String> {
             recursive: args.recursive,
         },
         block: buffer.map_or(0, |b| u32::try_from(b).unwrap_or(u32::MAX)),
-        in_flight: requests.map_or(sshwire::sftp_client::DEFAULT_IN_FLIGHT, |r| {
-            usize::try_from(r).unwrap_or(usize::MAX)
-        }),
+        in_flight: requests.map_or(0, |r| usize::try_from(r).unwrap_or(usize::MAX)),
         streams: x.streams.map_or(Transfer::default().streams, |n| {
             usize::try_from(n).unwrap_or(1)
         }),
@@ -312,7 +311,11 @@ async fn session(args: Args) -> u8 {
     // Said on a terminal only: piped and batch sessions print what OpenSSH's sftp prints
     // there, and scripts compare it.
     let greet = !plan.defaults.quiet && matches!(plan.input, Input::Stdin(true));
-    let in_flight = plan.defaults.in_flight;
+    // The session's own limit: `-R`, or the most a transfer chooses by itself.
+    let in_flight = match plan.defaults.in_flight {
+        0 => sshwire::sftp_client::DEFAULT_IN_FLIGHT,
+        n => n,
+    };
     let (sftp, client) = if let Some(argv) = &plan.direct {
         match direct(argv, in_flight, plan.verbosity).await {
             Ok(s) => (s, None),

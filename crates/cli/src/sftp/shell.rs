@@ -31,7 +31,8 @@ pub struct Defaults {
     pub flags: TransferFlags,
     /// `-B`: block size (0: the server's limits).
     pub block: u32,
-    /// `-R`: requests in flight.
+    /// `-R`: requests in flight (0: chosen by block size and round trip, see
+    /// [`sshwire::sftp_transfer::automatic_in_flight`]).
     pub in_flight: usize,
     /// `-X streams=`: sessions a large download reads over (0: chosen by server).
     pub streams: usize,
@@ -241,7 +242,7 @@ impl Shell {
             resume: f.resume || self.defaults.flags.resume,
             preserve: f.preserve || self.defaults.flags.preserve,
             block: self.defaults.block,
-            in_flight: self.defaults.in_flight.max(1),
+            in_flight: self.defaults.in_flight,
             streams: self.defaults.streams,
         }
     }
