@@ -6,7 +6,8 @@
 //! [--connections N] [--entries N] [--sessions N] [--kex NAME]`
 //!
 //! Sections (`--only` takes a comma list of their names):
-//! - `throughput`: get (to /dev/null) and put of a large file, per cipher;
+//! - `throughput`: get (to /dev/null) and put of a large file, per cipher (to /dev/null on
+//!   sshd, to a file on `sshwire serve`), and a put into a file on both servers;
 //! - `small`: many files of 4 KiB, `put -r` and `get -r`;
 //! - `list`: `ls -l` of a directory of many entries;
 //! - `setup`: connection set-up to the first SFTP reply (a batch of `pwd`), p50 and p99;
@@ -107,6 +108,14 @@ fn main() {
                  pins one"
             .to_owned(),
     });
+    if options.runs(Section::Throughput) {
+        header.push(
+            "puts per cipher: to /dev/null on sshd, to a new file on sshwire serve (it opens \
+             regular files only), so only sshwire serve pays for the page cache; the 'put into \
+             a file' row writes a new file on both"
+                .to_owned(),
+        );
+    }
     if options.runs(Section::Idle) {
         header.push(
             "idle sessions are opened by the sshwire library, so their figures sit in the \
