@@ -38,6 +38,8 @@ pub(crate) struct OrderedWriter {
     batch: usize,
     /// Blocks given and not yet on their way, in order.
     queued: Vec<Block>,
+    /// Their bytes, kept rather than summed at each write (a small block size queues
+    /// thousands).
     queued_bytes: usize,
     pending: Option<JoinHandle<io::Result<()>>>,
     /// A write failed: nothing more is written.
