@@ -386,7 +386,8 @@ mod tests {
             for chunk in data.chunks(1000) {
                 w.write(chunk.to_vec()).await.unwrap();
                 given += chunk.len();
-                // Everything on disk is a prefix of what was given, and whole blocks.
+                // Everything on disk is a prefix of what was given (a trip may be under
+                // way while this reads).
                 let on_disk = std::fs::read(&path).unwrap();
                 assert!(on_disk.len() <= given, "batch {batch}");
                 assert_eq!(on_disk, data[..on_disk.len()], "batch {batch}");

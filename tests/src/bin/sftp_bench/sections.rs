@@ -104,7 +104,7 @@ impl Rig<'_> {
 /// the file of the one before was removed, so it takes pages the kernel has just freed: on a
 /// virtual machine that hands free memory back to its host (virtio-balloon free page
 /// reporting, about two seconds after a page is freed), a page freed longer ago costs a fault
-/// in the host too, which made a put into a new file 1 to 3 s per GiB slower here, more so the
+/// in the host too, which made writing a new 1 GiB file 1 to 4 s slower here, more so the
 /// slower the put. The last row puts into a file on both servers, with that cost in.
 pub fn throughput(rig: &Rig<'_>, mib: usize) -> Vec<Row> {
     let local = rig.local.join("local.bin");
@@ -123,10 +123,13 @@ pub fn throughput(rig: &Rig<'_>, mib: usize) -> Vec<Row> {
                 |on_serve| {
                     if get {
                         format!("get {} /dev/null\n", rig.remote(on_serve, "big.bin"))
-                    } else if on_serve {
-                        format!("put {} /up.bin\n", local.display())
                     } else {
-                        format!("put {} /dev/null\n", local.display())
+                        let sink = if on_serve {
+                            rig.remote(on_serve, "up.bin")
+                        } else {
+                            "/dev/null".to_owned()
+                        };
+                        format!("put {} {sink}\n", local.display())
                     }
                 },
                 || {
