@@ -332,6 +332,52 @@ read_only = true
     );
 }
 
+/// `put big /dev/null`, the usual way to time an upload without a disk: `sshwire serve` opens
+/// the device only for a user whose configuration says `devices = true`, and `sshwire
+/// sftp-server` always, as OpenSSH's sftp-server does.
+#[test]
+fn put_to_dev_null_where_devices_are_allowed() {
+    if !openssh_available("put_to_dev_null_where_devices_are_allowed") {
+        return;
+    }
+    let client = Client::new();
+    let host = client.dir.path().join("host_key");
+    ed25519_key_file(&host);
+    let batch = format!("put {}/big.bin /dev/null\n", client.local().display());
+    for devices in [false, true] {
+        let config = format!(
+            "host_keys = [\"{host}\"]\n[[user]]\nname = \"{user}\"\nroot = \"/\"\n\
+             keys = [\"{key}\"]\ndevices = {devices}\n",
+            host = host.display(),
+            user = sshwire_tests::current_user(),
+            key = client.public_key().trim(),
+        );
+        let serve = Serve::start_config(Path::new(PROGRAM), &config, &[]);
+        let openssh = client.sftp(serve.port, &batch, &[]);
+        let ours = client.sshwire_sftp(Path::new(PROGRAM), serve.port, &batch, &[]);
+        for (who, out) in [("sftp", openssh), ("sshwire sftp", ours)] {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.success(),
+                devices,
+                "{who}, devices = {devices}: {stderr}"
+            );
+            // OpenSSH's sftp shows only the status code ("Failure"); ours shows the
+            // server's message too.
+            if !devices && who == "sshwire sftp" {
+                assert!(stderr.contains("regular file"), "{who}: {stderr}");
+            }
+        }
+    }
+    let sshd = sshd_with(&format!("{PROGRAM} sftp-server"), &client);
+    let out = client.sftp(sshd.port, &batch, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn openssh_sftp_talks_to_sshwire_sftp_server_over_stdio() {
     if !openssh_available("openssh_sftp_talks_to_sshwire_sftp_server_over_stdio") {

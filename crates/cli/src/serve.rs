@@ -237,7 +237,7 @@ impl Subsystems {
         let max_handles = config.limits.max_handles;
         let setup: Setup = Box::new(move |who: &Authenticated| {
             let user = config.users.get(&who.user)?;
-            let fs = sftp_server::local_fs(&user.root).ok()?;
+            let fs = sftp_server::local_fs(&user.root, user.devices).ok()?;
             let policy = ServerConfig {
                 read_only: user.read_only,
                 umask: user.umask,

@@ -37,6 +37,8 @@
 //! password = "$argon2id$v=19$m=19456,t=2,p=1$..."        # from `sshwire passwd`
 //! read_only = false
 //! umask = "022"
+//! devices = false                    # true: may open character devices in the root, such
+//!                                    # as /dev/null (a root of "/"); false: regular files only
 //! auth_methods = ["publickey,password"]  # both, in turn (like AuthenticationMethods)
 //! ```
 //!
@@ -179,6 +181,8 @@ struct UserEntry {
     #[serde(default)]
     read_only: bool,
     umask: Option<String>,
+    #[serde(default)]
+    devices: bool,
     auth_methods: Option<Vec<String>>,
 }
 
@@ -207,6 +211,9 @@ pub struct User {
     pub read_only: bool,
     /// The umask applied to created files and directories.
     pub umask: u32,
+    /// Whether character devices in the root (such as `/dev/null`) may be opened
+    /// ([`sshwire::sftp_local::LocalFs::with_devices`]).
+    pub devices: bool,
     /// The user's own method sequences, in place of the configuration's.
     pub auth_methods: Option<Vec<Vec<AuthMethod>>>,
 }
@@ -476,6 +483,7 @@ impl User {
             password,
             read_only: u.read_only,
             umask,
+            devices: u.devices,
             auth_methods,
         })
     }
@@ -596,6 +604,7 @@ root = "/srv/alice"
 keys = ["{KEY}"]
 read_only = true
 umask = "027"
+devices = true
 "#
         ))
         .unwrap();
@@ -605,6 +614,7 @@ umask = "027"
         let alice = &c.users["alice"];
         assert!(alice.read_only);
         assert_eq!(alice.umask, 0o027);
+        assert!(alice.devices);
         let key = &alice.keys.keys[0].key;
         assert!(c.public_key("alice", key));
         assert!(!c.public_key("bob", key));

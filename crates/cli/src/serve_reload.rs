@@ -131,8 +131,11 @@ impl Source {
                 })?;
                 // Every user gets the root, jailed; a build without the local backend serves
                 // no SFTP (and says so to each client that asks).
-                let handler =
-                    Subsystems::new(sftp_server::local_fs(root), *read_only, audit.clone());
+                let handler = Subsystems::new(
+                    sftp_server::local_fs(root, false),
+                    *read_only,
+                    audit.clone(),
+                );
                 let mut summary = vec![credentials.summary.clone()];
                 match handler.unavailable() {
                     Some(why) => summary.push(format!("no SFTP: {why}")),

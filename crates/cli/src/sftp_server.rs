@@ -60,10 +60,11 @@ pub struct Args {
 }
 
 /// The local file system rooted at `root`, jailed there (`/` for `sftp-server`, the served
-/// directory for `serve`).
-pub(crate) fn local_fs(root: &Path) -> Result<Arc<dyn Filesystem>, String> {
+/// directory for `serve`), opening character devices if `devices` says so.
+pub(crate) fn local_fs(root: &Path, devices: bool) -> Result<Arc<dyn Filesystem>, String> {
     let fs = sshwire::sftp_local::LocalFs::new(root)
-        .map_err(|e| format!("cannot serve {}: {e}", root.display()))?;
+        .map_err(|e| format!("cannot serve {}: {e}", root.display()))?
+        .with_devices(devices);
     Ok(Arc::new(fs))
 }
 
@@ -108,7 +109,8 @@ pub fn run(args: Args) -> Result<(), String> {
     let user = paths::current_user();
     let home = paths::home().ok();
     let config = config(&args, &user, home.as_deref(), &log)?;
-    let fs = local_fs(Path::new("/"))?;
+    // Like OpenSSH's sftp-server, which opens whatever its user may: `put big /dev/null`.
+    let fs = local_fs(Path::new("/"), true)?;
     let runtime =
         crate::runtime::server().map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let stdio = tokio::io::join(tokio::io::stdin(), tokio::io::stdout());

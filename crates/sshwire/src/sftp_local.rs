@@ -29,7 +29,9 @@
 //!
 //! Only regular files are opened (`OPEN`, and `SETSTAT` with a size): the open does not block
 //! (`O_NONBLOCK`), and a directory, FIFO, socket or device found there is refused, so that
-//! nothing someone else put inside the root can hold a thread forever.
+//! nothing someone else put inside the root can hold a thread forever. A backend made
+//! [`with_devices`](LocalFs::with_devices) also opens character devices (`/dev/null`,
+//! `/dev/zero`, ...) with `OPEN`, still without blocking, as OpenSSH's sftp-server does.
 //!
 //! What this guarantees: no request, however its path is spelled and whatever links it
 //! crosses, reads, writes, creates, removes or even looks up a name outside the root. A path
@@ -75,7 +77,7 @@ use std::ffi::{OsStr, OsString};
 use std::fs::{FileTimes, Permissions};
 use std::io::{self, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{FileExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, FileTypeExt, PermissionsExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -121,6 +123,7 @@ const READ_CHUNK: usize = 256 * 1024;
 pub struct LocalFs {
     root: Arc<Dir>,
     names: Option<Arc<OnceLock<OwnerNames>>>,
+    devices: bool,
 }
 
 impl LocalFs {
@@ -135,7 +138,22 @@ impl LocalFs {
         LocalFs {
             root: Arc::new(root),
             names: Some(Arc::new(OnceLock::new())),
+            devices: false,
         }
+    }
+
+    /// Whether `OPEN` also opens character devices, such as `/dev/null` (off by default:
+    /// regular files only).
+    ///
+    /// OpenSSH's sftp-server opens whatever its user may open, and `put big /dev/null` is a
+    /// common way to time a transfer without a disk. Opening some devices does something
+    /// (a tape rewinds when closed, a watchdog starts counting), so a server whose root
+    /// holds devices its users should not touch leaves this off. The open stays
+    /// non-blocking, so a terminal with nothing to read fails a read instead of holding a
+    /// thread. FIFOs, sockets and block devices stay refused.
+    pub fn with_devices(mut self, enabled: bool) -> LocalFs {
+        self.devices = enabled;
+        self
     }
 
     /// Whether listings name owners and groups from `/etc/passwd` and `/etc/group` (the
@@ -543,27 +561,38 @@ fn owner_ids(owner: Owner) -> (Option<Uid>, Option<Gid>) {
     (uid, gid)
 }
 
+/// What [`open_file`] hands back besides regular files.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Devices {
+    /// Regular files only.
+    Refused,
+    /// Character devices too ([`LocalFs::with_devices`]).
+    Allowed,
+}
+
 /// Opens `name` in `parent` with `options`, never following a final link, and hands back
-/// only a regular file.
+/// only a regular file (or a character device, if `devices` allows them).
 ///
 /// The open is non-blocking, so that a FIFO without a writer (or a device) put inside the
-/// root by someone else cannot hold a blocking thread forever; anything but a regular file
-/// is then refused (a directory with "Is a directory"). `O_NONBLOCK` changes nothing for a
-/// regular file.
-fn open_regular(
+/// root by someone else cannot hold a blocking thread forever; anything else is then
+/// refused (a directory with "Is a directory"). `O_NONBLOCK` changes nothing for a regular
+/// file, and leaves a character device's reads and writes failing rather than waiting.
+fn open_file(
     parent: &Dir,
     name: &OsStr,
     options: &mut OpenOptions,
+    devices: Devices,
 ) -> Result<std::fs::File, FsError> {
     options
         .follow(FollowSymlinks::No)
         .custom_flags(OFlags::NONBLOCK.bits() as i32);
     let file = parent.open_with(name, options).or_fs()?.into_std();
-    let metadata = file.metadata().or_fs()?;
-    if metadata.is_dir() {
+    let kind = file.metadata().or_fs()?.file_type();
+    if kind.is_dir() {
         return Err(errno(Errno::ISDIR));
     }
-    if !metadata.is_file() {
+    let device = devices == Devices::Allowed && kind.is_char_device();
+    if !kind.is_file() && !device {
         return Err(FsError::failure("Not a regular file"));
     }
     Ok(file)
@@ -581,7 +610,12 @@ fn set_attrs(root: &Dir, path: &[u8], attrs: &Attrs, follow: Follow) -> Result<(
     let target = resolve(root, path, follow == Follow::Yes)?;
     let name = target.name();
     if let Some(size) = attrs.size {
-        let file = open_regular(&target.parent, name, OpenOptions::new().write(true))?;
+        let file = open_file(
+            &target.parent,
+            name,
+            OpenOptions::new().write(true),
+            Devices::Refused,
+        )?;
         file.set_len(size).or_fs()?;
     }
     if let Some(mode) = attrs.permissions {
@@ -673,6 +707,11 @@ impl sftp_fs::Filesystem for LocalFs {
     ) -> FsFuture<'a, Box<dyn sftp_fs::File>> {
         let path = path.to_vec();
         let mode = attrs.permissions.map_or(0o666, |p| p & 0o7777);
+        let devices = if self.devices {
+            Devices::Allowed
+        } else {
+            Devices::Refused
+        };
         self.run(move |root| {
             let create = flags.contains(OpenFlags::CREAT);
             let exclusive = create && flags.contains(OpenFlags::EXCL);
@@ -692,7 +731,7 @@ impl sftp_fs::Filesystem for LocalFs {
                 .create(create)
                 .create_new(exclusive)
                 .mode(mode);
-            let file = open_regular(&target.parent, name, &mut options)?;
+            let file = open_file(&target.parent, name, &mut options, devices)?;
             Ok(Box::new(LocalFile {
                 file: Arc::new(file),
                 append,

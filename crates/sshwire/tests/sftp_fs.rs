@@ -645,19 +645,58 @@ mod local {
 
     #[tokio::test]
     async fn fifos_are_refused_without_blocking() {
-        let (fs, _, tmp) = make();
+        let (_, _, tmp) = make();
         let fifo = tmp.path().join("root/fifo");
         let made = std::process::Command::new("mkfifo").arg(&fifo).status();
         if !made.is_ok_and(|s| s.success()) {
             eprintln!("SKIPPED: mkfifo is not available");
             return;
         }
-        for flags in [READ, WRITE, create()] {
-            let e = fs.open(b"/fifo", flags, &none()).await.err().unwrap();
-            assert_ne!(e.code, StatusCode::OK);
+        // Allowing character devices does not let a FIFO in.
+        for devices in [false, true] {
+            let fs = LocalFs::new(tmp.path().join("root"))
+                .unwrap()
+                .with_devices(devices);
+            for flags in [READ, WRITE, create()] {
+                let e = fs.open(b"/fifo", flags, &none()).await.err().unwrap();
+                assert_ne!(e.code, StatusCode::OK);
+            }
+            assert!(fs.setstat(b"/fifo", &size(0)).await.is_err());
+            assert_eq!(suite::kind(&fs, "/fifo").await, 0o010_000);
         }
-        assert!(fs.setstat(b"/fifo", &size(0)).await.is_err());
-        assert_eq!(suite::kind(&*fs, "/fifo").await, 0o010_000);
+    }
+
+    #[tokio::test]
+    async fn character_devices_open_only_when_allowed() {
+        let whole = LocalFs::new("/").unwrap();
+        for flags in [READ, WRITE, create()] {
+            let e = whole
+                .open(b"/dev/null", flags, &none())
+                .await
+                .err()
+                .unwrap();
+            assert_eq!(e.code, StatusCode::FAILURE);
+        }
+        let whole = whole.with_devices(true);
+        // `put big /dev/null`: OpenSSH's sftp opens with CREAT and TRUNC, then writes.
+        let sink = whole.open(b"/dev/null", create(), &none()).await.unwrap();
+        sink.write_at(0, vec![7; 4096]).await.unwrap();
+        sink.write_at(1 << 40, vec![7; 4096]).await.unwrap();
+        let zero = whole.open(b"/dev/zero", READ, &none()).await.unwrap();
+        assert_eq!(zero.read_at(12345, 1000).await.unwrap(), vec![0; 1000]);
+        // Truncating is for regular files still.
+        assert!(whole.setstat(b"/dev/null", &size(0)).await.is_err());
+        // The jail holds: /dev/null of a root elsewhere is that root's own, and absent.
+        let (_, _, tmp) = make();
+        let jailed = LocalFs::new(tmp.path().join("root"))
+            .unwrap()
+            .with_devices(true);
+        let e = jailed
+            .open(b"/dev/null", WRITE, &none())
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(e.code, StatusCode::NO_SUCH_FILE);
     }
 
     #[test]

@@ -6,8 +6,9 @@
 //! [--connections N] [--entries N] [--sessions N] [--kex NAME]`
 //!
 //! Sections (`--only` takes a comma list of their names):
-//! - `throughput`: get (to /dev/null) and put of a large file, per cipher (to /dev/null on
-//!   sshd, to a file on `sshwire serve`), and a put into a file on both servers;
+//! - `throughput`: get and put of a large file, per cipher, to /dev/null on both servers (a
+//!   second `sshwire serve` has `/` for its root and may open devices, as sshd's sftp-server
+//!   may), and a put into a new file on both;
 //! - `small`: many files of 4 KiB, `put -r` and `get -r`;
 //! - `list`: `ls -l` of a directory of many entries;
 //! - `setup`: connection set-up to the first SFTP reply (a batch of `pwd`), p50 and p99;
@@ -110,9 +111,9 @@ fn main() {
     });
     if options.runs(Section::Throughput) {
         header.push(
-            "puts per cipher: to /dev/null on sshd, to a new file on sshwire serve (it opens \
-             regular files only), so only sshwire serve pays for the page cache; the 'put into \
-             a file' row writes a new file on both"
+            "gets and puts per cipher: to /dev/null on both servers (sshwire serve with a user \
+             whose root is / and who may open devices, devices = true); the 'put into a file' \
+             row writes a new file on tmpfs on both"
                 .to_owned(),
         );
     }
@@ -182,6 +183,8 @@ fn with_servers(options: &Options, root: &Path, local: &Path) -> Vec<Row> {
     let rig = Rig {
         program: &program,
         key: &key_file,
+        public: &public,
+        serve_root: root,
         sshd: &sshd,
         serve: &serve,
         root,

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use sshwire_tests::{Serve, Sshd};
+use sshwire_tests::{Serve, Sshd, current_user};
 
 use super::client::{Client, Connect, median, percentile, sftp};
 use super::table::{Better, Row};
@@ -19,17 +19,22 @@ const CIPHERS: [&str; 3] = [
 const CIPHER: &str = "aes128-gcm@openssh.com";
 
 /// The servers, the clients and the directories every section shares.
+#[derive(Clone, Copy)]
 pub struct Rig<'a> {
     /// `sshwire` under test.
     pub program: &'a Path,
     /// The client's private key file.
     pub key: &'a Path,
+    /// Its public key line.
+    pub public: &'a str,
     /// OpenSSH's daemon.
     pub sshd: &'a Sshd,
-    /// `sshwire serve`, serving `root`.
+    /// `sshwire serve`, serving `serve_root`.
     pub serve: &'a Serve,
-    /// The directory both servers serve: `sshwire serve`'s root, given to sshd's sftp-server
-    /// by absolute path.
+    /// The directory `sshwire serve` shows as `/`: `root`, or `/` itself.
+    pub serve_root: &'a Path,
+    /// The directory both servers serve files from, named to sshd's sftp-server by absolute
+    /// path.
     pub root: &'a Path,
     /// The client's own files.
     pub local: &'a Path,
@@ -51,10 +56,10 @@ impl Rig<'_> {
 
     /// The remote path of `name` in the served directory, as the server sees it.
     fn remote(&self, on_serve: bool, name: &str) -> String {
-        if on_serve {
-            format!("/{name}")
-        } else {
-            self.root.join(name).display().to_string()
+        let path = self.root.join(name);
+        match path.strip_prefix(self.serve_root) {
+            Ok(inside) if on_serve => Path::new("/").join(inside).display().to_string(),
+            _ => path.display().to_string(),
         }
     }
 
@@ -95,18 +100,34 @@ impl Rig<'_> {
     }
 }
 
-/// Large-file get (to /dev/null) and put, per cipher, then one put into a file on both
-/// servers.
+/// Large-file get (to /dev/null) and put (to /dev/null), per cipher, then one put into a
+/// file on both servers.
 ///
-/// The per-cipher puts write to `/dev/null` on sshd and to a file on tmpfs on `sshwire
-/// serve`, which opens regular files only: every put to `sshwire serve` pays for the page
-/// cache taking 1 GiB, a cost sshd's puts are spared. Each put to a file starts right after
-/// the file of the one before was removed, so it takes pages the kernel has just freed: on a
-/// virtual machine that hands free memory back to its host (virtio-balloon free page
-/// reporting, about two seconds after a page is freed), a page freed longer ago costs a fault
-/// in the host too, which made writing a new 1 GiB file 1 to 4 s slower here, more so the
-/// slower the put. The last row puts into a file on both servers, with that cost in.
+/// `rig` is the one of every section, but with an `sshwire serve` made for this section:
+/// its user's root is `/`, as sshd's sftp-server's is, and it may open character devices
+/// (`devices = true`), so that the puts write to `/dev/null` on both servers.
+///
+/// The last row puts into a new file on tmpfs on both servers. Each such put starts right
+/// after the file of the one before was removed, so it takes pages the kernel has just
+/// freed: on a virtual machine that hands free memory back to its host (virtio-balloon free
+/// page reporting, about two seconds after a page is freed), a page freed longer ago costs a
+/// fault in the host too, which made writing a new 1 GiB file 1 to 4 s slower here, more so
+/// the slower the put.
 pub fn throughput(rig: &Rig<'_>, mib: usize) -> Vec<Row> {
+    let whole = Serve::start_config(
+        rig.program,
+        &format!(
+            "[[user]]\nname = \"{}\"\nroot = \"/\"\nkeys = [\"{}\"]\ndevices = true\n",
+            current_user(),
+            rig.public.trim()
+        ),
+        &[],
+    );
+    let rig = &Rig {
+        serve: &whole,
+        serve_root: Path::new("/"),
+        ..*rig
+    };
     let local = rig.local.join("local.bin");
     write_file(&local, mib);
     // The file to get is the one to put, linked: one copy in memory for both.
@@ -124,17 +145,10 @@ pub fn throughput(rig: &Rig<'_>, mib: usize) -> Vec<Row> {
                     if get {
                         format!("get {} /dev/null\n", rig.remote(on_serve, "big.bin"))
                     } else {
-                        let sink = if on_serve {
-                            rig.remote(on_serve, "up.bin")
-                        } else {
-                            "/dev/null".to_owned()
-                        };
-                        format!("put {} {sink}\n", local.display())
+                        format!("put {} /dev/null\n", local.display())
                     }
                 },
-                || {
-                    let _ = std::fs::remove_file(&up);
-                },
+                || {},
             );
             let short = cipher.trim_end_matches("@openssh.com");
             let op = if get { "get" } else { "put" };
