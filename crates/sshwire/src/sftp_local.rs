@@ -123,7 +123,7 @@ const READ_CHUNK: usize = 256 * 1024;
 pub struct LocalFs {
     root: Arc<Dir>,
     names: Option<Arc<OnceLock<OwnerNames>>>,
-    devices: bool,
+    devices: Devices,
 }
 
 impl LocalFs {
@@ -138,7 +138,7 @@ impl LocalFs {
         LocalFs {
             root: Arc::new(root),
             names: Some(Arc::new(OnceLock::new())),
-            devices: false,
+            devices: Devices::Refused,
         }
     }
 
@@ -152,7 +152,11 @@ impl LocalFs {
     /// non-blocking, so a terminal with nothing to read fails a read instead of holding a
     /// thread. FIFOs, sockets and block devices stay refused.
     pub fn with_devices(mut self, enabled: bool) -> LocalFs {
-        self.devices = enabled;
+        self.devices = if enabled {
+            Devices::Allowed
+        } else {
+            Devices::Refused
+        };
         self
     }
 
@@ -562,7 +566,7 @@ fn owner_ids(owner: Owner) -> (Option<Uid>, Option<Gid>) {
 }
 
 /// What [`open_file`] hands back besides regular files.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Devices {
     /// Regular files only.
     Refused,
@@ -707,11 +711,7 @@ impl sftp_fs::Filesystem for LocalFs {
     ) -> FsFuture<'a, Box<dyn sftp_fs::File>> {
         let path = path.to_vec();
         let mode = attrs.permissions.map_or(0o666, |p| p & 0o7777);
-        let devices = if self.devices {
-            Devices::Allowed
-        } else {
-            Devices::Refused
-        };
+        let devices = self.devices;
         self.run(move |root| {
             let create = flags.contains(OpenFlags::CREAT);
             let exclusive = create && flags.contains(OpenFlags::EXCL);
